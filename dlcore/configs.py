@@ -1,0 +1,128 @@
+"""Frozen, validated configurations of the two training demos.
+
+Widgets fill a config, dlcore consumes it, and its hash is part of the cache key. The
+module does not import TensorFlow so that the cache and the sidebar can use it cheaply.
+Every field is bounded: a crafted request cannot make the server train a model of absurd
+size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+MNIST_OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
+REGRESSION_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adagrad")
+REGRESSION_ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "swish", "softplus", "linear")
+SCHEDULES = ("cosine", "constant")
+NORMALIZATIONS = ("minmax", "standard")
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def _check_float(name: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not low <= float(value) <= high:  # NaN fails this comparison too
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+class _Config:
+    """Shared behaviour: a stable dict/JSON form used for hashing and display."""
+
+    kind: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, **self.to_dict()}, sort_keys=True)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MnistConfig(_Config):
+    """Settings of the MNIST CNN; the defaults are the measured fast 99 % recipe."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    conv1_filters: int = 32
+    conv2_filters: int = 64
+    dense_units: int = 128
+    dropout: float = 0.0
+    batch_norm: bool = False
+    augment: bool = False
+    train_size: int = 55_000
+    validation_size: int = 5_000
+    seed: int = 0
+
+    kind = "mnist"
+
+    def __post_init__(self) -> None:
+        _check_int("epochs", self.epochs, 1, 50)
+        _check_int("batch_size", self.batch_size, 8, 2048)
+        _check_float("learning_rate", self.learning_rate, 1e-6, 1.0)
+        _check_choice("optimizer", self.optimizer, MNIST_OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_int("conv1_filters", self.conv1_filters, 1, 256)
+        _check_int("conv2_filters", self.conv2_filters, 1, 256)
+        _check_int("dense_units", self.dense_units, 1, 1024)
+        _check_float("dropout", self.dropout, 0.0, 0.9)
+        if not isinstance(self.batch_norm, bool) or not isinstance(self.augment, bool):
+            raise ValueError("batch_norm and augment must be True or False")
+        _check_int("train_size", self.train_size, 100, 60_000)
+        _check_int("validation_size", self.validation_size, 0, 10_000)
+        _check_int("seed", self.seed, 0, 2**31 - 1)
+        if self.train_size + self.validation_size > 60_000:
+            raise ValueError(
+                "train_size + validation_size cannot exceed the 60,000 training images "
+                "(the validation images are held out of training)"
+            )
+
+
+# The "quick" preset: a short run on a slice of the data, for a first look in seconds.
+MNIST_QUICK = MnistConfig(epochs=2, train_size=12_000, validation_size=2_000)
+
+
+@dataclass(frozen=True)
+class RegressionConfig(_Config):
+    """Settings of the 1 -> hidden -> 1 house-price network; defaults follow the tutorial."""
+
+    hidden_units: int = 10
+    activation: str = "relu"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    epochs: int = 200
+    batch_size: int = 32
+    normalization: str = "minmax"
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    kind = "regression"
+
+    def __post_init__(self) -> None:
+        _check_int("hidden_units", self.hidden_units, 1, 256)
+        _check_choice("activation", self.activation, REGRESSION_ACTIVATIONS)
+        _check_choice("optimizer", self.optimizer, REGRESSION_OPTIMIZERS)
+        _check_float("learning_rate", self.learning_rate, 1e-6, 10.0)
+        _check_int("epochs", self.epochs, 1, 2000)
+        _check_int("batch_size", self.batch_size, 1, 4096)
+        _check_choice("normalization", self.normalization, NORMALIZATIONS)
+        _check_float("test_fraction", self.test_fraction, 0.05, 0.5)
+        _check_int("seed", self.seed, 0, 2**31 - 1)

@@ -1,0 +1,25 @@
+"""Typed exceptions raised by dlcore; pages turn them into friendly messages."""
+
+
+class DlcoreError(Exception):
+    """Base class for every error dlcore raises on purpose."""
+
+
+class DataUnavailable(DlcoreError):
+    """A dataset file is missing or corrupt; the message says how to fix it."""
+
+
+class InvalidDataset(DlcoreError):
+    """An uploaded dataset cannot be used; the message names the problem."""
+
+
+class InvalidImage(DlcoreError):
+    """An uploaded image cannot be turned into a digit; the message says why."""
+
+
+class CacheError(DlcoreError):
+    """The result cache could not read or write an entry."""
+
+
+class TrainingFailed(DlcoreError):
+    """A training job failed; the message says what went wrong."""
