@@ -1,0 +1,51 @@
+"""Home renders without TensorFlow and its loop diagram responds to clicks."""
+
+import subprocess
+import sys
+
+from tests.app.conftest import REPO, page_test
+
+
+def test_home_renders_and_step_selection_changes_the_explanation():
+    at = page_test("pages/home.py").run()
+    assert not at.exception
+    assert at.title[0].value.endswith("Deep Learning Playground")
+    first = at.info[0].value
+    at.segmented_control(key="home_step").set_value("Loss").run()
+    assert not at.exception
+    assert at.info[0].value != first
+    assert "how wrong" in at.info[0].value
+
+
+def test_home_glossary_names_every_required_term():
+    at = page_test("pages/home.py").run()
+    text = " ".join(md.value for md in at.markdown)
+    for term in (
+        "Neural network",
+        "Layer",
+        "Activation function",
+        "Weights and biases",
+        "Forward propagation",
+        "Backpropagation",
+        "Loss function",
+        "Optimizer",
+        "Supervised learning",
+        "Unsupervised learning",
+        "CNN",
+    ):
+        assert f"**{term}**" in text
+
+
+def test_home_does_not_import_tensorflow():
+    code = (
+        "from tests.app.conftest import page_test\n"
+        "import sys\n"
+        "at = page_test('pages/home.py').run()\n"
+        "assert not at.exception\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip().endswith("False")
