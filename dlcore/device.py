@@ -1,0 +1,179 @@
+"""Accelerator setup: GPUs, memory growth, precision policy and distribution strategy.
+
+``configure()`` is called once before any training (it is idempotent and cached). The
+decision itself is the pure function ``plan_device`` of a device list and CPU flags, so
+tests can cover GPU machines with a fake device list on a CPU-only runner.
+
+Precision is chosen here but never installed as Keras' *global* policy: the global
+policy would also turn the regression MLP and the concept pages (activations, losses,
+optimizers) into low precision, where bfloat16's 8-bit mantissa visibly distorts the
+small numbers the learner reads. Instead ``models.build_cnn(config, policy=...)`` passes
+``DeviceInfo.policy`` to the CNN's hidden layers only, and the softmax output stays
+float32 so the loss is computed in full precision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Measured with bench/train_mnist.py --precision-check (see bench/README.md). On a CPU
+# with AMX tiles (Intel Sapphire Rapids and later) oneDNN runs bfloat16 convolutions on
+# AMX and PERFORMANCE.md measured about 1.5x faster epochs at equal accuracy. Without
+# AMX (e.g. AMD EPYC with only avx512_bf16) we measured no such gain, so the flag that
+# qualifies a CPU is amx_bf16, not avx512_bf16.
+CPU_BF16_FLAG = "amx_bf16"
+MIN_FP16_COMPUTE_CAPABILITY = (7, 0)
+PRECISION_ENV = "DLCORE_PRECISION"  # "auto" (default) or a policy name, for benchmarks
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """What the decision needs to know about one GPU."""
+
+    name: str
+    compute_capability: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """The pure decision: which device kind, precision policy and strategy to use."""
+
+    kind: str
+    name: str
+    count: int
+    policy: str
+    strategy_name: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The configured device, as training and the sidebar see it.
+
+    Attributes:
+        kind: "CPU" or "GPU".
+        name: CPU model name, or the GPU model name(s).
+        count: Number of GPUs in use, or of CPU cores.
+        policy: Keras dtype policy name for the MNIST CNN's hidden layers.
+        strategy: The tf.distribute strategy object to build and train models under.
+        summary: One line for the sidebar, e.g. "CPU · 2 cores · float32".
+    """
+
+    kind: str
+    name: str
+    count: int
+    policy: str
+    strategy: Any
+    summary: str
+
+
+def plan_device(
+    gpus: list[GpuSpec],
+    cpu_flags: frozenset[str] | set[str],
+    cpu_cores: int,
+    cpu_name: str = "CPU",
+    override: str = "auto",
+) -> DevicePlan:
+    """Decide device kind, precision policy and distribution strategy (no TensorFlow).
+
+    Args:
+        gpus: The visible GPUs (empty on a CPU-only machine).
+        cpu_flags: Flags from /proc/cpuinfo (used only without GPUs).
+        cpu_cores: Number of usable CPU cores (for the summary).
+        cpu_name: CPU model name (for DeviceInfo.name).
+        override: "auto", or a policy name forced by DLCORE_PRECISION.
+
+    Returns:
+        The plan: mixed_float16 when every GPU has compute capability >= 7.0 (tensor
+        cores), mixed_bfloat16 on a CPU with AMX-BF16, float32 otherwise; MirroredStrategy
+        when more than one GPU is visible.
+    """
+    if override != "auto" and override not in POLICIES:
+        raise ValueError(f"Unknown precision {override!r}; valid: auto, {', '.join(POLICIES)}")
+    if gpus:
+        capabilities = [gpu.compute_capability or (0, 0) for gpu in gpus]
+        fp16_ok = min(capabilities) >= MIN_FP16_COMPUTE_CAPABILITY
+        policy = "mixed_float16" if fp16_ok else "float32"
+        names = sorted({gpu.name for gpu in gpus})
+        kind, name, count = "GPU", " + ".join(names), len(gpus)
+        where = f"{name} ×{count}"
+    else:
+        policy = "mixed_bfloat16" if CPU_BF16_FLAG in cpu_flags else "float32"
+        kind, name, count = "CPU", cpu_name, cpu_cores
+        where = f"{cpu_cores} core{'s' if cpu_cores != 1 else ''}"
+    policy = policy if override == "auto" else override
+    strategy = "mirrored" if len(gpus) > 1 else "default"
+    return DevicePlan(kind, name, count, policy, strategy, f"{kind} · {where} · {policy}")
+
+
+def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[frozenset[str], str]:
+    """CPU feature flags and model name from /proc/cpuinfo (empty on other systems)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset(), "CPU"
+    fields = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in text.splitlines())
+        if value and key.strip() in ("flags", "model name")
+    )
+    return frozenset(fields.get("flags", "").split()), fields.get("model name", "CPU")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (respects container CPU affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _gpu_specs(tf) -> list[GpuSpec]:
+    """Describe the visible GPUs and enable memory growth on each."""
+    specs = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        # Growth must be set before the GPU is initialized; a later call raises.
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        details = tf.config.experimental.get_device_details(gpu)
+        specs.append(
+            GpuSpec(details.get("device_name", gpu.name), details.get("compute_capability"))
+        )
+    return specs
+
+
+# Strategy registry: plan name -> factory taking the tensorflow module.
+STRATEGIES = {
+    "default": lambda tf: tf.distribute.get_strategy(),
+    "mirrored": lambda tf: tf.distribute.MirroredStrategy(),
+}
+
+_info: DeviceInfo | None = None
+_lock = threading.Lock()
+
+
+def configure() -> DeviceInfo:
+    """Set up the accelerator once and describe it (idempotent, thread-safe, cached).
+
+    Returns:
+        The DeviceInfo every later call returns too.
+    """
+    global _info
+    with _lock:
+        if _info is None:
+            import tensorflow as tf
+
+            flags, cpu_name = read_cpu_flags()
+            override = os.environ.get(PRECISION_ENV, "auto").strip() or "auto"
+            plan = plan_device(_gpu_specs(tf), flags, usable_cores(), cpu_name, override)
+            strategy = STRATEGIES[plan.strategy_name](tf)
+            _info = DeviceInfo(
+                plan.kind, plan.name, plan.count, plan.policy, strategy, plan.summary
+            )
+        return _info
