@@ -1,0 +1,348 @@
+"""Analysis of the house-price network for the regression page, in real units.
+
+The network is ``price_norm = w2 · act(w1 · area_norm + b1) + b2`` with one input, a hidden
+layer of H units and one linear output; ``dlcore.training`` trains it on min-max (or
+standardized) data. Everything here maps results back to m² and currency so the learner
+never reads a normalized number: the fitted curve, each hidden unit's share of it, the
+weights, the test metrics, a single prediction, and compact summaries to compare runs.
+
+TensorFlow is imported only by the functions that run or save a Keras model.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dlcore.configs import RegressionConfig
+from dlcore.data import HouseDataset, Scaler, fit_scaler, split_train_test
+
+if TYPE_CHECKING:
+    import keras
+
+    from dlcore.training import TrainResult
+
+# Keras models shared between sessions (the cache memo) are called under this lock:
+# concurrent calls into one model have failed intermittently upstream (tensorflow#61298).
+_model_lock = threading.Lock()
+
+# The formulas the page shows, next to the code that computes them (see regression_metrics).
+METRIC_FORMULAS = {
+    "mse": r"\mathrm{MSE} = \frac{1}{n}\sum_{i=1}^{n} (y_i - \hat y_i)^2",
+    "rmse": r"\mathrm{RMSE} = \sqrt{\mathrm{MSE}}",
+    "mae": r"\mathrm{MAE} = \frac{1}{n}\sum_{i=1}^{n} |y_i - \hat y_i|",
+    "r2": r"R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}",
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Preprocessing, as training does it
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The train/test split and the two scalers fitted on the training rows.
+
+    Attributes:
+        train_idx: Sorted row indices used for training.
+        test_idx: Sorted row indices held out for testing.
+        x_scaler: Scaler of the area, fitted on the training rows only.
+        y_scaler: Scaler of the price, fitted on the training rows only.
+    """
+
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    x_scaler: Scaler
+    y_scaler: Scaler
+
+
+def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
+    """Split the data and fit the scalers exactly as training does, to show before training.
+
+    Example:
+        >>> from dlcore.data import make_house_prices
+        >>> data = make_house_prices(100)
+        >>> prep = preprocess(data, RegressionConfig())
+        >>> x = prep.x_scaler.transform(data.area[prep.train_idx])  # min-max: onto [0, 1]
+        >>> float(x.min()), float(x.max())
+        (0.0, 1.0)
+    """
+    train_idx, test_idx = split_train_test(data, config.test_fraction, config.seed)
+    x_scaler = fit_scaler(data.area[train_idx], config.normalization)
+    y_scaler = fit_scaler(data.price[train_idx], config.normalization)
+    return Preprocessing(train_idx, test_idx, x_scaler, y_scaler)
+
+
+def area_grid(data: HouseDataset, num_points: int = 200) -> np.ndarray:
+    """Evenly spaced areas over the data's range, for drawing curves."""
+    return np.linspace(float(data.area.min()), float(data.area.max()), num_points)
+
+
+# ---------------------------------------------------------------------------------------
+# Weights and hidden-unit contributions
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkWeights:
+    """The parameters of the 1 → H → 1 network as flat float64 arrays.
+
+    Attributes:
+        w1: Input-to-hidden weight of each unit, shape (H,).
+        b1: Bias of each hidden unit, shape (H,).
+        w2: Hidden-to-output weight of each unit, shape (H,).
+        b2: Bias of the output unit.
+    """
+
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: float
+
+    @property
+    def num_units(self) -> int:
+        return int(self.w1.size)
+
+
+def network_weights(model: keras.Model) -> NetworkWeights:
+    """Read the weights of the layers named "hidden" and "output" of a trained model."""
+    kernel1, bias1 = model.get_layer("hidden").get_weights()
+    kernel2, bias2 = model.get_layer("output").get_weights()
+    as_flat = lambda a: np.asarray(a, dtype=np.float64).reshape(-1)  # noqa: E731
+    return NetworkWeights(as_flat(kernel1), as_flat(bias1), as_flat(kernel2), float(bias2[0]))
+
+
+def weights_table(weights: NetworkWeights):
+    """The weights as a pandas DataFrame: one row per hidden unit, then the output unit.
+
+    Columns: "weight in" (w1_j), "bias" (b1_j, or b2 on the output row) and "weight out"
+    (w2_j); the output row has no weights of its own (NaN).
+    """
+    import pandas as pd
+
+    units = [f"hidden {j + 1}" for j in range(weights.num_units)] + ["output"]
+    return pd.DataFrame(
+        {
+            "weight in (w1)": [*weights.w1, np.nan],
+            "bias (b1, b2)": [*weights.b1, weights.b2],
+            "weight out (w2)": [*weights.w2, np.nan],
+        },
+        index=pd.Index(units, name="unit"),
+    )
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Each hidden unit's share of the predicted price over a grid of areas, in real units.
+
+    With the price scaler's inverse ``price = scale · y + offset`` and
+    ``y = Σ_j w2_j · h_j + b2``, the price is ``Σ_j scale · w2_j · h_j + (scale · b2 +
+    offset)``: ``units[j]`` holds ``scale · w2_j · h_j(area)`` and ``baseline`` holds
+    ``scale · b2 + offset``, so ``units.sum(axis=0) + baseline`` is the prediction.
+
+    Attributes:
+        area: The grid of areas (m²), shape (n,).
+        units: Contribution of each hidden unit in currency, shape (H, n).
+        baseline: The output bias mapped to currency (a constant).
+    """
+
+    area: np.ndarray
+    units: np.ndarray
+    baseline: float
+
+    @property
+    def total(self) -> np.ndarray:
+        """The predicted price at each area: the contributions plus the baseline."""
+        return self.units.sum(axis=0) + self.baseline
+
+
+def hidden_contributions(
+    weights: NetworkWeights, activation: str, x_scaler: Scaler, y_scaler: Scaler, area
+) -> Contributions:
+    """Split the network's predicted price into one curve per hidden unit (float64).
+
+    The activation is Keras' own function of that name (the one the Dense layer uses),
+    evaluated in float64, so the curves add up to the model's float32 output to ~1e-7.
+    """
+    import keras
+
+    area = np.asarray(area, dtype=np.float64).reshape(-1)
+    z = np.outer(weights.w1, x_scaler.transform(area)) + weights.b1[:, None]  # (H, n)
+    hidden = keras.ops.convert_to_numpy(keras.activations.get(activation)(z))
+    units = y_scaler.scale * weights.w2[:, None] * np.asarray(hidden, dtype=np.float64)
+    return Contributions(area, units, y_scaler.scale * weights.b2 + y_scaler.offset)
+
+
+# ---------------------------------------------------------------------------------------
+# Predictions and metrics in real units
+# ---------------------------------------------------------------------------------------
+
+
+def predict_prices(model: keras.Model, x_scaler: Scaler, y_scaler: Scaler, area) -> np.ndarray:
+    """The model's predicted prices (currency) for areas (m²): scale, predict, unscale."""
+    x = x_scaler.transform(np.asarray(area, dtype=np.float64).reshape(-1, 1)).astype(np.float32)
+    with _model_lock:
+        # predict_on_batch: no per-call Dataset pipeline, ~50x faster than predict here.
+        y = np.asarray(model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+    return y_scaler.inverse(y)
+
+
+def result_prices(result: TrainResult, area) -> np.ndarray:
+    """Predicted prices of a training result for areas (m²)."""
+    extras = result.extras
+    return predict_prices(result.model, extras["x_scaler"], extras["y_scaler"], area)
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² of predictions, in the units of y (see METRIC_FORMULAS).
+
+    Example:
+        >>> m = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+        >>> round(m["mse"], 4), round(m["mae"], 4), round(m["r2"], 4)
+        (0.3333, 0.3333, 0.5)
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need equal, non-empty lengths; got {y_true.size} and {y_pred.size}")
+    error = y_true - y_pred
+    mse = float(np.mean(error**2))
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    # A constant target has no variance to explain: R² is undefined, reported as NaN.
+    r2 = 1.0 - float(np.sum(error**2)) / total if total > 0 else float("nan")
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(error))), "r2": r2}
+
+
+def test_metrics(result: TrainResult, data: HouseDataset) -> dict[str, float]:
+    """The result's MSE, RMSE, MAE and R² on its test rows, in currency."""
+    test_idx = np.asarray(result.extras["test_idx"])
+    return regression_metrics(data.price[test_idx], result_prices(result, data.area[test_idx]))
+
+
+test_metrics.__test__ = False  # a helper, not a pytest test, despite its name
+
+
+def training_range(result: TrainResult, data: HouseDataset) -> tuple[float, float]:
+    """Smallest and largest area (m²) the model saw during training."""
+    train_area = data.area[np.asarray(result.extras["train_idx"])]
+    return float(train_area.min()), float(train_area.max())
+
+
+def predict_price(result: TrainResult, area: float, data: HouseDataset) -> tuple[float, bool]:
+    """Predict one house's price, flagging areas outside the training range.
+
+    Args:
+        result: A finished training result (model and scalers).
+        area: The house's area in m².
+        data: The dataset the result was trained on (gives the training range).
+
+    Returns:
+        ``(price, extrapolating)``: the price in currency, and True when the area lies
+        outside the smallest-to-largest training area (the network has seen no such house).
+    """
+    low, high = training_range(result, data)
+    price = float(result_prices(result, [area])[0])
+    return price, not low <= float(area) <= high
+
+
+# ---------------------------------------------------------------------------------------
+# Downloads and run summaries
+# ---------------------------------------------------------------------------------------
+
+
+def history_rows(history: Mapping[str, Sequence[float]] | Sequence[Mapping]) -> list[dict]:
+    """Per-epoch rows ``{"epoch": 1, "loss": ..., ...}`` from a Keras-style or row history."""
+    if isinstance(history, Mapping):
+        names = list(history)
+        count = max((len(history[name]) for name in names), default=0)
+        rows = [{n: history[n][i] for n in names if i < len(history[n])} for i in range(count)]
+    else:
+        rows = [dict(row) for row in history]
+    return [
+        {"epoch": i + 1, **{k: v for k, v in row.items() if k != "epoch"}}
+        for i, row in enumerate(rows)
+    ]
+
+
+def history_csv(history) -> bytes:
+    """The training history as UTF-8 CSV bytes (one row per epoch), for a download button."""
+    rows = history_rows(history)
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names or ["epoch"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _plain(v) for k, v in row.items()} for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, (np.floating, np.integer)) else value
+
+
+def model_bytes(model: keras.Model) -> bytes:
+    """The model as the bytes of a ``.keras`` file (Keras' own format), for a download."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "house_price_model.keras"
+        with _model_lock:
+            model.save(path)
+        return path.read_bytes()
+
+
+def settings_label(config: RegressionConfig) -> str:
+    """The settings that distinguish runs, in one short line for a chart legend."""
+    return (
+        f"{config.hidden_units} {config.activation} units · {config.optimizer} "
+        f"lr {config.learning_rate:g} · batch {config.batch_size} · {config.epochs} ep · "
+        f"{config.normalization}"
+    )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What "compare runs" keeps of a finished run: label, loss curves, metrics, status."""
+
+    key: str
+    label: str
+    loss: tuple[float, ...]
+    val_loss: tuple[float, ...]
+    metrics: dict
+    status: str
+
+
+def run_summary(key: str, result: TrainResult) -> RunSummary:
+    """A compact, picklable summary of a training result for the comparison chart."""
+    rows = history_rows(result.history)
+    pick = lambda name: tuple(float(r[name]) for r in rows if name in r)  # noqa: E731
+    return RunSummary(
+        key,
+        settings_label(result.config),
+        pick("loss"),
+        pick("val_loss"),
+        dict(result.metrics),
+        result.status,
+    )
+
+
+def remember_run(runs: Sequence[RunSummary], summary: RunSummary, keep: int = 5) -> list:
+    """The run list with summary added last (replacing the same key), at most keep long."""
+    kept = [run for run in runs if run.key != summary.key]
+    return [*kept, summary][-keep:]
+
+
+def divergence_advice(config: RegressionConfig) -> str:
+    """Plain-words explanation of a diverged run, with a concrete smaller learning rate."""
+    smaller = max(config.learning_rate / 10, 1e-6)
+    return (
+        f"Training diverged: the loss became infinite or NaN. The learning rate "
+        f"{config.learning_rate:g} is too high for this setup: each step overshoots the minimum "
+        f"and the weights blow up. Try 10× smaller: {smaller:g}."
+    )

@@ -1,0 +1,158 @@
+"""Tests of dlcore.regression: contributions, metrics, predictions, downloads, summaries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from dlcore import models, regression
+from dlcore.configs import REGRESSION_ACTIVATIONS, RegressionConfig
+from dlcore.data import make_house_prices
+
+
+def _random_model(activation: str, units: int = 10, seed: int = 0) -> keras.Model:
+    """The demo's MLP with random weights, large enough to bend every activation."""
+    model = models.build_regression_mlp(RegressionConfig(hidden_units=units, activation=activation))
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 2, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_house_prices(n_samples=300, noise=0.1, nonlinearity=1.0, seed=3)
+
+
+# ----------------------------------------------------------------- hidden-unit contributions
+
+
+@pytest.mark.parametrize("activation", REGRESSION_ACTIVATIONS)
+def test_contributions_add_up_to_the_model_prediction(activation, data):
+    model = _random_model(activation)
+    prep = regression.preprocess(data, RegressionConfig(activation=activation))
+    area = regression.area_grid(data, 150)
+    parts = regression.hidden_contributions(
+        regression.network_weights(model), activation, prep.x_scaler, prep.y_scaler, area
+    )
+    predicted = regression.predict_prices(model, prep.x_scaler, prep.y_scaler, area)
+    assert parts.units.shape == (10, 150)
+    # To 1e-5 on the network's own (normalized) output scale, i.e. 1e-5 × the price scale.
+    np.testing.assert_allclose(parts.total, predicted, rtol=0, atol=1e-5 * prep.y_scaler.scale)
+
+
+def test_contributions_use_the_linear_inverse_of_the_price_scaler(data):
+    """Unit j contributes scale·w2_j·act(w1_j·x' + b1_j); the bias gives scale·b2 + offset."""
+    model = _random_model("tanh", units=3)
+    prep = regression.preprocess(data, RegressionConfig(normalization="standard"))
+    weights = regression.network_weights(model)
+    area = np.array([40.0, 120.0, 240.0])
+    parts = regression.hidden_contributions(weights, "tanh", prep.x_scaler, prep.y_scaler, area)
+    x_norm = (area - prep.x_scaler.offset) / prep.x_scaler.scale
+    for j in range(3):
+        by_hand = (
+            prep.y_scaler.scale * weights.w2[j] * np.tanh(weights.w1[j] * x_norm + weights.b1[j])
+        )
+        np.testing.assert_allclose(parts.units[j], by_hand, rtol=1e-12)
+    assert parts.baseline == pytest.approx(prep.y_scaler.scale * weights.b2 + prep.y_scaler.offset)
+
+
+def test_relu_contributions_are_hinges(data):
+    """Each ReLU unit is zero on one side of its kink and a straight line on the other."""
+    model = _random_model("relu", units=6, seed=5)
+    prep = regression.preprocess(data, RegressionConfig())
+    weights = regression.network_weights(model)
+    area = np.linspace(-200, 500, 701)  # wide enough to cross every kink
+    parts = regression.hidden_contributions(weights, "relu", prep.x_scaler, prep.y_scaler, area)
+    for j, curve in enumerate(parts.units):
+        slope = np.diff(curve) / np.diff(area)
+        expected = prep.y_scaler.scale * weights.w2[j] * weights.w1[j] / prep.x_scaler.scale
+        flat, linear = np.isclose(slope, 0, atol=1e-6), np.isclose(slope, expected, rtol=1e-6)
+        assert np.mean(flat | linear) > 0.99  # only the segment holding the kink is neither
+        assert (curve[:-1][flat] == 0).all() and (curve[1:][flat] == 0).all()
+
+
+def test_weights_table_lists_every_unit_and_the_output_bias():
+    model = _random_model("relu", units=4)
+    weights = regression.network_weights(model)
+    table = regression.weights_table(weights)
+    assert list(table.index) == ["hidden 1", "hidden 2", "hidden 3", "hidden 4", "output"]
+    kernel1, bias1, kernel2, bias2 = model.get_weights()
+    np.testing.assert_allclose(table["weight in (w1)"].iloc[:4], kernel1[0])
+    np.testing.assert_allclose(table["weight out (w2)"].iloc[:4], kernel2[:, 0])
+    np.testing.assert_allclose(table["bias (b1, b2)"], [*bias1, bias2[0]])
+
+
+# ------------------------------------------------------------------------------- metrics
+
+
+def _metrics_by_hand(y, p):
+    n = len(y)
+    mse = sum((a - b) ** 2 for a, b in zip(y, p, strict=True)) / n
+    mean = sum(y) / n
+    r2 = 1 - sum((a - b) ** 2 for a, b in zip(y, p, strict=True)) / sum((a - mean) ** 2 for a in y)
+    mae = sum(abs(a - b) for a, b in zip(y, p, strict=True)) / n
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": mae, "r2": r2}
+
+
+def test_metrics_equal_their_formulas():
+    rng = np.random.default_rng(1)
+    y = rng.uniform(1e5, 9e5, 50)
+    p = y + rng.normal(0, 4e4, 50)
+    got = regression.regression_metrics(y, p)
+    for name, value in _metrics_by_hand(list(y), list(p)).items():
+        assert got[name] == pytest.approx(value, rel=1e-10), name
+
+
+def test_r2_is_one_for_a_perfect_fit_zero_for_the_mean_and_negative_when_worse():
+    y = np.array([1.0, 3.0, 5.0, 9.0])
+    assert regression.regression_metrics(y, y)["r2"] == 1.0
+    assert regression.regression_metrics(y, np.full(4, y.mean()))["r2"] == pytest.approx(0.0)
+    assert regression.regression_metrics(y, y[::-1])["r2"] < 0
+    with pytest.raises(ValueError, match="lengths"):
+        regression.regression_metrics(y, y[:3])
+
+
+# --------------------------------------------------------------------- downloads, summaries
+
+
+def test_history_csv_has_one_row_per_epoch_with_the_values():
+    history = {"loss": [0.5, 0.25, 0.125], "val_loss": [0.6, 0.3, 0.2]}
+    rows = list(csv.DictReader(io.StringIO(regression.history_csv(history).decode("utf-8"))))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [float(r["val_loss"]) for r in rows] == history["val_loss"]
+    as_rows = regression.history_csv([{"loss": 0.5, "val_loss": 0.6}])
+    assert as_rows.decode().splitlines() == ["epoch,loss,val_loss", "1,0.5,0.6"]
+
+
+def test_model_bytes_reload_to_the_same_predictions(tmp_path):
+    model = _random_model("sigmoid", units=5)
+    path = tmp_path / "downloaded.keras"
+    path.write_bytes(regression.model_bytes(model))
+    again = keras.saving.load_model(path)
+    x = np.linspace(0, 1, 7, dtype=np.float32).reshape(-1, 1)
+    np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), rtol=1e-6)
+
+
+def test_remember_run_keeps_the_last_five_and_replaces_a_rerun():
+    def summary(key):
+        return regression.RunSummary(key, key, (1.0,), (1.0,), {}, "completed")
+
+    runs = []
+    for key in "abcdefg":
+        runs = regression.remember_run(runs, summary(key))
+    assert [r.key for r in runs] == list("cdefg")
+    runs = regression.remember_run(runs, summary("d"))
+    assert [r.key for r in runs] == list("cefgd")
+
+
+def test_settings_label_and_divergence_advice_name_the_settings():
+    config = RegressionConfig(learning_rate=5.0, activation="tanh", optimizer="adam")
+    label = regression.settings_label(config)
+    assert "tanh" in label and "adam" in label and "lr 5" in label
+    advice = regression.divergence_advice(config)
+    assert "too high" in advice and "10× smaller: 0.5" in advice
