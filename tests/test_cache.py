@@ -1,0 +1,307 @@
+"""The result cache: atomic, locked, verified, size-capped, and safe against crafted keys."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import cache
+from dlcore.configs import RegressionConfig
+from dlcore.data import Scaler
+from dlcore.errors import CacheError
+from dlcore.training import TrainResult
+
+REPO = Path(__file__).resolve().parents[1]
+FINGERPRINT = "f" * 64
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    """Every test gets its own empty cache directory and an empty in-process memo."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("DLCORE_CACHE_DIR", str(directory))
+    cache._forget()
+    yield directory
+    cache._forget()
+
+
+def make_result(seed: int = 0, status: str = "completed", model=None) -> TrainResult:
+    """A small but real TrainResult: a seeded 1 -> 1 Keras model and regression extras."""
+    keras.utils.set_random_seed(seed)
+    if model is None:
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+    config = RegressionConfig(epochs=2, seed=seed)
+    return TrainResult(
+        config=config,
+        model=model,
+        history={"loss": [1.5 + seed, 0.75], "val_loss": [1.25, 0.5]},
+        metrics={"test_mse": 0.5 + seed, "test_r2": 0.875},
+        status=status,
+        train_seconds=1.25,
+        device="CPU · test",
+        epochs_run=2,
+        extras={
+            "x_scaler": Scaler("minmax", 30.0, 220.0),
+            "y_scaler": Scaler("standard", 1000.0, 250.0),
+            "train_idx": np.array([0, 2, 3]),
+            "test_idx": np.array([1]),
+        },
+    )
+
+
+def saved(seed: int = 0, **kwargs) -> tuple[str, TrainResult]:
+    """Save make_result(seed) under its real key; returns (key, result)."""
+    result = make_result(seed, **kwargs)
+    key = cache.key_for(result.config, FINGERPRINT)
+    cache.save(key, result, data_fingerprint=FINGERPRINT)
+    return key, result
+
+
+def load_from_disk(key: str):
+    """Load bypassing the in-process memo, as a new process would."""
+    cache._forget()
+    return cache.load(key)
+
+
+def test_round_trip_restores_model_history_metrics_and_extras():
+    key, original = saved(seed=3)
+    loaded = load_from_disk(key)
+
+    assert loaded is not None and loaded.cached and not original.cached
+    assert loaded.config == original.config
+    assert loaded.history == original.history
+    assert loaded.metrics == original.metrics
+    assert (loaded.status, loaded.epochs_run, loaded.device) == ("completed", 2, "CPU · test")
+    assert loaded.extras["x_scaler"] == Scaler("minmax", 30.0, 220.0)
+    np.testing.assert_array_equal(loaded.extras["train_idx"], [0, 2, 3])
+    x = np.array([[0.0], [1.0], [2.5]], dtype="float32")
+    np.testing.assert_allclose(loaded.model.predict_on_batch(x), original.model.predict_on_batch(x))
+
+
+def test_second_load_in_process_is_the_same_object():
+    key, _ = saved()
+    first = load_from_disk(key)
+    assert cache.load(key) is first
+
+
+def test_key_depends_on_config_data_and_library_versions(monkeypatch):
+    config = RegressionConfig(epochs=2)
+    key = cache.key_for(config, FINGERPRINT)
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert cache.key_for(RegressionConfig(epochs=2), FINGERPRINT) == key
+    assert cache.key_for(config.replace(epochs=3), FINGERPRINT) != key
+    assert cache.key_for(config, "e" * 64) != key
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "_keras_version", lambda: "9.9.9")
+        assert cache.key_for(config, FINGERPRINT) != key
+    with monkeypatch.context() as patch:
+        patch.setattr(dlcore, "__version__", "99.0")
+        assert cache.key_for(config, FINGERPRINT) != key
+
+
+BAD_KEYS = [
+    "../x",
+    "/etc/passwd",
+    "../" + "a" * 61,
+    "a" * 63,
+    "a" * 65,
+    "g" * 64,
+    "A" * 64,
+    "a" * 63 + "/",
+    "",
+    None,
+    123,
+]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_crafted_keys_are_refused(key, cache_dir):
+    with pytest.raises(CacheError):
+        cache.load(key)
+    with pytest.raises(CacheError):
+        cache.save(key, make_result())
+    with pytest.raises(CacheError):
+        cache.entry_path(key)
+    assert not (cache_dir.parent / "x").exists()
+    assert cache.count_entries() == 0
+
+
+def _truncate_model(entry: Path) -> None:
+    model = entry / "model.keras"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+
+
+def _edit_meta_config(entry: Path) -> None:
+    meta = json.loads((entry / "meta.json").read_text())
+    meta["config"] = meta["config"].replace('"epochs": 2', '"epochs": 7')
+    (entry / "meta.json").write_text(json.dumps(meta))
+
+
+def _garble_meta(entry: Path) -> None:
+    (entry / "meta.json").write_text('{"format": 1, "sha256": ')
+
+
+def _edit_metrics(entry: Path) -> None:
+    (entry / "metrics.json").write_text(json.dumps({"test_mse": 0.0, "test_r2": 1.0}))
+
+
+def _delete_history(entry: Path) -> None:
+    (entry / "history.json").unlink()
+
+
+@pytest.mark.parametrize(
+    "corrupt", [_truncate_model, _edit_meta_config, _garble_meta, _edit_metrics, _delete_history]
+)
+def test_corrupt_entry_is_discarded_with_a_warning(corrupt):
+    key, _ = saved()
+    corrupt(cache.entry_path(key))
+    with pytest.warns(RuntimeWarning, match="Discarding corrupt cache entry"):
+        assert load_from_disk(key) is None
+    assert not cache.entry_path(key).exists()
+    assert cache.count_entries() == 0
+    saved()  # and the key can be stored again
+    assert load_from_disk(key) is not None
+
+
+def test_model_that_safe_mode_refuses_is_discarded():
+    """A Lambda layer carries Python bytecode: safe_mode must refuse to run it."""
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Dense(1)]
+    )
+    key, _ = saved(model=model)
+    with pytest.warns(RuntimeWarning, match="Discarding"):
+        assert load_from_disk(key) is None
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {repo!r})
+    from dlcore import cache
+    from tests.test_cache import make_result, FINGERPRINT
+
+    original = cache._write_file
+    def write_then_die(path, payload):
+        if path.name == "metrics.json":  # model and history are already on disk
+            os.kill(os.getpid(), signal.SIGKILL)
+        original(path, payload)
+    cache._write_file = write_then_die
+    result = make_result()
+    cache.save(cache.key_for(result.config, FINGERPRINT), result, data_fingerprint=FINGERPRINT)
+    """
+)
+
+
+def test_writer_killed_mid_write_leaves_no_valid_entry(cache_dir):
+    script = KILLED_WRITER.format(repo=str(REPO))
+    env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    leftovers = list(cache_dir.glob(".tmp-*"))
+    assert leftovers and (leftovers[0] / "model.keras").exists()  # it died half-way
+
+    key = cache.key_for(make_result().config, FINGERPRINT)
+    assert cache.count_entries() == 0
+    assert cache.load(key) is None
+    assert cache.list_entries() == []
+
+    saved()  # the dead writer's lock is gone and its debris is cleaned up
+    assert load_from_disk(key) is not None
+    assert list(cache_dir.glob(".tmp-*")) == []
+
+
+def test_lock_excludes_another_process(cache_dir):
+    key = "b" * 64
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        import filelock
+        from dlcore import cache
+        try:
+            with cache.lock({key!r}, timeout=0):
+                print("acquired")
+        except filelock.Timeout:
+            print("busy")
+        """
+    )
+    env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir)}
+
+    def other_process() -> str:
+        run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+        return run.stdout.decode().strip()
+
+    with cache.lock(key):
+        assert other_process() == "busy"
+    assert other_process() == "acquired"
+
+
+def test_least_recently_used_entries_are_evicted_above_the_cap(monkeypatch):
+    key_a, _ = saved(seed=1)
+    entry_size = cache.total_bytes()
+    time.sleep(0.05)
+    key_b, _ = saved(seed=2)
+    time.sleep(0.05)
+    assert load_from_disk(key_a) is not None  # a is now more recently used than b
+    time.sleep(0.05)
+    monkeypatch.setattr(cache.settings, "cache_max_bytes", lambda: int(entry_size * 2.5))
+    key_c, _ = saved(seed=3)
+
+    kept = {info.key for info in cache.list_entries()}
+    assert kept == {key_a, key_c}
+    assert load_from_disk(key_b) is None
+
+
+def test_full_disk_keeps_earlier_entries_and_raises_cache_error(monkeypatch, cache_dir):
+    key_a, _ = saved(seed=1)
+
+    def disk_full(path, payload):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    result_b = make_result(seed=2)
+    key_b = cache.key_for(result_b.config, FINGERPRINT)
+    with monkeypatch.context() as patch, pytest.raises(CacheError, match="No space left"):
+        patch.setattr(cache, "_write_file", disk_full)
+        cache.save(key_b, result_b)
+
+    assert [info.key for info in cache.list_entries()] == [key_a]
+    assert load_from_disk(key_a) is not None
+    assert load_from_disk(key_b) is None
+    assert list(cache_dir.glob(".tmp-*")) == []
+
+
+def test_list_total_and_clear(cache_dir):
+    key_a, _ = saved(seed=1)
+    key_b, _ = saved(seed=2)
+    (cache_dir / (".tmp-" + "c" * 64 + "-dead")).mkdir()  # debris of a killed writer
+
+    infos = cache.list_entries()
+    assert {info.key for info in infos} == {key_a, key_b}
+    assert all(info.kind == "regression" and info.size_bytes > 0 for info in infos)
+    assert {info.metrics["test_mse"] for info in infos} == {1.5, 2.5}
+    assert "epochs=2" in infos[0].summary
+    assert cache.count_entries() == 2
+    assert cache.total_bytes() == sum(info.size_bytes for info in infos)
+
+    assert cache.clear() == 2
+    assert cache.count_entries() == 0 and cache.total_bytes() == 0
+    assert cache.load(key_a) is None
+    assert [p.name for p in cache_dir.iterdir() if not p.name.startswith(".locks")] == []
+
+
+def test_count_entries_on_a_missing_directory_is_zero(cache_dir):
+    assert not cache_dir.exists()
+    assert cache.count_entries() == 0
+    assert cache.list_entries() == []
