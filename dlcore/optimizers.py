@@ -1,0 +1,1024 @@
+"""Real Keras optimizers racing on 2-D loss surfaces, with their update rules written out.
+
+Every path comes from a real ``keras.optimizers`` object stepping a float64 ``tf.Variable`` of
+shape (2,). Keras accepts float64 variables and keeps its slots in the variable's dtype; only
+its learning rate is stored as a float32 variable (then cast to float64 when it is used).
+
+Each optimizer's registry entry holds the LaTeX the learner sees and, next to it, a NumPy
+transcription of that same LaTeX; the tests step Keras and the transcription side by side.
+
+Example:
+    >>> result = race("bowl", {"sgd": {"learning_rate": 0.1}}, start=(2.0, 1.0), steps=50)
+    >>> result["sgd"].path.shape
+    (51, 2)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Keras optimizers run in float64 (they accept it; see the module docstring).
+DTYPE = "float64"
+# A path counts as diverged once a coordinate or the loss passes these (or is NaN/inf).
+COORDINATE_LIMIT = 1e6
+LOSS_LIMIT = 1e12
+MAX_STEPS = 2000
+
+
+def _tf():
+    """TensorFlow, imported on first use so that importing dlcore stays cheap."""
+    import tensorflow as tf
+
+    return tf
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _unknown(kind: str, key: object, valid: object) -> ValueError:
+    """The ValueError for an unknown registry key, naming the valid ones."""
+    return ValueError(f"Unknown {kind} {key!r}; valid: {', '.join(sorted(valid))}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Surfaces: each a TensorFlow function of (x, y, c) where c is the bowl's condition number.
+# ---------------------------------------------------------------------------------------------
+
+
+def _bowl(x, y, c):
+    return 0.5 * (x * x + c * y * y)
+
+
+def _rosenbrock(x, y, c):
+    return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+def _beale(x, y, c):
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y * y) ** 2 + (2.625 - x + x * y * y * y) ** 2
+
+
+def _saddle(x, y, c):
+    return x * x - y * y
+
+
+def _himmelblau(x, y, c):
+    return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
+
+
+def _rastrigin(x, y, c):
+    tf = _tf()
+    two_pi = 2.0 * math.pi
+    return 20.0 + x * x - 10.0 * tf.cos(two_pi * x) + y * y - 10.0 * tf.cos(two_pi * y)
+
+
+@dataclass(frozen=True)
+class _SurfaceDef:
+    fn: Callable
+    label: str
+    latex: str
+    minima: tuple[tuple[float, float], ...]
+    min_value: float | None
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    default_start: tuple[float, float]
+    description: str
+
+
+_SURFACES: dict[str, _SurfaceDef] = {
+    "bowl": _SurfaceDef(
+        _bowl,
+        "Quadratic bowl",
+        r"J(x, y) = \tfrac{1}{2}\left(x^2 + \kappa\, y^2\right)",
+        ((0.0, 0.0),),
+        0.0,
+        (-3.0, 3.0),
+        (-3.0, 3.0),
+        (-2.5, 2.0),
+        "A smooth valley. The condition number κ stretches it: one direction becomes much "
+        "steeper than the other, and plain gradient descent starts to zig-zag.",
+    ),
+    "rosenbrock": _SurfaceDef(
+        _rosenbrock,
+        "Rosenbrock",
+        r"J(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
+        ((1.0, 1.0),),
+        0.0,
+        (-2.0, 2.0),
+        (-1.0, 3.0),
+        (-1.5, 2.0),
+        "A long curved banana-shaped valley: finding the valley is easy, following it to the "
+        "minimum at (1, 1) is slow.",
+    ),
+    "beale": _SurfaceDef(
+        _beale,
+        "Beale",
+        r"J(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
+        ((3.0, 0.5),),
+        0.0,
+        (-4.5, 4.5),
+        (-4.5, 4.5),
+        (-1.0, 1.5),
+        "Flat plateaus next to very steep walls; the minimum sits at (3, 0.5).",
+    ),
+    "saddle": _SurfaceDef(
+        _saddle,
+        "Saddle",
+        r"J(x, y) = x^2 - y^2",
+        (),
+        None,
+        (-2.0, 2.0),
+        (-2.0, 2.0),
+        (-1.8, 0.01),
+        "No minimum at all: it curves up along x and down along y, so the loss falls forever. "
+        "The point (0, 0) is a saddle where the gradient is zero; watch who escapes it.",
+    ),
+    "himmelblau": _SurfaceDef(
+        _himmelblau,
+        "Himmelblau",
+        r"J(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+        (
+            (3.0, 2.0),
+            (-2.805118086952745, 3.131312518250573),
+            (-3.779310253377747, -3.283185991286169),
+            (3.5844283403304917, -1.8481265269644034),
+        ),
+        0.0,
+        (-5.0, 5.0),
+        (-5.0, 5.0),
+        (-0.3, -0.9),
+        "Four minima, all with loss 0: which one an optimizer finds depends on where it starts.",
+    ),
+    "rastrigin": _SurfaceDef(
+        _rastrigin,
+        "Rastrigin",
+        r"J(x, y) = 20 + x^2 - 10\cos(2\pi x) + y^2 - 10\cos(2\pi y)",
+        ((0.0, 0.0),),
+        0.0,
+        (-5.12, 5.12),
+        (-5.12, 5.12),
+        (2.3, -1.7),
+        "An egg-crate of local minima around one global minimum at (0, 0): gradient methods "
+        "usually get stuck in the nearest dip.",
+    ),
+}
+_SURFACE_ORDER = tuple(_SURFACES)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D loss surface J(x, y) computed by TensorFlow, with its known minima.
+
+    Attributes:
+        name: Registry key, e.g. ``"rosenbrock"``.
+        condition: The bowl's condition number κ (1.0 for every other surface).
+    """
+
+    name: str
+    condition: float = 1.0
+
+    @property
+    def _def(self) -> _SurfaceDef:
+        return _SURFACES[self.name]
+
+    label = property(lambda self: self._def.label)
+    latex = property(lambda self: self._def.latex)
+    minima = property(lambda self: self._def.minima)
+    min_value = property(lambda self: self._def.min_value)
+    x_range = property(lambda self: self._def.x_range)
+    y_range = property(lambda self: self._def.y_range)
+    default_start = property(lambda self: self._def.default_start)
+    description = property(lambda self: self._def.description)
+
+    @property
+    def has_minimum(self) -> bool:
+        """Whether the surface has a minimum at all (the saddle has none)."""
+        return self.min_value is not None
+
+    def tf_value(self, x, y):
+        """J(x, y) on TensorFlow tensors of any (matching) shape."""
+        return self._def.fn(x, y, self.condition)
+
+    def value(self, points) -> np.ndarray:
+        """J at points of shape (..., 2), computed by TensorFlow in float64."""
+        tf = _tf()
+        p = tf.constant(np.asarray(points, dtype=np.float64))
+        return self.tf_value(p[..., 0], p[..., 1]).numpy()
+
+    def gradient(self, points) -> np.ndarray:
+        """∇J at points of shape (..., 2), computed by ``tf.GradientTape`` in float64."""
+        tf = _tf()
+        p = tf.constant(np.asarray(points, dtype=np.float64))
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            total = tf.reduce_sum(self.tf_value(p[..., 0], p[..., 1]))
+        return tape.gradient(total, p).numpy()
+
+
+def surfaces() -> tuple[str, ...]:
+    """The names of the available surfaces, in display order."""
+    return _SURFACE_ORDER
+
+
+def get_surface(name: str, condition: float = 10.0) -> Surface:
+    """The surface called ``name``; ``condition`` (κ, 1–1000) only shapes the bowl.
+
+    Raises:
+        ValueError: Unknown name or a condition number outside [1, 1000].
+    """
+    if name not in _SURFACES:
+        raise _unknown("surface", name, _SURFACES)
+    if name != "bowl":
+        return Surface(name)
+    if not (math.isfinite(condition) and 1.0 <= condition <= 1000.0):
+        raise ValueError(f"condition must be between 1 and 1000, got {condition!r}")
+    return Surface(name, float(condition))
+
+
+def _resolve_surface(surface: str | Surface) -> Surface:
+    if isinstance(surface, Surface):
+        return get_surface(surface.name, surface.condition) if surface.name == "bowl" else surface
+    if isinstance(surface, str):
+        return get_surface(surface)
+    raise _unknown("surface", surface, _SURFACES)
+
+
+@dataclass(frozen=True)
+class ContourGrid:
+    """A surface sampled on a regular grid for a contour plot.
+
+    Attributes:
+        x: Grid abscissae, shape (n,).
+        y: Grid ordinates, shape (n,).
+        z: J(x, y), shape (n, n), rows follow y.
+        level: What to colour: log10(1 + J - J*) when there is a minimum J*, else J itself.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    level: np.ndarray
+
+
+def contour_grid(surface: str | Surface, resolution: int = 80) -> ContourGrid:
+    """Sample ``surface`` over its plotting box; the log level keeps steep walls readable."""
+    surf = _resolve_surface(surface)
+    x = np.linspace(*surf.x_range, resolution)
+    y = np.linspace(*surf.y_range, resolution)
+    xx, yy = np.meshgrid(x, y)
+    z = surf.value(np.stack([xx, yy], axis=-1))
+    level = np.log10(1.0 + z - surf.min_value) if surf.has_minimum else z
+    return ContourGrid(x, y, z, level)
+
+
+def distance_to_nearest_minimum(surface: str | Surface, point) -> float | None:
+    """Euclidean distance from ``point`` to the closest known minimum (None: no minimum)."""
+    surf = _resolve_surface(surface)
+    if not surf.minima:
+        return None
+    gaps = np.asarray(surf.minima) - np.asarray(point, dtype=np.float64)
+    return float(np.min(np.linalg.norm(gaps, axis=1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers: each entry builds the real Keras optimizer and carries its update rule twice,
+# as LaTeX for the learner and as a NumPy transcription of that LaTeX for the tests.
+# A transcription maps (w, g, state, hp, t) -> (new w, new state); t counts steps from 1.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One control of an optimizer: a Keras keyword argument with its range.
+
+    Attributes:
+        name: The Keras keyword, e.g. ``"beta_1"``.
+        label: What the learner sees, e.g. ``"β₁ (momentum of the mean)"``.
+        default: Our default (may differ from Keras'; the description says so).
+        low: Smallest allowed value.
+        high: Largest allowed value.
+        log: Whether the control should move on a logarithmic scale.
+    """
+
+    name: str
+    label: str
+    default: float
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """An update rule shown to the learner, with the NumPy code that computes it.
+
+    Attributes:
+        title: A caption for the formula.
+        latex: One LaTeX string per line.
+        reference: NumPy transcription ``(w, g, state, hp, t) -> (w_next, state)``.
+        exact: True when Keras computes exactly this; False for the textbook form that
+            Keras only approximates (the tests bound the difference).
+    """
+
+    title: str
+    latex: tuple[str, ...]
+    reference: Callable = field(repr=False)
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A registry entry: how to build the Keras optimizer and how to explain it."""
+
+    name: str
+    label: str
+    summary: str
+    keras_class: str
+    fixed_kwargs: Mapping[str, object]
+    hyperparameters: tuple[Hyperparameter, ...]
+    rules: tuple[UpdateRule, ...]
+
+    def defaults(self) -> dict[str, float]:
+        """Our default value for every hyperparameter."""
+        return {h.name: h.default for h in self.hyperparameters}
+
+    def build(self, **kwargs):
+        """A fresh ``keras.optimizers`` object with these keyword arguments."""
+        import keras
+
+        return getattr(keras.optimizers, self.keras_class)(**self.fixed_kwargs, **kwargs)
+
+
+def _lr(default: float) -> Hyperparameter:
+    return Hyperparameter("learning_rate", "learning rate α", default, 1e-5, 10.0, log=True)
+
+
+_MOMENTUM = Hyperparameter("momentum", "momentum μ", 0.9, 0.0, 0.999)
+_EPSILON = Hyperparameter("epsilon", "ε (avoids dividing by zero)", 1e-7, 1e-10, 1.0, log=True)
+_BETA_1 = Hyperparameter("beta_1", "β₁ (memory of the gradient)", 0.9, 0.0, 0.999)
+_BETA_2 = Hyperparameter("beta_2", "β₂ (memory of the squared gradient)", 0.999, 0.5, 0.9999)
+# Keras' Adagrad starts its accumulator at 0.1 (initial_accumulator_value); we keep that.
+ADAGRAD_INITIAL_ACCUMULATOR = 0.1
+
+# The tutorial's (seed's) formulas, character for character.
+SEED_GRADIENT_DESCENT = r"w_{t+1} = w_t - \alpha \nabla_w J(w_t)"
+SEED_ADAM = (
+    r"m_t = \beta_1 m_{t-1} + (1 - \beta_1) \nabla_w J(w_t)",
+    r"v_t = \beta_2 v_{t-1} + (1 - \beta_2) (\nabla_w J(w_t))^2",
+    r"\hat{m}_t = \frac{m_t}{1 - \beta_1^t}",
+    r"\hat{v}_t = \frac{v_t}{1 - \beta_2^t}",
+    r"w_{t+1} = w_t - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}",
+)
+KERAS_ADAM_STEP = (
+    r"w_{t+1} = w_t - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \hat{\epsilon}_t},"
+    r"\qquad \hat{\epsilon}_t = \frac{\epsilon}{\sqrt{1 - \beta_2^t}}"
+)
+
+
+def _ref_sgd(w, g, state, hp, t):
+    return w - hp["learning_rate"] * g, state
+
+
+def _ref_momentum(w, g, state, hp, t):
+    velocity = hp["momentum"] * state.get("v", 0.0) - hp["learning_rate"] * g
+    return w + velocity, {"v": velocity}
+
+
+def _ref_nesterov(w, g, state, hp, t):
+    velocity = hp["momentum"] * state.get("v", 0.0) - hp["learning_rate"] * g
+    return w + hp["momentum"] * velocity - hp["learning_rate"] * g, {"v": velocity}
+
+
+def _ref_rmsprop(w, g, state, hp, t):
+    s = hp["rho"] * state.get("s", 0.0) + (1 - hp["rho"]) * g**2
+    return w - hp["learning_rate"] * g / np.sqrt(s + hp["epsilon"]), {"s": s}
+
+
+def _ref_adagrad(w, g, state, hp, t):
+    total = state.get("G", ADAGRAD_INITIAL_ACCUMULATOR) + g**2
+    return w - hp["learning_rate"] * g / np.sqrt(total + hp["epsilon"]), {"G": total}
+
+
+def _ref_adadelta(w, g, state, hp, t):
+    rho, eps = hp["rho"], hp["epsilon"]
+    eg2 = rho * state.get("Eg2", 0.0) + (1 - rho) * g**2
+    delta = -np.sqrt(state.get("Ed2", 0.0) + eps) / np.sqrt(eg2 + eps) * g
+    ed2 = rho * state.get("Ed2", 0.0) + (1 - rho) * delta**2
+    return w + hp["learning_rate"] * delta, {"Eg2": eg2, "Ed2": ed2}
+
+
+def _adam_moments(g, state, hp, t):
+    """m_t, v_t and their bias-corrected m̂_t, v̂_t (the first four seed lines)."""
+    m = hp["beta_1"] * state.get("m", 0.0) + (1 - hp["beta_1"]) * g
+    v = hp["beta_2"] * state.get("v", 0.0) + (1 - hp["beta_2"]) * g**2
+    return m, v, m / (1 - hp["beta_1"] ** t), v / (1 - hp["beta_2"] ** t)
+
+
+def _ref_adam_seed(w, g, state, hp, t):
+    m, v, m_hat, v_hat = _adam_moments(g, state, hp, t)
+    return w - hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"]), {"m": m, "v": v}
+
+
+def _adam_epsilon_hat(hp, t):
+    return hp["epsilon"] / np.sqrt(1 - hp["beta_2"] ** t)
+
+
+def _ref_adam_keras(w, g, state, hp, t):
+    m, v, m_hat, v_hat = _adam_moments(g, state, hp, t)
+    step = hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + _adam_epsilon_hat(hp, t))
+    return w - step, {"m": m, "v": v}
+
+
+def _ref_adamw(w, g, state, hp, t):
+    decayed = w - hp["learning_rate"] * hp["weight_decay"] * w
+    moved, state = _ref_adam_keras(decayed, g, state, hp, t)
+    return moved, state
+
+
+def _nadam_mu(hp, t):
+    return hp["beta_1"] * (1 - 0.5 * 0.96**t)
+
+
+def _ref_nadam(w, g, state, hp, t):
+    b1, b2 = hp["beta_1"], hp["beta_2"]
+    mu_t, mu_next = _nadam_mu(hp, t), _nadam_mu(hp, t + 1)
+    product = state.get("Pi", 1.0) * mu_t
+    m = b1 * state.get("m", 0.0) + (1 - b1) * g
+    v = b2 * state.get("v", 0.0) + (1 - b2) * g**2
+    m_hat = mu_next * m / (1 - product * mu_next) + (1 - mu_t) * g / (1 - product)
+    v_hat = v / (1 - b2**t)
+    w_next = w - hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"])
+    return w_next, {"m": m, "v": v, "Pi": product}
+
+
+_G = r"g_t = \nabla_w J(w_t)"
+_ADAM_HP = (_BETA_1, _BETA_2, _EPSILON)
+
+_OPTIMIZERS: dict[str, OptimizerSpec] = {
+    spec.name: spec
+    for spec in (
+        OptimizerSpec(
+            "sgd",
+            "Gradient descent (SGD)",
+            "Step straight downhill, a fixed fraction α of the slope each time.",
+            "SGD",
+            {},
+            (_lr(0.001),),
+            (UpdateRule("Gradient descent", (SEED_GRADIENT_DESCENT,), _ref_sgd),),
+        ),
+        OptimizerSpec(
+            "momentum",
+            "SGD + momentum",
+            "A heavy ball: it keeps a velocity, so it speeds up along a long valley and "
+            "smooths out zig-zags.",
+            "SGD",
+            {},
+            (_lr(0.001), _MOMENTUM),
+            (
+                UpdateRule(
+                    "Momentum, as Keras computes it (v₀ = 0)",
+                    (_G, r"v_{t+1} = \mu\, v_t - \alpha\, g_t", r"w_{t+1} = w_t + v_{t+1}"),
+                    _ref_momentum,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "nesterov",
+            "Nesterov momentum",
+            "Momentum that looks ahead: it corrects course before it overshoots.",
+            "SGD",
+            {"nesterov": True},
+            (_lr(0.001), _MOMENTUM),
+            (
+                UpdateRule(
+                    "Nesterov momentum, as Keras computes it (v₀ = 0)",
+                    (
+                        _G,
+                        r"v_{t+1} = \mu\, v_t - \alpha\, g_t",
+                        r"w_{t+1} = w_t + \mu\, v_{t+1} - \alpha\, g_t",
+                    ),
+                    _ref_nesterov,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "rmsprop",
+            "RMSprop",
+            "Divides each step by a running size of recent gradients: steep directions get "
+            "small steps, flat ones big steps.",
+            "RMSprop",
+            {},
+            (
+                _lr(0.01),
+                Hyperparameter("rho", "ρ (memory of the squared gradient)", 0.9, 0.0, 0.999),
+                _EPSILON,
+            ),
+            (
+                UpdateRule(
+                    "RMSprop, as Keras computes it (s₀ = 0; ε inside the square root)",
+                    (
+                        _G,
+                        r"s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2",
+                        r"w_{t+1} = w_t - \frac{\alpha\, g_t}{\sqrt{s_t + \epsilon}}",
+                    ),
+                    _ref_rmsprop,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "adagrad",
+            "Adagrad",
+            "Like RMSprop but it never forgets: the sum of all squared gradients keeps "
+            "growing, so its steps keep shrinking.",
+            "Adagrad",
+            {},
+            (_lr(0.5), _EPSILON),
+            (
+                UpdateRule(
+                    "Adagrad, as Keras computes it (G₀ = 0.1; ε inside the square root)",
+                    (
+                        _G,
+                        r"G_t = G_{t-1} + g_t^2",
+                        r"w_{t+1} = w_t - \frac{\alpha\, g_t}{\sqrt{G_t + \epsilon}}",
+                    ),
+                    _ref_adagrad,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "adadelta",
+            "Adadelta",
+            "Sizes each step from the size of its own past steps, so it needs almost no "
+            "learning rate (α = 1 is the original method; Keras' default is 0.001).",
+            "Adadelta",
+            {},
+            (_lr(1.0), Hyperparameter("rho", "ρ (memory)", 0.95, 0.0, 0.999), _EPSILON),
+            (
+                UpdateRule(
+                    "Adadelta, as Keras computes it (both averages start at 0)",
+                    (
+                        _G,
+                        r"E[g^2]_t = \rho\, E[g^2]_{t-1} + (1 - \rho)\, g_t^2",
+                        r"\Delta w_t = -\frac{\sqrt{E[\Delta w^2]_{t-1} + \epsilon}}"
+                        r"{\sqrt{E[g^2]_t + \epsilon}}\, g_t",
+                        r"E[\Delta w^2]_t = \rho\, E[\Delta w^2]_{t-1} + (1 - \rho)\, \Delta w_t^2",
+                        r"w_{t+1} = w_t + \alpha\, \Delta w_t",
+                    ),
+                    _ref_adadelta,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "adam",
+            "Adam",
+            "Momentum and RMSprop together, with a correction for the first steps: the "
+            "default choice for deep networks.",
+            "Adam",
+            {},
+            (_lr(0.05), *_ADAM_HP),
+            (
+                UpdateRule(
+                    "Adam (as in the tutorial; m₀ = v₀ = 0)", SEED_ADAM, _ref_adam_seed, exact=False
+                ),
+                UpdateRule(
+                    "What Keras computes: the same, with ε scaled by the bias correction",
+                    (KERAS_ADAM_STEP,),
+                    _ref_adam_keras,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "adamw",
+            "AdamW",
+            "Adam plus weight decay: every step also shrinks the weights a little towards 0.",
+            "AdamW",
+            {},
+            (
+                _lr(0.05),
+                *_ADAM_HP,
+                Hyperparameter("weight_decay", "weight decay λ", 0.004, 0.0, 1.0),
+            ),
+            (
+                UpdateRule(
+                    "AdamW, as Keras computes it (m̂, v̂ as in Adam)",
+                    (
+                        r"w_{t+1} = w_t - \alpha \lambda\, w_t - \alpha \frac{\hat{m}_t}"
+                        r"{\sqrt{\hat{v}_t} + \hat{\epsilon}_t},"
+                        r"\qquad \hat{\epsilon}_t = \frac{\epsilon}{\sqrt{1 - \beta_2^t}}",
+                    ),
+                    _ref_adamw,
+                ),
+            ),
+        ),
+        OptimizerSpec(
+            "nadam",
+            "Nadam",
+            "Adam with Nesterov's look-ahead applied to its momentum.",
+            "Nadam",
+            {},
+            (_lr(0.05), *_ADAM_HP),
+            (
+                UpdateRule(
+                    "Nadam, as Keras computes it (Dozat's momentum schedule; m₀ = v₀ = 0)",
+                    (
+                        _G,
+                        r"\mu_t = \beta_1 \left(1 - \tfrac{1}{2}\, 0.96^{\,t}\right),"
+                        r"\qquad \Pi_t = \prod_{i=1}^{t} \mu_i",
+                        r"m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t,"
+                        r"\qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2",
+                        r"\hat{m}_t = \frac{\mu_{t+1}\, m_t}{1 - \Pi_t\, \mu_{t+1}}"
+                        r" + \frac{(1 - \mu_t)\, g_t}{1 - \Pi_t},"
+                        r"\qquad \hat{v}_t = \frac{v_t}{1 - \beta_2^t}",
+                        r"w_{t+1} = w_t - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}",
+                    ),
+                    _ref_nadam,
+                ),
+            ),
+        ),
+    )
+}
+
+
+def names() -> tuple[str, ...]:
+    """The names of the available optimizers, in display order."""
+    return tuple(_OPTIMIZERS)
+
+
+def get(name: str) -> OptimizerSpec:
+    """The registry entry for optimizer ``name``.
+
+    Raises:
+        ValueError: Unknown name (the message lists the valid ones).
+    """
+    if name not in _OPTIMIZERS:
+        raise _unknown("optimizer", name, _OPTIMIZERS)
+    return _OPTIMIZERS[name]
+
+
+def resolve_settings(name: str, kwargs: Mapping[str, float] | None) -> dict[str, float]:
+    """The full, validated keyword arguments of optimizer ``name`` (defaults filled in).
+
+    Raises:
+        ValueError: Unknown optimizer, unknown keyword, or a value out of its range.
+    """
+    spec = get(name)
+    allowed = {h.name: h for h in spec.hyperparameters}
+    resolved = spec.defaults()
+    for key, value in (kwargs or {}).items():
+        if key not in allowed:
+            raise _unknown(f"setting for {name}", key, allowed)
+        low, high = allowed[key].low, allowed[key].high
+        if not (_is_number(value) and low <= value <= high):
+            raise ValueError(f"{name} {key} must be a number in [{low}, {high}], got {value!r}")
+        resolved[key] = float(value)
+    # Keras stores the learning rate in a float32 variable: report the value it really uses.
+    resolved["learning_rate"] = float(np.float32(resolved["learning_rate"]))
+    return resolved
+
+
+# ---------------------------------------------------------------------------------------------
+# The race: one traced step loop per optimizer configuration, reused across races.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    """One optimizer's run.
+
+    Attributes:
+        path: Points w_0 (the start), w_1, ..., shape (steps + 1, 2); when the run diverged it
+            stops before the first bad point, shape (diverged_at, 2). Never NaN or inf.
+        losses: J(w_k) for every point of ``path``.
+        diverged_at: The first step k whose point or loss was NaN/inf or huge, else None.
+        gradients: ∇J(w_k) used for step k+1, shape (len(path) - 1, 2).
+        slots: The Keras optimizer's own state after each step, read from its variables,
+            e.g. ``{"momentum": ..., "velocity": ...}`` for Adam, each (len(path) - 1, 2).
+    """
+
+    path: np.ndarray
+    losses: np.ndarray
+    diverged_at: int | None
+    gradients: np.ndarray
+    slots: dict[str, np.ndarray]
+
+
+def _state_variables(optimizer) -> list:
+    """Every Keras variable the optimizer keeps, including ones it does not list (Nadam's
+    running product), so that a reused optimizer can be reset to its fresh state."""
+    import keras
+
+    found = list(optimizer.variables)
+    for value in vars(optimizer).values():
+        if isinstance(value, keras.Variable) and all(value is not v for v in found):
+            found.append(value)
+    return found
+
+
+def _slot_name(variable_name: str) -> str:
+    # Keras names slots after the model variable ("w_momentum" or "w_0_momentum").
+    return re.sub(r"^w(_\d+)?_", "", variable_name)
+
+
+class _Runner:
+    """A Keras optimizer bound to one float64 variable, its step loop traced once.
+
+    The learning rate is a Keras variable and the start, step count and the bowl's condition
+    number are tensors, so changing them reuses the traced loop; the surface and the other
+    hyperparameters are baked into the trace, so they belong to the runner's key.
+    """
+
+    def __init__(self, spec: OptimizerSpec, surface_name: str, fixed: Mapping[str, float]):
+        tf = _tf()
+        self.surface_name = surface_name
+        self.variable = tf.Variable(tf.zeros(2, DTYPE), name="w")
+        self.optimizer = spec.build(learning_rate=1e-3, **fixed)
+        self.optimizer.build([self.variable])
+        self._state = _state_variables(self.optimizer)
+        self._fresh = [v.numpy() for v in self._state]
+        self.slot_names = [_slot_name(v.name) for v in self.optimizer.variables if v.shape == (2,)]
+        self._slots = [v for v in self.optimizer.variables if v.shape == (2,)]
+        self.lock = threading.Lock()
+        self._loop = tf.function(self._run_loop, autograph=False)
+
+    def _loss(self, condition, w):
+        return _SURFACES[self.surface_name].fn(w[0], w[1], condition)
+
+    def _slot_values(self):
+        tf = _tf()
+        if not self._slots:
+            return tf.zeros((0, 2), DTYPE)
+        return tf.stack([tf.convert_to_tensor(slot) for slot in self._slots])
+
+    def _run_loop(self, condition, start, steps):
+        """Take ``steps`` Keras steps, writing every point, loss, gradient and slot."""
+        tf = _tf()
+        self.variable.assign(start)
+
+        def body(k, path, losses, grads, slots):
+            with tf.GradientTape() as tape:
+                loss = self._loss(condition, self.variable)
+            grad = tape.gradient(loss, self.variable)
+            path = path.write(k, self.variable.read_value())
+            losses, grads = losses.write(k, loss), grads.write(k, grad)
+            with tf.control_dependencies([path.flow, losses.flow, grads.flow]):
+                self.optimizer.apply([grad], [self.variable])
+            return k + 1, path, losses, grads, slots.write(k, self._slot_values())
+
+        arrays = (
+            tf.TensorArray(DTYPE, size=steps + 1),
+            tf.TensorArray(DTYPE, size=steps + 1),
+            tf.TensorArray(DTYPE, size=steps),
+            tf.TensorArray(DTYPE, size=steps, element_shape=(len(self._slots), 2)),
+        )
+        _, path, losses, grads, slots = tf.while_loop(
+            lambda k, *_: k < steps, body, (tf.constant(0), *arrays)
+        )
+        path = path.write(steps, self.variable.read_value())
+        losses = losses.write(steps, self._loss(condition, self.variable))
+        return path.stack(), losses.stack(), grads.stack(), slots.stack()
+
+    def run(self, surface: Surface, start, steps: int, learning_rate: float):
+        """Reset the optimizer, then take ``steps`` steps; returns NumPy arrays."""
+        tf = _tf()
+        with self.lock:
+            for variable, fresh in zip(self._state, self._fresh, strict=True):
+                variable.assign(fresh)
+            self.optimizer.learning_rate = learning_rate
+            outputs = self._loop(
+                tf.constant(surface.condition, DTYPE),
+                tf.constant(start, DTYPE),
+                tf.constant(steps, tf.int32),
+            )
+        return [o.numpy() for o in outputs]
+
+
+_RUNNERS: OrderedDict[tuple, _Runner] = OrderedDict()
+_RUNNERS_LOCK = threading.Lock()
+_MAX_RUNNERS = 64
+
+
+def _runner(name: str, surface_name: str, fixed: Mapping[str, float]) -> _Runner:
+    """The cached runner for this optimizer, surface and non-learning-rate settings."""
+    key = (name, surface_name, tuple(sorted(fixed.items())))
+    with _RUNNERS_LOCK:
+        if key in _RUNNERS:
+            _RUNNERS.move_to_end(key)
+            return _RUNNERS[key]
+        runner = _RUNNERS[key] = _Runner(get(name), surface_name, fixed)
+        while len(_RUNNERS) > _MAX_RUNNERS:
+            _RUNNERS.popitem(last=False)
+        return runner
+
+
+def _first_divergence(path: np.ndarray, losses: np.ndarray) -> int | None:
+    """The first index whose point or loss is not finite or beyond the limits."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(losses) | (np.abs(losses) > LOSS_LIMIT)
+        bad |= ~np.all(np.isfinite(path), axis=1) | np.any(np.abs(path) > COORDINATE_LIMIT, axis=1)
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else None
+
+
+def _to_result(runner: _Runner, path, losses, grads, slots) -> RaceResult:
+    diverged_at = _first_divergence(path, losses)
+    n = len(path) if diverged_at is None else diverged_at
+    named = {name: slots[: max(n - 1, 0), i] for i, name in enumerate(runner.slot_names)}
+    return RaceResult(path[:n], losses[:n], diverged_at, grads[: max(n - 1, 0)], named)
+
+
+def _check_start(start, surface: Surface) -> tuple[float, float]:
+    point = surface.default_start if start is None else start
+    values = np.asarray(point, dtype=np.float64).reshape(-1)
+    if values.shape != (2,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"start must be two finite numbers (x, y), got {start!r}")
+    return float(values[0]), float(values[1])
+
+
+def race(
+    surface: str | Surface,
+    settings: Mapping[str, Mapping[str, float] | None],
+    start=None,
+    steps: int = 200,
+) -> dict[str, RaceResult]:
+    """Run each named Keras optimizer from ``start`` for ``steps`` steps on ``surface``.
+
+    Args:
+        surface: A surface name (see ``surfaces()``) or a ``Surface`` from ``get_surface``.
+        settings: Optimizer name -> its keyword arguments, e.g.
+            ``{"adam": {"learning_rate": 0.05}, "sgd": {}}`` (missing ones take defaults).
+        start: (x, y) to start from; None uses the surface's default start.
+        steps: Number of optimizer steps, 1 to 2000.
+
+    Returns:
+        Optimizer name -> RaceResult, in the order of ``settings``.
+
+    Raises:
+        ValueError: Unknown surface, optimizer or setting, or a bad start or step count.
+    """
+    surf = _resolve_surface(surface)
+    point = _check_start(start, surf)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
+    plans = {name: resolve_settings(name, kwargs) for name, kwargs in settings.items()}
+    results = {}
+    for name, kwargs in plans.items():
+        fixed = {k: v for k, v in kwargs.items() if k != "learning_rate"}
+        runner = _runner(name, surf.name, fixed)
+        arrays = runner.run(surf, point, steps, kwargs["learning_rate"])
+        results[name] = _to_result(runner, *arrays)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a race: end points, inside Adam, and the one call the page makes.
+# ---------------------------------------------------------------------------------------------
+
+
+def steps_to_tolerance(result: RaceResult, surface: str | Surface, tolerance: float) -> int | None:
+    """The first step k with J(w_k) - J* <= tolerance; None if never (or no minimum J*)."""
+    surf = _resolve_surface(surface)
+    if not surf.has_minimum:
+        return None
+    hits = np.flatnonzero(result.losses - surf.min_value <= tolerance)
+    return int(hits[0]) if hits.size else None
+
+
+@dataclass(frozen=True)
+class EndPoint:
+    """One row of the end-point table.
+
+    Attributes:
+        optimizer: Registry name.
+        final_loss: J at the last (finite) point.
+        distance_to_minimum: Distance from that point to the nearest known minimum, or None.
+        steps_to_tolerance: First step within the tolerance of the minimum loss, or None.
+        diverged_at: Step where the run blew up, or None.
+    """
+
+    optimizer: str
+    final_loss: float
+    distance_to_minimum: float | None
+    steps_to_tolerance: int | None
+    diverged_at: int | None
+
+
+def end_points(
+    results: Mapping[str, RaceResult], surface: str | Surface, tolerance: float = 1e-3
+) -> list[EndPoint]:
+    """The end-point table of a race, one row per optimizer in race order."""
+    surf = _resolve_surface(surface)
+    return [
+        EndPoint(
+            name,
+            float(result.losses[-1]),
+            distance_to_nearest_minimum(surf, result.path[-1]),
+            steps_to_tolerance(result, surf, tolerance),
+            result.diverged_at,
+        )
+        for name, result in results.items()
+    ]
+
+
+@dataclass(frozen=True)
+class AdamTrace:
+    """What happens inside Adam, step by step (row i is step t = i + 1).
+
+    Attributes:
+        t: Step numbers 1..n.
+        gradient: g_t, shape (n, 2).
+        m: m_t read from Keras' "momentum" slot; v: v_t from its "velocity" slot.
+        m_hat: m_t / (1 - β₁^t); v_hat: v_t / (1 - β₂^t).
+        epsilon_hat: ε / sqrt(1 - β₂^t), the ε Keras effectively uses at step t.
+        effective_learning_rate: α / (sqrt(v̂_t) + ε̂_t) per coordinate: the step per unit of m̂.
+        update: w_t - w_{t+1} taken from the Keras path itself.
+    """
+
+    t: np.ndarray
+    gradient: np.ndarray
+    m: np.ndarray
+    v: np.ndarray
+    m_hat: np.ndarray
+    v_hat: np.ndarray
+    epsilon_hat: np.ndarray
+    effective_learning_rate: np.ndarray
+    update: np.ndarray
+
+
+def inside_adam(result: RaceResult, settings: Mapping[str, float] | None = None) -> AdamTrace:
+    """Open up one Adam run: its moments, their bias corrections and the effective step.
+
+    Args:
+        result: The Adam entry of ``race(...)`` (its slots hold Keras' m_t and v_t).
+        settings: The Adam keyword arguments used for that run (defaults filled in).
+
+    Raises:
+        ValueError: ``result`` has no Adam slots, or unknown settings.
+    """
+    if not {"momentum", "velocity"} <= set(result.slots):
+        raise ValueError(f"not an Adam run: slots are {sorted(result.slots)}")
+    hp = resolve_settings("adam", settings)
+    m, v = result.slots["momentum"], result.slots["velocity"]
+    t = np.arange(1, len(m) + 1, dtype=np.float64)[:, None]
+    m_hat = m / (1 - hp["beta_1"] ** t)
+    v_hat = v / (1 - hp["beta_2"] ** t)
+    eps_hat = _adam_epsilon_hat(hp, t)
+    rate = hp["learning_rate"] / (np.sqrt(v_hat) + eps_hat)
+    update = result.path[:-1] - result.path[1:]
+    return AdamTrace(t[:, 0], result.gradients, m, v, m_hat, v_hat, eps_hat[:, 0], rate, update)
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """Everything the Optimizers page shows, from one call (plain arrays; pickles).
+
+    Attributes:
+        surface: The surface raced on.
+        start: The start point.
+        grid: The contour grid.
+        results: Optimizer name -> RaceResult.
+        table: The end-point table.
+        adam: Inside-Adam trace when Adam raced, else None.
+    """
+
+    surface: Surface
+    start: tuple[float, float]
+    grid: ContourGrid
+    results: dict[str, RaceResult]
+    table: list[EndPoint]
+    adam: AdamTrace | None
+
+
+def explore(
+    surface: str | Surface,
+    settings: Mapping[str, Mapping[str, float] | None],
+    start=None,
+    steps: int = 200,
+    tolerance: float = 1e-3,
+    resolution: int = 80,
+) -> Exploration:
+    """Race the optimizers and read the race: contour grid, end points and inside Adam.
+
+    Raises:
+        ValueError: As ``race``, or a tolerance that is not a positive number.
+    """
+    if not (_is_number(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be a positive number, got {tolerance!r}")
+    surf = _resolve_surface(surface)
+    results = race(surf, settings, start, steps)
+    adam = inside_adam(results["adam"], settings.get("adam")) if "adam" in results else None
+    return Exploration(
+        surf,
+        _check_start(start, surf),
+        contour_grid(surf, resolution),
+        results,
+        end_points(results, surf, tolerance),
+        adam,
+    )
