@@ -1,0 +1,539 @@
+"""Background training jobs with progress snapshots, what the pages poll.
+
+``submit(config)`` returns a JobHandle at once. A result already in the cache comes back
+finished; otherwise a daemon thread trains it, or the caller joins the job already queued
+or running for the same cache key, so two sessions asking for the same training train it
+once. At most ``settings.max_concurrent_jobs()`` jobs train at a time in this process; the
+others wait in first-come order and know their place in the queue. A page reads
+``handle.snapshot()``: a frozen copy of the state, cheap enough to take on every rerun.
+
+TensorFlow is imported only when a job actually trains (through dlcore.training).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import filelock
+
+from dlcore import cache, settings
+from dlcore.errors import CacheError, DlcoreError, TrainingFailed
+
+if TYPE_CHECKING:
+    from dlcore.configs import MnistConfig, RegressionConfig
+    from dlcore.training import TrainResult
+
+logger = logging.getLogger(__name__)
+
+STATES = ("queued", "running", "done", "stopped", "diverged", "failed", "cancelled")
+FINISHED_STATES = frozenset(STATES[2:])
+# Training status -> job state; a stopped or diverged run is shown but never cached.
+STATUS_TO_STATE = {
+    "completed": "done",
+    "early_stopped": "done",
+    "stopped": "stopped",
+    "diverged": "diverged",
+}
+UNCACHED_STATUSES = frozenset({"stopped", "diverged"})
+BATCH_LOG_LIMIT = 500  # recent per-batch logs kept for the live chart
+FINISHED_KEPT = 20  # finished jobs kept in the registry so a page rerun finds them
+LOCK_POLL_SECONDS = 0.5  # how often a job waiting for another process's lock checks cancel
+
+Trainer = Callable[..., "TrainResult"]
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's progress at one moment.
+
+    Attributes:
+        state: One of STATES.
+        epoch: The epoch in progress or last finished, 1-based (0 before the first batch).
+        epochs: Epochs planned.
+        batch: Batches finished in the current epoch.
+        batches_per_epoch: Batches in one epoch (0 until training starts).
+        fraction: Overall progress between 0 and 1.
+        history: Per-epoch logs so far, one dict per epoch.
+        batch_losses: The most recent per-batch logs (dicts with epoch and batch).
+        extras: Extras reported with the latest epoch (e.g. the regression curve).
+        queue_position: 1-based place in the queue; 0 once running or finished.
+        elapsed: Seconds since the job started running (total run time once finished).
+        eta: Estimated seconds left, or None when unknown.
+        samples_per_second: Training throughput, or None before the first batch.
+        error: A plain-language message when the job failed, else None.
+        cached: Whether the result came from the cache.
+        message: One line describing the state for the page.
+    """
+
+    state: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches_per_epoch: int = 0
+    fraction: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    batch_losses: list[dict[str, float]] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+    queue_position: int = 0
+    elapsed: float = 0.0
+    eta: float | None = None
+    samples_per_second: float | None = None
+    error: str | None = None
+    cached: bool = False
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job will not change any more."""
+        return self.state in FINISHED_STATES
+
+
+class _Job:
+    """The mutable state of one training job; every field is guarded by self.lock."""
+
+    def __init__(self, key: str, config: Any, data: Any, fingerprint: str, trainer: Trainer):
+        self.key = key
+        self.config = config
+        self.data = data
+        self.fingerprint = fingerprint
+        self.trainer = trainer
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.done_event = threading.Event()
+        self.state = "queued"
+        self.epochs = int(getattr(config, "epochs", 0))
+        self.epoch = self.batch = self.batches_per_epoch = self.batches_seen = 0
+        self.history: list[dict[str, float]] = []
+        self.batch_logs: deque[dict[str, float]] = deque(maxlen=BATCH_LOG_LIMIT)
+        self.extras: dict = {}
+        self.started: float | None = None
+        self.train_started: float | None = None
+        self.finished_at: float | None = None
+        self.error: str | None = None
+        self.cached = False
+        self.message = ""
+        self.result: TrainResult | None = None
+
+    def note(self, message: str) -> None:
+        """Set the one-line message shown with the snapshot."""
+        with self.lock:
+            self.message = message
+
+    def start(self) -> None:
+        with self.lock:
+            self.state = "running"
+            self.started = time.monotonic()
+            self.message = "Preparing the data and the model"
+
+    def finish(self, state: str, *, message: str, error: str | None = None) -> None:
+        """Move to a finished state; the done event is set by whoever owns the job."""
+        with self.lock:
+            self.state = state
+            self.message = message
+            self.error = error
+            self.finished_at = time.monotonic()
+            self.data = None  # the job no longer needs it; keep the registry light
+
+    def finish_with(self, result: TrainResult, state: str, message: str) -> None:
+        """Finish with a result; the per-epoch history comes from the result itself."""
+        epochs_run = int(result.epochs_run)
+        with self.lock:
+            self.result = result
+            self.cached = bool(result.cached)
+            self.history = _epoch_rows(result.history)
+            self.epoch = epochs_run
+            if state == "done":
+                self.batch = self.batches_per_epoch
+        self.finish(state, message=message)
+
+    def snapshot(self, queue_position: int) -> JobSnapshot:
+        """A frozen, consistent copy of the state (called with the registry lock held)."""
+        with self.lock:
+            now = self.finished_at or time.monotonic()
+            fraction = 1.0 if self.state == "done" else self._fraction()
+            train_seconds = now - self.train_started if self.train_started else 0.0
+            running = self.state == "running"
+            return JobSnapshot(
+                state=self.state,
+                epoch=self.epoch,
+                epochs=self.epochs,
+                batch=self.batch,
+                batches_per_epoch=self.batches_per_epoch,
+                fraction=fraction,
+                history=[dict(row) for row in self.history],
+                batch_losses=list(self.batch_logs),
+                extras=dict(self.extras),
+                queue_position=queue_position,
+                elapsed=now - self.started if self.started else 0.0,
+                eta=_eta(train_seconds, fraction) if running else None,
+                samples_per_second=self._throughput(train_seconds),
+                error=self.error,
+                cached=self.cached,
+                message=self._message(queue_position),
+            )
+
+    def _fraction(self) -> float:
+        if not self.epochs or not self.epoch:
+            return 0.0
+        within = self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
+        return min(1.0, (self.epoch - 1 + within) / self.epochs)
+
+    def _throughput(self, train_seconds: float) -> float | None:
+        batch_size = getattr(self.config, "batch_size", 0)
+        if not self.batches_seen or train_seconds <= 0 or not batch_size:
+            return None
+        return self.batches_seen * batch_size / train_seconds
+
+    def _message(self, queue_position: int) -> str:
+        if self.state == "queued":
+            return f"Waiting for a free training slot (position {queue_position} in the queue)"
+        if self.state == "running" and self.epoch and not self.stop_event.is_set():
+            return f"Training: epoch {self.epoch} of {self.epochs}"
+        return self.message
+
+
+def _epoch_rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Keras-style {"loss": [...], ...} -> one dict per epoch."""
+    length = max((len(values) for values in history.values()), default=0)
+    return [
+        {name: float(values[i]) for name, values in history.items() if i < len(values)}
+        for i in range(length)
+    ]
+
+
+def _eta(train_seconds: float, fraction: float) -> float | None:
+    if fraction <= 0.0 or train_seconds <= 0.0:
+        return None
+    return train_seconds * (1.0 - fraction) / fraction
+
+
+class _ProgressSink:
+    """Receives the trainer's callbacks (ProgressSink protocol) and updates the job."""
+
+    def __init__(self, job: _Job):
+        self._job = job
+
+    def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+        job = self._job
+        with job.lock:
+            job.epochs = int(epochs)
+            job.batches_per_epoch = int(batches_per_epoch or 0)
+            job.train_started = time.monotonic()
+            job.message = "Training"
+
+    def on_batch_end(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
+        job = self._job
+        row = {"epoch": epoch + 1, "batch": batch + 1, **_floats(logs)}
+        with job.lock:
+            job.epoch = epoch + 1  # Keras counts epochs and batches from 0
+            job.batch = batch + 1
+            job.batches_seen += 1
+            job.batch_logs.append(row)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], extras: dict) -> None:
+        job = self._job
+        row = _floats(logs)
+        with job.lock:
+            job.epoch = epoch + 1
+            job.batch = job.batches_per_epoch
+            job.history.append(row)
+            job.extras = dict(extras or {})
+
+
+def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
+    return {str(name): float(value) for name, value in (logs or {}).items()}
+
+
+# ---------------------------------------------------------------------------------------
+# The process-wide registry and the queue
+# ---------------------------------------------------------------------------------------
+
+_cond = threading.Condition()  # guards everything below; notified when a slot frees up
+_registry: dict[str, _Job] = {}
+_waiting: list[_Job] = []  # queued jobs, first come first served
+_running = 0
+_finished: deque[_Job] = deque()
+
+
+class JobHandle:
+    """A caller's view of one job; several handles may share a job (joined sessions)."""
+
+    def __init__(self, job: _Job):
+        self._job = job
+
+    @property
+    def key(self) -> str:
+        """The cache key the job trains."""
+        return self._job.key
+
+    @property
+    def config(self) -> Any:
+        """The config being trained."""
+        return self._job.config
+
+    def snapshot(self) -> JobSnapshot:
+        """A consistent copy of the job's progress; cheap and thread-safe."""
+        with _cond:
+            position = _waiting.index(self._job) + 1 if self._job in _waiting else 0
+            return self._job.snapshot(position)
+
+    def result(self) -> TrainResult | None:
+        """The training result once done (or stopped/diverged), else None."""
+        with self._job.lock:
+            return self._job.result
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished; returns False if timeout ran out first."""
+        return self._job.done_event.wait(timeout)
+
+    def cancel(self) -> None:
+        """Cancel the job, for every session that joined it.
+
+        A queued job leaves the queue at once ("cancelled"). A running job is asked to
+        stop after the current batch; training keeps its best epoch and the job ends
+        "stopped" (or "cancelled" if training had not started yet).
+        """
+        job = self._job
+        with _cond:
+            if job in _waiting:
+                _waiting.remove(job)
+                job.finish("cancelled", message="Cancelled while waiting in the queue")
+                _retire(job)
+                job.done_event.set()
+                _cond.notify_all()
+                return
+        if not job.done_event.is_set():
+            job.stop_event.set()
+            job.note("Stopping after the current batch")
+
+    def __repr__(self) -> str:
+        return f"JobHandle(key={self.key[:12]}…, state={self.snapshot().state!r})"
+
+
+def get(key: str) -> JobHandle | None:
+    """The job registered under key (live, or recently finished), or None."""
+    with _cond:
+        job = _registry.get(key)
+    return JobHandle(job) if job is not None else None
+
+
+def _live_job(key: str) -> _Job | None:
+    """The queued or running job for key; call with _cond held."""
+    job = _registry.get(key)
+    return job if job is not None and not job.done_event.is_set() else None
+
+
+def _retire(job: _Job) -> None:
+    """Remember a finished job, forgetting the oldest beyond FINISHED_KEPT; _cond held."""
+    _finished.append(job)
+    while len(_finished) > FINISHED_KEPT:
+        old = _finished.popleft()
+        if _registry.get(old.key) is old:
+            del _registry[old.key]
+
+
+# ---------------------------------------------------------------------------------------
+# Submitting
+# ---------------------------------------------------------------------------------------
+
+
+def submit(
+    config: MnistConfig | RegressionConfig,
+    data: Any = None,
+    *,
+    trainer: Trainer | None = None,
+) -> JobHandle:
+    """Get the result of training config: from the cache, a running job, or a new job.
+
+    Returns at once (a cache hit loads the stored model first, a fraction of a second).
+
+    Args:
+        config: The frozen training config.
+        data: The training data, or None for the demo's default dataset (MNIST, or the
+            default synthetic house prices).
+        trainer: The training function, ``trainer(config, data, progress=, stop_event=)``;
+            None uses dlcore.training.train (tests inject a fake one).
+
+    Returns:
+        A handle whose snapshot is "done" (cache hit) or "queued"/"running".
+    """
+    data, fingerprint = _resolve_data(config, data)
+    key = cache.key_for(config, fingerprint)
+    with _cond:
+        live = _live_job(key)
+    if live is not None:
+        return JobHandle(live)
+    stored = cache.load(key)
+    if stored is not None:
+        return JobHandle(_finished_from_cache(key, config, stored))
+    with _cond:
+        live = _live_job(key)
+        if live is not None:  # another thread submitted it while we looked in the cache
+            return JobHandle(live)
+        job = _Job(key, config, data, fingerprint, trainer or _default_trainer)
+        _registry[key] = job
+        _waiting.append(job)
+    worker = threading.Thread(target=_run, args=(job,), name=f"dlcore-job-{key[:8]}", daemon=True)
+    worker.start()
+    return JobHandle(job)
+
+
+def _default_trainer(config, data, *, progress, stop_event):
+    """dlcore.training.train, imported only when a job trains (it imports TensorFlow)."""
+    from dlcore.training import train
+
+    return train(config, data, progress=progress, stop_event=stop_event)
+
+
+def _resolve_data(config: Any, data: Any) -> tuple[Any, str]:
+    """The data a job trains on and its fingerprint (part of the cache key)."""
+    from dlcore import data as datasets
+
+    if data is None and config.kind == "mnist":
+        return None, datasets.MNIST_SHA256
+    if data is None and config.kind == "regression":
+        data = datasets.make_house_prices()
+    fingerprint = getattr(data, "fingerprint", None)
+    if isinstance(fingerprint, str):
+        return data, fingerprint
+    return data, _fingerprint_arrays(data)
+
+
+def _fingerprint_arrays(data: Any) -> str:
+    """Sha256 over the arrays of plain (nested tuple/list/dict) data without a fingerprint."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    pending = [data]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, dict):
+            pending[:0] = [item[name] for name in sorted(item)]
+        elif isinstance(item, (list, tuple)):
+            pending[:0] = list(item)
+        else:
+            array = np.ascontiguousarray(item)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _finished_from_cache(key: str, config: Any, result: TrainResult) -> _Job:
+    """Register an already finished job holding a cached result."""
+    job = _Job(key, config, None, "", _default_trainer)
+    job.started = time.monotonic()
+    job.finish_with(result, "done", "Loaded from the cache")
+    job.done_event.set()
+    with _cond:
+        if _live_job(key) is None:
+            _registry[key] = job
+            _retire(job)
+    return job
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------
+
+
+def _run(job: _Job) -> None:
+    """Body of a job's thread: wait for a slot, train, store, and always free the slot."""
+    global _running
+    if not _acquire_slot(job):
+        return
+    try:
+        _execute(job)
+    except BaseException as exc:  # a job must never die silently, whatever went wrong
+        _fail(job, exc)
+    finally:
+        with _cond:
+            _running -= 1
+            _retire(job)
+            _cond.notify_all()
+        job.done_event.set()
+
+
+def _acquire_slot(job: _Job) -> bool:
+    """Wait, in queue order, until fewer than max_concurrent_jobs() jobs run."""
+    global _running
+    with _cond:
+        while True:
+            if job not in _waiting:
+                return False  # cancelled while queued
+            if _waiting[0] is job and _running < settings.max_concurrent_jobs():
+                _waiting.pop(0)
+                _running += 1
+                job.start()
+                _cond.notify_all()  # the next in line may fit too when several may run
+                return True
+            _cond.wait()
+
+
+def _execute(job: _Job) -> None:
+    """Under the key's lock: check the cache again, train, and store the result."""
+    with contextlib.ExitStack() as stack:
+        if not _enter_key_lock(job, stack):
+            job.finish("cancelled", message="Cancelled before training started")
+            return
+        stored = cache.load(job.key)  # another process may have trained it meanwhile
+        if stored is not None:
+            job.finish_with(stored, "done", "Loaded from the cache")
+            return
+        if job.stop_event.is_set():
+            job.finish("cancelled", message="Cancelled before training started")
+            return
+        job.note("Preparing the data and the model")
+        result = job.trainer(
+            job.config, job.data, progress=_ProgressSink(job), stop_event=job.stop_event
+        )
+        state = STATUS_TO_STATE.get(result.status)
+        if state is None:
+            raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
+        job.finish_with(result, state, _store(job, result))
+
+
+def _enter_key_lock(job: _Job, stack: contextlib.ExitStack) -> bool:
+    """Take the key's cross-process lock, giving up if the job is cancelled meanwhile."""
+    while not job.stop_event.is_set():
+        try:
+            stack.enter_context(cache.lock(job.key, timeout=LOCK_POLL_SECONDS))
+            return True
+        except filelock.Timeout:
+            job.note("Waiting for another process that is training the same model")
+    return False
+
+
+def _store(job: _Job, result: TrainResult) -> str:
+    """Save a finished result in the cache; returns the message to show."""
+    seconds = f"{result.train_seconds:.1f} s"
+    if result.status == "stopped":
+        return f"Stopped after {result.epochs_run} epoch(s) in {seconds}; kept the best epoch"
+    if result.status == "diverged":
+        return f"Training diverged after {result.epochs_run} epoch(s); try a smaller learning rate"
+    try:
+        cache.save(job.key, result, data_fingerprint=job.fingerprint)
+    except CacheError as exc:
+        logger.warning("Trained %s but could not cache it: %s", job.key[:12], exc)
+        return f"Trained in {seconds}, but the result could not be cached: {exc}"
+    return f"Trained in {seconds} and saved in the cache"
+
+
+def _fail(job: _Job, exc: BaseException) -> None:
+    """Record a failure as a plain-language error state, with the traceback in the log."""
+    if isinstance(exc, DlcoreError):
+        message = str(exc)
+    else:
+        detail = f": {exc}" if str(exc) else ""
+        message = f"Training failed: {type(exc).__name__}{detail}"
+        if isinstance(exc, MemoryError):
+            message += " (out of memory: try a smaller batch size or training set)"
+    logger.error("Job %s failed: %s", job.key[:12], message, exc_info=exc)
+    job.finish("failed", message=message, error=message)

@@ -1,0 +1,277 @@
+"""Background jobs: cache hits, joining, the FIFO queue, cancellation, failures."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from dlcore import cache, jobs, training
+from dlcore.configs import RegressionConfig
+from dlcore.data import make_house_prices
+from dlcore.errors import InvalidDataset
+from tests.test_cache import make_result
+
+BATCHES = 4
+WAIT = 30  # seconds; generous for a loaded 2-core machine
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Own cache directory, one training slot, an empty memo; jobs must not outlive a test."""
+    monkeypatch.setenv("DLCORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLCORE_MAX_JOBS", "1")
+    cache._forget()
+    yield
+    with jobs._cond:
+        live = [job for job in jobs._registry.values() if not job.done_event.is_set()]
+    for job in live:
+        jobs.JobHandle(job).cancel()
+        job.done_event.wait(WAIT)
+    cache._forget()
+
+
+class FakeTrainer:
+    """Stands in for training.train: reports progress and waits on a gate per batch.
+
+    Records the seed of each config it trains, in call order. While ``gate`` is clear
+    each batch waits (checking the stop event) so a test can look at a running job.
+    """
+
+    def __init__(self, *, blocked: bool = False, fail_with: BaseException | None = None):
+        self.gate = threading.Event()
+        if not blocked:
+            self.gate.set()
+        self.fail_with = fail_with
+        self.calls: list[int] = []
+        self.running = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, config, data, *, progress, stop_event):
+        with self._lock:
+            self.calls.append(config.seed)
+        self.running.set()
+        if self.fail_with is not None:
+            raise self.fail_with
+        progress.on_train_begin(config.epochs, BATCHES)
+        for epoch in range(config.epochs):
+            for batch in range(BATCHES):
+                while not self.gate.wait(0.01):
+                    if stop_event.is_set():
+                        return make_result(config.seed, status="stopped")
+                progress.on_batch_end(epoch, batch, {"loss": 1.0 / (batch + 1)})
+            progress.on_epoch_end(epoch, {"loss": 0.5, "val_loss": 0.6}, {"epoch": epoch})
+        return make_result(config.seed)
+
+
+def wait_until(predicate, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def config(seed: int = 0) -> RegressionConfig:
+    return RegressionConfig(epochs=2, seed=seed)
+
+
+def test_hit_after_miss():
+    trainer = FakeTrainer()
+    first = jobs.submit(config(), trainer=trainer)
+    assert first.wait(WAIT)
+    done = first.snapshot()
+    assert (done.state, done.cached, done.fraction) == ("done", False, 1.0)
+    assert "saved in the cache" in done.message
+
+    started = time.perf_counter()
+    second = jobs.submit(config(), trainer=trainer)
+    snapshot = second.snapshot()
+    assert time.perf_counter() - started < 0.5
+    assert (snapshot.state, snapshot.cached) == ("done", True)
+    assert second.result().metrics == first.result().metrics
+    assert len(snapshot.history) == 2 and snapshot.history[0]["loss"] == 1.5
+    assert trainer.calls == [0]
+
+
+def test_same_key_from_two_threads_trains_once():
+    trainer = FakeTrainer(blocked=True)
+    barrier = threading.Barrier(2)
+    handles = []
+
+    def submit():
+        barrier.wait()
+        handles.append(jobs.submit(config(), trainer=trainer))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    trainer.gate.set()
+    assert all(handle.wait(WAIT) for handle in handles)
+    assert trainer.calls == [0]
+    assert handles[0].result() is handles[1].result()
+    assert jobs.get(handles[0].key).snapshot().state == "done"
+
+
+def test_queue_is_first_come_first_served_with_positions():
+    trainer = FakeTrainer(blocked=True)
+    first, second, third = (jobs.submit(config(seed), trainer=trainer) for seed in (1, 2, 3))
+    wait_until(trainer.running.is_set)
+
+    assert first.snapshot().state == "running" and first.snapshot().queue_position == 0
+    assert [h.snapshot().queue_position for h in (second, third)] == [1, 2]
+    assert second.snapshot().state == "queued"
+    assert "position 2" in third.snapshot().message
+
+    trainer.gate.set()
+    assert third.wait(WAIT)
+    assert trainer.calls == [1, 2, 3]
+    assert all(h.snapshot().state == "done" for h in (first, second, third))
+
+
+def test_cancel_a_queued_job_removes_it_from_the_queue():
+    trainer = FakeTrainer(blocked=True)
+    running = jobs.submit(config(1), trainer=trainer)
+    queued = jobs.submit(config(2), trainer=trainer)
+    later = jobs.submit(config(3), trainer=trainer)
+    wait_until(trainer.running.is_set)
+
+    queued.cancel()
+    assert queued.snapshot().state == "cancelled" and queued.wait(0)
+    assert later.snapshot().queue_position == 1
+
+    trainer.gate.set()
+    assert later.wait(WAIT) and running.wait(WAIT)
+    assert trainer.calls == [1, 3]
+    assert queued.result() is None
+
+
+def test_cancel_a_running_job_stops_it_without_caching():
+    trainer = FakeTrainer(blocked=True)
+    handle = jobs.submit(config(), trainer=trainer)
+    wait_until(trainer.running.is_set)
+    handle.cancel()
+    assert handle.wait(WAIT)
+
+    snapshot = handle.snapshot()
+    assert snapshot.state == "stopped" and not snapshot.cached
+    assert handle.result() is not None and handle.result().status == "stopped"
+    assert cache.count_entries() == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (MemoryError(), "Training failed: MemoryError"),
+        (RuntimeError("boom"), "Training failed: RuntimeError: boom"),
+        (InvalidDataset("The CSV has only 1 row."), "The CSV has only 1 row."),
+    ],
+)
+def test_failure_is_captured_and_the_next_job_runs(error, expected, caplog):
+    failing = FakeTrainer(blocked=True, fail_with=error)
+    healthy = FakeTrainer()
+    broken = jobs.submit(config(1), trainer=failing)
+    following = jobs.submit(config(2), trainer=healthy)
+    failing.gate.set()
+
+    assert broken.wait(WAIT) and following.wait(WAIT)
+    snapshot = broken.snapshot()
+    assert snapshot.state == "failed"
+    assert snapshot.error.startswith(expected)
+    assert following.snapshot().state == "done"
+    assert any(record.exc_info for record in caplog.records if record.name == "dlcore.jobs")
+
+
+def test_running_snapshot_reports_progress():
+    trainer = FakeTrainer(blocked=True)
+    handle = jobs.submit(config(), trainer=trainer)
+    wait_until(trainer.running.is_set)
+    assert handle.snapshot().fraction == 0.0
+
+    trainer.gate.set()
+    assert handle.wait(WAIT)
+    done = handle.snapshot()
+    assert (done.epoch, done.epochs, done.batches_per_epoch) == (2, 2, BATCHES)
+    assert len(done.batch_losses) == 2 * BATCHES
+    assert done.batch_losses[-1] == {"epoch": 2, "batch": BATCHES, "loss": 1.0 / BATCHES}
+    assert done.extras == {"epoch": 1}
+    assert done.samples_per_second is not None and done.samples_per_second > 0
+    assert done.elapsed > 0 and done.eta is None
+
+
+def test_progress_fraction_and_eta_while_running():
+    job = jobs._Job("a" * 64, config(), None, "", FakeTrainer())
+    sink = jobs._ProgressSink(job)
+    job.start()
+    sink.on_train_begin(2, BATCHES)
+    sink.on_batch_end(0, BATCHES - 1, {"loss": 1.0})
+    sink.on_epoch_end(0, {"loss": 1.0}, {})
+    sink.on_batch_end(1, 1, {"loss": 0.5})
+    time.sleep(0.05)
+    snapshot = job.snapshot(queue_position=0)
+    assert snapshot.state == "running"
+    assert snapshot.epoch == 2 and snapshot.batch == 2
+    assert math.isclose(snapshot.fraction, (1 + 2 / BATCHES) / 2)
+    assert snapshot.eta is not None and 0 < snapshot.eta < snapshot.elapsed
+    assert "epoch 2 of 2" in snapshot.message
+
+
+def test_corrupt_entry_is_retrained():
+    trainer = FakeTrainer()
+    handle = jobs.submit(config(), trainer=trainer)
+    assert handle.wait(WAIT)
+    model_file = cache.model_path(handle.key)
+    model_file.write_bytes(model_file.read_bytes()[:100])
+    cache._forget()
+
+    with pytest.warns(RuntimeWarning, match="Discarding corrupt cache entry"):
+        again = jobs.submit(config(), trainer=trainer)
+    assert again.wait(WAIT)
+    assert again.snapshot().state == "done" and not again.snapshot().cached
+    assert trainer.calls == [0, 0]
+    cache._forget()
+    assert cache.load(handle.key) is not None
+
+
+def test_regression_default_data_is_part_of_the_key():
+    handle = jobs.submit(config(), trainer=FakeTrainer())
+    assert handle.wait(WAIT)
+    assert handle.key == cache.key_for(config(), make_house_prices().fingerprint)
+    other = make_house_prices(n_samples=200)
+    assert jobs.submit(config(), other, trainer=FakeTrainer()).key != handle.key
+
+
+def test_real_training_from_two_threads_trains_once():
+    """The real trainer, a tiny regression: two simultaneous requests share one run."""
+    calls = []
+
+    def counting_train(config, data, *, progress, stop_event):
+        calls.append(config)
+        return training.train(config, data, progress=progress, stop_event=stop_event)
+
+    tiny = RegressionConfig(epochs=2, batch_size=32)
+    houses = make_house_prices(n_samples=200, seed=1)
+    barrier = threading.Barrier(2)
+    handles = []
+
+    def submit():
+        barrier.wait()
+        handles.append(jobs.submit(tiny, houses, trainer=counting_train))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert all(handle.wait(120) for handle in handles)
+    snapshot = handles[0].snapshot()
+    assert snapshot.state == "done", snapshot.error
+    assert len(calls) == 1
+    assert len(snapshot.history) == 2 and "val_loss" in snapshot.history[0]
+    assert "curve_price" in snapshot.extras
+    cached = jobs.submit(tiny, houses, trainer=counting_train)
+    assert cached.snapshot().cached and len(calls) == 1
+    assert cached.result().metrics["test_r2"] == handles[0].result().metrics["test_r2"]
