@@ -1,0 +1,318 @@
+"""Command line: ``python -m dlcore info | train mnist|regression | cache list|clear``.
+
+Training goes through ``dlcore.jobs`` exactly as the pages do, so the command line uses
+and fills the same result cache. Progress is drawn on stderr; the summary (or, with
+``--json``, one JSON object) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import dlcore
+from dlcore import cache, jobs, settings
+from dlcore.configs import MNIST_QUICK, MnistConfig, RegressionConfig
+from dlcore.errors import DlcoreError
+
+POLL_SECONDS = 0.25
+BAR_WIDTH = 24
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class UsageError(Exception):
+    """A bad argument value, shown as ``error: ...`` with exit status 2."""
+
+
+# ---------------------------------------------------------------------------------------
+# Building what to train
+# ---------------------------------------------------------------------------------------
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields given on the command line (None means "keep the default")."""
+    fields = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _mnist_job(args: argparse.Namespace) -> tuple[MnistConfig, Any]:
+    base = MNIST_QUICK if args.quick else MnistConfig()
+    changes = _overrides(args)
+    if args.limit is not None:
+        changes["train_size"] = args.limit
+    return base.replace(**changes), None
+
+
+def _regression_job(args: argparse.Namespace) -> tuple[RegressionConfig, Any]:
+    if args.quick:
+        raise UsageError("--quick applies to mnist only")
+    houses = None
+    if args.limit is not None:
+        from dlcore.data import make_house_prices
+
+        try:
+            houses = make_house_prices(n_samples=args.limit)
+        except ValueError as exc:
+            raise UsageError(f"--limit: {exc}") from exc
+    return RegressionConfig(**_overrides(args)), houses
+
+
+# Each demo: how to build its job from the arguments, and its headline metrics.
+DEMOS: dict[str, tuple[Callable[[argparse.Namespace], tuple[Any, Any]], tuple[str, ...]]] = {
+    "mnist": (_mnist_job, ("test_accuracy",)),
+    "regression": (_regression_job, ("test_mse", "test_r2")),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Progress and summary
+# ---------------------------------------------------------------------------------------
+
+
+def _progress_line(snapshot: jobs.JobSnapshot) -> str:
+    """One line: a bar, the percentage, epoch/batch, the latest loss and the ETA."""
+    if snapshot.state == "queued":
+        return f"queued (position {snapshot.queue_position})"
+    filled = round(snapshot.fraction * BAR_WIDTH)
+    line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {snapshot.fraction:4.0%}"
+    if snapshot.epochs and snapshot.epoch:
+        line += f"  epoch {snapshot.epoch}/{snapshot.epochs}"
+    if snapshot.batches_per_epoch:
+        line += f"  batch {snapshot.batch}/{snapshot.batches_per_epoch}"
+    if snapshot.batch_losses and "loss" in snapshot.batch_losses[-1]:
+        line += f"  loss {snapshot.batch_losses[-1]['loss']:.4g}"
+    if snapshot.eta is not None:
+        line += f"  {snapshot.eta:.0f} s left"
+    return line
+
+
+def _follow(handle: jobs.JobHandle, stream=sys.stderr) -> jobs.JobSnapshot:
+    """Poll the job until it finishes, drawing progress; Ctrl-C cancels the job."""
+    live = stream.isatty()
+    last_step = -1
+    try:
+        while not handle.wait(POLL_SECONDS):
+            snapshot = handle.snapshot()
+            step = int(snapshot.fraction * 10)
+            if live:
+                stream.write("\r" + _progress_line(snapshot).ljust(79))
+            elif step != last_step:  # a log file gets a line per 10 %
+                stream.write(_progress_line(snapshot) + "\n")
+                last_step = step
+            stream.flush()
+    except KeyboardInterrupt:
+        stream.write("\nStopping after the current batch…\n")
+        handle.cancel()
+        handle.wait()
+    if live:
+        stream.write("\r" + _progress_line(handle.snapshot()).ljust(79) + "\n")
+    return handle.snapshot()
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: a diverged run reports its metrics as null."""
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def _report(kind: str, handle: jobs.JobHandle, snapshot: jobs.JobSnapshot) -> dict[str, Any]:
+    """The machine-readable summary of a finished training command."""
+    result = handle.result()
+    path = cache.model_path(handle.key)
+    epochs = result.epochs_run if result else 0
+    report = {
+        "kind": kind,
+        "state": snapshot.state,
+        "status": result.status if result else snapshot.state,
+        "cached": bool(snapshot.cached),
+        "model_path": str(path) if path.exists() else None,
+        "train_seconds": result.train_seconds if result else None,
+        "epochs": epochs,
+        "seconds_per_epoch": result.train_seconds / epochs if result and epochs else None,
+        "device": result.device if result else None,
+        "key": handle.key,
+        "message": snapshot.message,
+        "metrics": {name: _finite(v) for name, v in (result.metrics if result else {}).items()},
+    }
+    for name in DEMOS[kind][1]:
+        report[name] = report["metrics"].get(name)
+    return report
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    """The human-readable summary of a finished training command."""
+    metrics = report["metrics"]
+    if report["kind"] == "mnist":
+        print(f"MNIST CNN: test accuracy {_percent(metrics.get('test_accuracy'))}")
+    else:
+        print(
+            f"House prices: test MSE {_number(metrics.get('test_mse'))}, "
+            f"RMSE {_number(metrics.get('test_rmse'))}, R² {_number(metrics.get('test_r2'))}"
+        )
+    if report["train_seconds"] is not None:
+        print(
+            f"{report['epochs']} epoch(s) in {report['train_seconds']:.1f} s "
+            f"({report['seconds_per_epoch'] or 0:.2f} s per epoch) on {report['device']}"
+        )
+    origin = "Loaded from the cache" if report["cached"] else report["message"]
+    print(origin)
+    if report["model_path"]:
+        print(f"Model file: {report['model_path']}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.4g}"
+
+
+# ---------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``train mnist|regression``: submit through jobs, follow it, summarise."""
+    build, _ = DEMOS[args.demo]
+    try:
+        config, data = build(args)
+    except ValueError as exc:  # the config refused a value: say which, in plain words
+        raise UsageError(str(exc)) from exc
+    handle = jobs.submit(config, data)
+    snapshot = _follow(handle)
+    if snapshot.state in ("failed", "cancelled"):
+        print(f"error: {snapshot.error or snapshot.message}", file=sys.stderr)
+        return EXIT_FAILED if snapshot.state == "failed" else EXIT_INTERRUPTED
+    report = _report(args.demo, handle, snapshot)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_summary(report)
+    if snapshot.state == "stopped":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if snapshot.state == "diverged" else 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """``info``: versions, device and precision, cache location and size."""
+    import keras
+    import tensorflow as tf
+
+    from dlcore import device
+
+    info = device.configure()
+    facts = {
+        "dlcore": dlcore.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "device": info.summary,
+        "precision_policy": info.policy,
+        "cache_location": str(cache.cache_location()),
+        "cache_entries": cache.count_entries(),
+        "cache_bytes": cache.total_bytes(),
+        "cache_max_bytes": settings.cache_max_bytes(),
+    }
+    if args.json:
+        print(json.dumps(facts))
+        return 0
+    print(f"dlcore {facts['dlcore']} · Python {facts['python']}")
+    print(f"TensorFlow {facts['tensorflow']} · Keras {facts['keras']}")
+    print(f"Device: {facts['device']}")
+    print(f"Precision policy (MNIST CNN): {facts['precision_policy']}")
+    print(
+        f"Cache: {facts['cache_location']} · {facts['cache_entries']} model(s), "
+        f"{_megabytes(facts['cache_bytes'])} of {_megabytes(facts['cache_max_bytes'])}"
+    )
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """``cache list`` and ``cache clear``."""
+    if args.action == "clear":
+        removed = cache.clear()
+        print(f"Removed {removed} cached model(s) from {cache.cache_location()}")
+        return 0
+    entries = cache.list_entries()
+    if args.json:
+        print(json.dumps([_entry_dict(entry) for entry in entries]))
+        return 0
+    print(f"{len(entries)} cached model(s) in {cache.cache_location()}")
+    for entry in entries:
+        used = datetime.fromtimestamp(entry.last_used).strftime("%Y-%m-%d %H:%M")
+        scores = ", ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items() if _finite(v))
+        print(f"{entry.key[:12]}  {entry.kind:<10} {_megabytes(entry.size_bytes):>9}  {used}")
+        print(f"    {entry.summary}\n    {scores}")
+    return 0
+
+
+def _entry_dict(entry: cache.EntryInfo) -> dict[str, Any]:
+    fields = dict(entry.__dict__)
+    fields["metrics"] = {name: _finite(value) for name, value in entry.metrics.items()}
+    return fields
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``python -m dlcore``."""
+    parser = argparse.ArgumentParser(prog="python -m dlcore", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    info = commands.add_parser("info", help="versions, device, precision and cache")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(handler=run_info)
+    train = commands.add_parser("train", help="train (or load from the cache) a demo model")
+    train.add_argument("demo", choices=sorted(DEMOS))
+    train.add_argument("--epochs", type=int, help="number of epochs")
+    train.add_argument("--batch-size", type=int, help="examples per gradient step")
+    train.add_argument("--learning-rate", type=float, help="optimizer learning rate")
+    train.add_argument(
+        "--limit", type=int, help="mnist: training images; regression: synthetic houses"
+    )
+    train.add_argument("--quick", action="store_true", help="mnist: the quick preset")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.set_defaults(handler=run_train)
+    store = commands.add_parser("cache", help="list or clear the trained-model cache")
+    store.add_argument("action", choices=("list", "clear"))
+    store.add_argument("--json", action="store_true", help="list as JSON")
+    store.set_defaults(handler=run_cache)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DlcoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
