@@ -365,8 +365,18 @@ _MOMENTUM = Hyperparameter("momentum", "momentum μ", 0.9, 0.0, 0.999)
 _EPSILON = Hyperparameter("epsilon", "ε (avoids dividing by zero)", 1e-7, 1e-10, 1.0, log=True)
 _BETA_1 = Hyperparameter("beta_1", "β₁ (memory of the gradient)", 0.9, 0.0, 0.999)
 _BETA_2 = Hyperparameter("beta_2", "β₂ (memory of the squared gradient)", 0.999, 0.5, 0.9999)
-# Keras' Adagrad starts its accumulator at 0.1 (initial_accumulator_value); we keep that.
-ADAGRAD_INITIAL_ACCUMULATOR = 0.1
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to the nearest float32, as Keras stores it."""
+    return float(np.float32(value))
+
+
+# Keras' Adagrad starts its accumulator at 0.1 (initial_accumulator_value), stored as float32.
+ADAGRAD_INITIAL_ACCUMULATOR = _float32(0.1)
+# Keras' Nadam casts its 0.96 through float32 inside update_step, not in its running product.
+_NADAM_DECAY_IN_STEP = _float32(0.96)
+_NADAM_DECAY_IN_PRODUCT = 0.96
 
 # The tutorial's (seed's) formulas, character for character.
 SEED_GRADIENT_DESCENT = r"w_{t+1} = w_t - \alpha \nabla_w J(w_t)"
@@ -443,14 +453,14 @@ def _ref_adamw(w, g, state, hp, t):
     return moved, state
 
 
-def _nadam_mu(hp, t):
-    return hp["beta_1"] * (1 - 0.5 * 0.96**t)
+def _nadam_mu(hp, t, decay=_NADAM_DECAY_IN_STEP):
+    return hp["beta_1"] * (1 - 0.5 * decay**t)
 
 
 def _ref_nadam(w, g, state, hp, t):
     b1, b2 = hp["beta_1"], hp["beta_2"]
     mu_t, mu_next = _nadam_mu(hp, t), _nadam_mu(hp, t + 1)
-    product = state.get("Pi", 1.0) * mu_t
+    product = state.get("Pi", 1.0) * _nadam_mu(hp, t, _NADAM_DECAY_IN_PRODUCT)
     m = b1 * state.get("m", 0.0) + (1 - b1) * g
     v = b2 * state.get("v", 0.0) + (1 - b2) * g**2
     m_hat = mu_next * m / (1 - product * mu_next) + (1 - mu_t) * g / (1 - product)
@@ -679,9 +689,10 @@ def resolve_settings(name: str, kwargs: Mapping[str, float] | None) -> dict[str,
         if not (_is_number(value) and low <= value <= high):
             raise ValueError(f"{name} {key} must be a number in [{low}, {high}], got {value!r}")
         resolved[key] = float(value)
-    # Keras stores the learning rate in a float32 variable: report the value it really uses.
-    resolved["learning_rate"] = float(np.float32(resolved["learning_rate"]))
-    return resolved
+    # Keras keeps the learning rate in a float32 variable and casts the other numbers through
+    # float32 in places (tf.cast of a Python float); rounding them here once means Keras and
+    # the hand-written rules see exactly the same numbers everywhere.
+    return {key: _float32(value) for key, value in resolved.items()}
 
 
 # ---------------------------------------------------------------------------------------------
