@@ -14,9 +14,9 @@ lessons = [st.Page(p.path, title=p.title, icon=p.icon) for p in listed_lessons()
 page = st.navigation([home, *lessons])
 
 
-def render_sidebar() -> None:
+def render_sidebar(slot) -> None:
     """Compute device (once a page has loaded TensorFlow) and the number of cached models."""
-    with st.sidebar:
+    with slot.container():
         if "tensorflow" in sys.modules:
             from dlcore import device
 
@@ -26,5 +26,8 @@ def render_sidebar() -> None:
         st.caption(f"Cached trained models: **{cache.count_entries()}**")
 
 
+# The slot is made before the page runs so it keeps its place; it is filled afterwards so
+# that it can tell whether the page loaded TensorFlow.
+sidebar_slot = st.sidebar.empty()
 page.run()
-render_sidebar()
+render_sidebar(sidebar_slot)
