@@ -1,0 +1,621 @@
+"""Loss functions for the Losses lesson, computed by keras.losses in float64.
+
+Every entry of the registry holds the Keras loss it uses, its LaTeX formula and an honest note
+on what Keras does beyond the textbook formula (clipping, rescaling, label conversion).
+`value` is the number Keras reports (the mean over the samples of a batch), `gradient` is
+d value / d y_pred taken by tf.GradientTape. Tests evaluate each LaTeX formula and compare it
+with `value`, so what the learner reads is what Keras computes.
+
+Shapes: for regression, binary and hinge losses a 1-D array holds one number per sample; for
+categorical cross-entropy each row of y_pred is one sample's class probabilities (and y_true
+its one-hot row, or its integer class for the sparse variant).
+
+Example:
+    >>> from dlcore import losses
+    >>> losses.get("mse").value([3.0, 1.0], [2.0, 1.0])
+    0.5
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dlcore.errors import InvalidDataset
+
+# Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking a logarithm.
+EPSILON = keras.config.epsilon()
+
+# Six ordinary targets for the outlier demo; the page adds a seventh whose value the learner sets.
+OUTLIER_DATA = (1.8, 2.2, 2.5, 2.9, 3.1, 3.6)
+
+CCE_BATCH_LATEX = r"\text{loss} = \frac{1}{N}\sum_{k=1}^{N} H\left(y^{(k)}, \hat{y}^{(k)}\right)"
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss function: the Keras class, its formula and what Keras adds to it.
+
+    Attributes:
+        name: Registry key, e.g. "huber".
+        title: Display name.
+        factory: Builds the Keras loss object, called with reduction, dtype and the params.
+        latex: Formula in LaTeX; every side of each "=" equals what the code computes.
+        task: "regression" or "classification".
+        layout: "pointwise" (one number per sample), "categorical" (rows of probabilities
+            and one-hot rows) or "sparse" (rows of probabilities and integer classes).
+        inputs: What y_true and y_pred hold, in words.
+        note: What Keras does beyond the formula (clipping, rescaling, label conversion).
+        params: Bound parameter values, e.g. {"delta": 1.0}.
+        param_symbols: LaTeX symbol of each parameter, e.g. {"delta": r"\\delta"}.
+    """
+
+    name: str
+    title: str
+    factory: Callable[..., keras.losses.Loss]
+    latex: str
+    task: str
+    layout: str
+    inputs: str
+    note: str = ""
+    params: Mapping[str, float] = field(default_factory=dict)
+    param_symbols: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> dict[str, float]:
+        """The value of every parameter symbol in the formula, e.g. {r"\\delta": 1.0}."""
+        return {self.param_symbols[key]: value for key, value in self.params.items()}
+
+    def value(self, y_true, y_pred) -> float:
+        """The loss as Keras reports it: the mean of the per-sample losses."""
+        y_true, y_pred, _ = self._prepare(y_true, y_pred)
+        return float(self._keras("sum_over_batch_size")(y_true, y_pred))
+
+    def per_sample(self, y_true, y_pred) -> np.ndarray:
+        """One loss per sample (Keras with reduction=None); their mean is `value`."""
+        y_true, y_pred, _ = self._prepare(y_true, y_pred)
+        return self._keras(None)(y_true, y_pred).numpy()
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d value / d y_pred by tf.GradientTape, shaped like y_pred."""
+        y_true, y_pred, shape = self._prepare(y_true, y_pred)
+        prediction = tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(prediction)
+            loss = self._keras("sum_over_batch_size")(y_true, prediction)
+        return tape.gradient(loss, prediction).numpy().reshape(shape)
+
+    def pointwise(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+        """Per-sample loss and its slope d loss_i / d y_pred_i, for one-number-per-sample losses."""
+        if self.layout != "pointwise":
+            raise ValueError(f"{self.name} has one row per sample; pointwise needs numbers")
+        y_true, y_pred, shape = self._prepare(y_true, y_pred)
+        prediction = tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(prediction)
+            losses = self._keras(None)(y_true, prediction)
+            total = tf.reduce_sum(losses)
+        slopes = tape.gradient(total, prediction)
+        return losses.numpy().reshape(shape), slopes.numpy().reshape(shape)
+
+    def with_params(self, **params: float) -> Loss:
+        """A copy with parameters bound; unknown names or bad values raise ValueError."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            valid = ", ".join(sorted(self.params)) or "none"
+            raise ValueError(
+                f"Unknown parameter {unknown[0]!r} for loss {self.name!r}; valid: {valid}"
+            )
+        bound = {**self.params}
+        for key, raw in params.items():
+            number = float(raw)
+            if not (np.isfinite(number) and number > 0):
+                raise ValueError(f"{self.name} {key} must be a number > 0, got {raw!r}")
+            bound[key] = number
+        return replace(self, params=MappingProxyType(bound))
+
+    def _keras(self, reduction: str | None) -> keras.losses.Loss:
+        return _keras_loss(self.name, reduction, tuple(sorted(self.params.items())))
+
+    def _prepare(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        """Arrays in the layout Keras expects, and y_pred's original shape."""
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        y_true = np.asarray(y_true, dtype=np.float64)
+        shape = y_pred.shape
+        if self.layout == "pointwise" and y_pred.ndim <= 1:
+            # Keras averages over the last axis: (n, 1) makes each number its own sample.
+            y_true, y_pred = y_true.reshape(-1, 1), y_pred.reshape(-1, 1)
+        elif self.layout != "pointwise" and y_pred.ndim == 1:
+            y_pred = y_pred.reshape(1, -1)
+            y_true = y_true.reshape(-1) if self.layout == "sparse" else y_true.reshape(1, -1)
+        expected = y_pred.shape[:-1] if self.layout == "sparse" else y_pred.shape
+        if y_true.shape != expected:
+            raise ValueError(f"{self.name}: y_true has shape {y_true.shape}, expected {expected}")
+        return y_true, y_pred, shape
+
+
+@functools.lru_cache(maxsize=256)
+def _keras_loss(name: str, reduction: str | None, params: tuple) -> keras.losses.Loss:
+    """A Keras loss object in float64; cached because building one costs more than using it."""
+    return _REGISTRY[name].factory(reduction=reduction, dtype="float64", **dict(params))
+
+
+_CLIP_NOTE = (
+    "Keras clips every probability to [10⁻⁷, 1 − 10⁻⁷] first, so log never sees 0 "
+    "(a confidently wrong prediction costs at most −log 10⁻⁷ ≈ 16.1)."
+)
+
+_ENTRIES = [
+    Loss(
+        "mse",
+        "Mean squared error (MSE)",
+        keras.losses.MeanSquaredError,
+        r"MSE = \frac{1}{n}\sum_{i=1}^{n}(y_i - \hat{y}_i)^2",
+        "regression",
+        "pointwise",
+        "y: true values · ŷ: predicted values",
+        "Squaring makes a big miss count a lot: an error of 10 costs 100.",
+    ),
+    Loss(
+        "mae",
+        "Mean absolute error (MAE)",
+        keras.losses.MeanAbsoluteError,
+        r"MAE = \frac{1}{n}\sum_{i=1}^{n}|y_i - \hat{y}_i|",
+        "regression",
+        "pointwise",
+        "y: true values · ŷ: predicted values",
+        "Every unit of error costs the same, so one outlier cannot dominate.",
+    ),
+    Loss(
+        "huber",
+        "Huber",
+        keras.losses.Huber,
+        r"L_\delta = \frac{1}{n}\sum_{i=1}^{n}\begin{cases} \frac{1}{2}(y_i - \hat{y}_i)^2 & "
+        r"|y_i - \hat{y}_i| \le \delta \\ \delta\,|y_i - \hat{y}_i| - \frac{1}{2}\delta^2 & "
+        r"\text{otherwise} \end{cases}",
+        "regression",
+        "pointwise",
+        "y: true values · ŷ: predicted values",
+        "Squared for small errors, linear beyond δ: MSE's smoothness with MAE's calm.",
+        params={"delta": 1.0},
+        param_symbols={"delta": r"\delta"},
+    ),
+    Loss(
+        "log_cosh",
+        "Log-cosh",
+        keras.losses.LogCosh,
+        r"\text{LogCosh} = \frac{1}{n}\sum_{i=1}^{n}\log(\cosh(\hat{y}_i - y_i))",
+        "regression",
+        "pointwise",
+        "y: true values · ŷ: predicted values",
+        "Like Huber with a smooth bend: ≈ x²/2 near 0, ≈ |x| − log 2 far away. Keras computes "
+        "it as x + softplus(−2x) − log 2, which equals log(cosh x) without overflowing "
+        "(its log 2 is rounded to float32, so even in float64 it is off by about 2·10⁻⁹).",
+    ),
+    Loss(
+        "binary_crossentropy",
+        "Binary cross-entropy",
+        keras.losses.BinaryCrossentropy,
+        r"BCE = -\frac{1}{n}\sum_{i=1}^{n}\left[y_i \log(\hat{y}_i) + "
+        r"(1 - y_i)\log(1 - \hat{y}_i)\right]",
+        "classification",
+        "pointwise",
+        "y: labels 0 or 1 · ŷ: predicted probability of 1",
+        _CLIP_NOTE,
+    ),
+    Loss(
+        "binary_crossentropy_logits",
+        "Binary cross-entropy (from logits)",
+        functools.partial(keras.losses.BinaryCrossentropy, from_logits=True),
+        r"BCE = -\frac{1}{n}\sum_{i=1}^{n}\left[y_i \log(\sigma(z_i)) + "
+        r"(1 - y_i)\log(1 - \sigma(z_i))\right]",
+        "classification",
+        "pointwise",
+        "y: labels 0 or 1 · z: raw scores (logits), any number",
+        "Keras skips the probabilities: it computes max(z, 0) − z·y + log(1 + e^(−|z|)), the "
+        "same number without overflow or clipping (from_logits=True).",
+    ),
+    Loss(
+        "categorical_crossentropy",
+        "Categorical cross-entropy",
+        keras.losses.CategoricalCrossentropy,
+        r"H(y, \hat{y}) = -\sum_{i=1}^{n}y_i \log(\hat{y}_i)",
+        "classification",
+        "categorical",
+        "each sample: y one-hot over the n classes · ŷ its predicted probabilities",
+        "Here the sum runs over the n classes of one sample. Keras then averages H over the "
+        "samples of the batch, after dividing each row of ŷ by its sum and clipping it to "
+        "[10⁻⁷, 1 − 10⁻⁷].",
+    ),
+    Loss(
+        "sparse_categorical_crossentropy",
+        "Sparse categorical cross-entropy",
+        keras.losses.SparseCategoricalCrossentropy,
+        r"L = -\frac{1}{N}\sum_{k=1}^{N}\log(\hat{y}_{k,\,c_k})",
+        "classification",
+        "sparse",
+        "each sample k: its true class c_k as an integer · ŷ_k its predicted probabilities",
+        "The same number as categorical cross-entropy with one-hot labels: only the true "
+        "class's probability counts. Keras clips it to [10⁻⁷, 1 − 10⁻⁷] too.",
+    ),
+    Loss(
+        "hinge",
+        "Hinge",
+        keras.losses.Hinge,
+        r"\text{Hinge} = \frac{1}{n}\sum_{i=1}^{n}\max(0, 1 - y_i \hat{y}_i)",
+        "classification",
+        "pointwise",
+        "y: labels −1 or +1 · ŷ: raw scores",
+        "The SVM loss: no cost once a score is on the right side with margin 1. If every "
+        "label is 0 or 1, Keras first turns them into −1 and +1.",
+    ),
+]
+_REGISTRY = {entry.name: entry for entry in _ENTRIES}
+
+
+def names() -> list[str]:
+    """Every registered loss: regression losses first."""
+    return list(_REGISTRY)
+
+
+def get(name: str, **params: float) -> Loss:
+    """The registered loss `name`, with `params` (e.g. delta=2.0) bound.
+
+    Raises:
+        ValueError: `name` is not registered, or a parameter is unknown or invalid.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name].with_params(**params)
+
+
+def regression_names() -> list[str]:
+    """The losses for real-valued targets, which the regression view compares."""
+    return [name for name, entry in _REGISTRY.items() if entry.task == "regression"]
+
+
+def fit_constant(name: str, data: Sequence[float], **params: float) -> float:
+    """The constant prediction c that minimizes the loss over `data`, found numerically.
+
+    The regression losses are convex in c, so their slope d loss / d c (by tf.GradientTape)
+    changes sign once: the search evaluates the slope on a grid of candidates in one Keras
+    call, keeps the two around the sign change and zooms in. MSE ends at the mean, MAE at the
+    median, Huber near the median when an outlier is far (it counts a far point linearly, like
+    MAE). Following the slope, not the loss value, keeps full float64 precision.
+
+    Example:
+        >>> round(fit_constant("mse", [1.0, 2.0, 6.0]), 9)
+        3.0
+    """
+    loss = get(name, **params)
+    if loss.task != "regression":
+        raise ValueError(f"fit_constant needs a regression loss, got {name!r}")
+    targets = np.asarray(data, dtype=np.float64)
+    low, high = float(targets.min()), float(targets.max())
+    while high - low > 1e-12 * max(1.0, abs(low), abs(high)):
+        grid = np.linspace(low, high, 101)
+        rising = np.flatnonzero(_constant_slopes(loss, targets, grid) >= 0)
+        if rising.size == 0 or rising[0] == 0:
+            return float(grid[-1] if rising.size == 0 else grid[0])
+        low, high = grid[rising[0] - 1], grid[rising[0]]
+    return float(high)
+
+
+def _constant_slopes(loss: Loss, targets: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """d/dc of the mean loss of predicting c for every target, for each c of the grid."""
+    predictions = tf.constant(np.repeat(grid[:, None], targets.size, axis=1))
+    with tf.GradientTape() as tape:
+        tape.watch(predictions)
+        # One Keras call: row k is "predict grid[k] for every sample", averaged by Keras.
+        rows = loss._keras(None)(np.broadcast_to(targets, predictions.shape), predictions)
+        total = tf.reduce_sum(rows)
+    return tape.gradient(total, predictions).numpy().sum(axis=1)
+
+
+def regression_curves(
+    target: float,
+    prediction: float,
+    selected: Sequence[str],
+    delta: float = 1.0,
+    span: tuple[float, float] = (-6.0, 6.0),
+    points: int = 241,
+) -> dict:
+    """Loss and slope vs the prediction ŷ for one target y, and their values at `prediction`.
+
+    Returns:
+        Plain lists: {"y_pred": grid, "curves": {name: {"loss", "gradient"}},
+        "at": {name: {"loss", "gradient"}}} where gradient is d loss / d ŷ.
+    """
+    grid = np.linspace(span[0], span[1], points)
+    view = {"y_pred": grid.tolist(), "curves": {}, "at": {}}
+    for name in selected:
+        loss = get(name, **({"delta": delta} if name == "huber" else {}))
+        values, slopes = loss.pointwise(np.full(points + 1, target), np.append(grid, prediction))
+        view["curves"][name] = {"loss": values[:-1].tolist(), "gradient": slopes[:-1].tolist()}
+        view["at"][name] = {"loss": float(values[-1]), "gradient": float(slopes[-1])}
+    return view
+
+
+def outlier_fits(outlier: float, selected: Sequence[str], delta: float = 1.0) -> dict:
+    """The outlier demo: OUTLIER_DATA plus one adjustable point, and each loss's best constant.
+
+    Returns:
+        {"data": [...], "fits": {name: c}, "mean": ..., "median": ...}.
+    """
+    data = [*OUTLIER_DATA, float(outlier)]
+    fits = {
+        name: fit_constant(name, data, **({"delta": delta} if name == "huber" else {}))
+        for name in selected
+    }
+    return {
+        "data": data,
+        "fits": fits,
+        "mean": float(np.mean(data)),
+        "median": float(np.median(data)),
+    }
+
+
+def _probability_slopes(name: str, label: float, probabilities: np.ndarray) -> dict:
+    """Per-sample loss and its slopes w.r.t. the probability p and the logit z (p = σ(z))."""
+    loss = get(name)
+    logits = tf.constant(np.log(probabilities) - np.log1p(-probabilities))
+    labels = np.full((probabilities.size, 1), label)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        p = tf.math.sigmoid(logits)
+        values = loss._keras(None)(labels, tf.reshape(p, (-1, 1)))
+    by_p, by_z = tape.gradient(values, [p, logits])
+    return {
+        "loss": values.numpy().tolist(),
+        "d_probability": by_p.numpy().tolist(),
+        "d_logit": by_z.numpy().tolist(),
+    }
+
+
+def classification_view(true_class: int, probability: float, points: int = 199) -> dict:
+    """Binary cross-entropy vs MSE on a predicted probability p of class 1, for label y.
+
+    Gradients are taken w.r.t. p and w.r.t. the logit z the model actually outputs
+    (p = sigmoid(z)); they show why cross-entropy keeps learning when confidently wrong.
+
+    Returns:
+        {"p": grid, "curves": {name: {...}}, "at": {name: {"loss", "d_probability", "d_logit"}}}.
+    """
+    if true_class not in (0, 1) or not 0 < probability < 1:
+        raise ValueError("true_class must be 0 or 1 and probability strictly between 0 and 1")
+    grid = np.linspace(0.005, 0.995, points)
+    view = {"p": grid.tolist(), "curves": {}, "at": {}}
+    for name in ("binary_crossentropy", "mse"):
+        full = _probability_slopes(name, float(true_class), np.append(grid, probability))
+        view["curves"][name] = {key: values[:-1] for key, values in full.items()}
+        view["at"][name] = {key: values[-1] for key, values in full.items()}
+    return view
+
+
+# Inputs the worked example starts from, per loss: (y_true text, y_pred text).
+EXAMPLE_INPUTS = {
+    "mse": ("3, -0.5, 2, 7", "2.5, 0, 2, 8"),
+    "mae": ("3, -0.5, 2, 7", "2.5, 0, 2, 8"),
+    "huber": ("3, -0.5, 2, 7", "2.5, 0, 2, 9.5"),
+    "log_cosh": ("3, -0.5, 2, 7", "2.5, 0, 2, 8"),
+    "binary_crossentropy": ("1, 0, 1, 0", "0.9, 0.2, 0.6, 0.3"),
+    "binary_crossentropy_logits": ("1, 0, 1, 0", "2.2, -1.4, 0.4, -0.8"),
+    "categorical_crossentropy": ("1 0 0; 0 1 0; 0 0 1", "0.7 0.2 0.1; 0.1 0.8 0.1; 0.3 0.3 0.4"),
+    "sparse_categorical_crossentropy": ("0, 1, 2", "0.7 0.2 0.1; 0.1 0.8 0.1; 0.3 0.3 0.4"),
+    "hinge": ("1, -1, 1, -1", "0.8, -0.3, -0.2, -2"),
+}
+
+
+def parse_numbers(text: str, what: str) -> np.ndarray:
+    """Numbers typed by the learner: separated by commas or spaces, rows by ';'.
+
+    Returns a 1-D array for one row, a 2-D array for several.
+
+    Raises:
+        InvalidDataset: a value is not a number, or the rows have different lengths.
+    """
+    rows = []
+    for row in (part for part in str(text).split(";") if part.strip()):
+        tokens = row.replace(",", " ").split()
+        try:
+            rows.append([float(token) for token in tokens])
+        except ValueError:
+            bad = next(t for t in tokens if not _is_number(t))
+            raise InvalidDataset(f"{what}: '{bad}' is not a number.") from None
+    if not rows:
+        raise InvalidDataset(f"{what} is empty: type numbers separated by commas.")
+    if len({len(row) for row in rows}) != 1:
+        raise InvalidDataset(f"{what}: every row (separated by ';') needs as many numbers.")
+    values = np.array(rows, dtype=np.float64)
+    if not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e6):
+        raise InvalidDataset(f"{what}: use ordinary numbers (at most a million in size).")
+    return values[0] if len(rows) == 1 else values
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _clip(p: float) -> float:
+    return min(max(p, EPSILON), 1.0 - EPSILON)
+
+
+def _term_mse(t, p, _):
+    return f"({t:g} − {p:g})²", (t - p) ** 2
+
+
+def _term_mae(t, p, _):
+    return f"|{t:g} − {p:g}|", abs(t - p)
+
+
+def _term_huber(t, p, params):
+    delta, error = params["delta"], abs(t - p)
+    if error <= delta:
+        return f"½·({t:g} − {p:g})²  (|error| ≤ δ)", 0.5 * error**2
+    return (
+        f"{delta:g}·|{t:g} − {p:g}| − ½·{delta:g}²  (|error| > δ)",
+        delta * error - 0.5 * delta**2,
+    )
+
+
+def _term_log_cosh(t, p, _):
+    x = abs(p - t)
+    # log(cosh x) = |x| + log(1 + e^(-2|x|)) - log 2, which never overflows.
+    return f"log(cosh({p:g} − {t:g}))", x + math.log1p(math.exp(-2 * x)) - math.log(2)
+
+
+def _term_hinge(t, p, _):
+    return f"max(0, 1 − ({t:g})·({p:g}))", max(0.0, 1.0 - t * p)
+
+
+def _term_bce(t, p, _):
+    q = _clip(p)
+    clipped = "" if q == p else f"  (ŷ clipped to {q:.7g})"
+    return (
+        f"−[{t:g}·log({q:g}) + {1 - t:g}·log(1 − {q:g})]{clipped}",
+        -(t * math.log(q) + (1 - t) * math.log(1 - q)),
+    )
+
+
+def _term_bce_logits(t, z, _):
+    return (
+        f"max({z:g}, 0) − ({z:g})·{t:g} + log(1 + e^(−|{z:g}|))",
+        max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z))),
+    )
+
+
+def _term_cce(labels, probabilities, _):
+    # Keras divides the row by its sum, then clips, then takes -sum(y log p).
+    total = float(sum(probabilities))
+    clipped = [_clip(p / total) for p in probabilities]
+    parts = [f"{y:g}·log({q:.4g})" for y, q in zip(labels, clipped, strict=True) if y != 0]
+    value = -sum(y * math.log(q) for y, q in zip(labels, clipped, strict=True))
+    return f"−({' + '.join(parts) or '0'})", value
+
+
+def _term_sparse(label, probabilities, _):
+    # Keras clips each p, then takes -log of the true class's share of the row.
+    clipped = [_clip(p) for p in probabilities]
+    total, chosen = sum(clipped), clipped[int(label)]
+    text = f"−log({chosen:.4g})" + ("" if abs(total - 1) < 1e-12 else f" + log({total:.4g})")
+    return text, -math.log(chosen) + math.log(total)
+
+
+_TERMS = {
+    "mse": _term_mse,
+    "mae": _term_mae,
+    "huber": _term_huber,
+    "log_cosh": _term_log_cosh,
+    "hinge": _term_hinge,
+    "binary_crossentropy": _term_bce,
+    "binary_crossentropy_logits": _term_bce_logits,
+    "categorical_crossentropy": _term_cce,
+    "sparse_categorical_crossentropy": _term_sparse,
+}
+
+
+def _check_pointwise(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    if y_true.ndim != 1 or y_pred.ndim != 1:
+        raise InvalidDataset("Type one row of numbers (no ';') for this loss.")
+    if y_true.size != y_pred.size:
+        raise InvalidDataset(
+            f"There are {y_true.size} true values but {y_pred.size} "
+            "predictions: give one prediction per true value."
+        )
+    if loss.name.startswith("binary") and np.any((y_true < 0) | (y_true > 1)):
+        raise InvalidDataset("Labels for binary cross-entropy are between 0 and 1.")
+    if loss.name == "binary_crossentropy" and np.any((y_pred < 0) | (y_pred > 1)):
+        raise InvalidDataset("Predicted probabilities must be between 0 and 1.")
+
+
+def _check_rows(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    if np.any(y_pred < 0) or np.any(y_pred.sum(axis=1) <= 0):
+        raise InvalidDataset("Predicted probabilities must be ≥ 0, with a positive sum per row.")
+    if loss.layout == "categorical" and y_true.shape != y_pred.shape:
+        raise InvalidDataset(
+            f"The labels have shape {y_true.shape} but the predictions "
+            f"{y_pred.shape}: give one one-hot row per predicted row."
+        )
+    if loss.layout == "sparse":
+        classes = y_pred.shape[1]
+        if y_true.ndim != 1 or y_true.size != y_pred.shape[0]:
+            raise InvalidDataset("Give one class number per predicted row.")
+        if np.any((y_true != np.round(y_true)) | (y_true < 0) | (y_true >= classes)):
+            raise InvalidDataset(f"Classes are whole numbers from 0 to {classes - 1}.")
+
+
+def _checked(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The parsed inputs in Keras' layout, or InvalidDataset saying what to fix."""
+    if loss.layout == "pointwise":
+        _check_pointwise(loss, y_true, y_pred)
+    else:
+        y_pred = np.atleast_2d(y_pred)
+        y_true = np.atleast_2d(y_true) if loss.layout == "categorical" else np.ravel(y_true)
+        _check_rows(loss, y_true, y_pred)
+    if len(y_pred) > 20:
+        raise InvalidDataset("Keep the worked example to at most 20 samples.")
+    return y_true, y_pred
+
+
+def _show(value) -> str:
+    return ", ".join(f"{v:g}" for v in value) if np.ndim(value) else f"{value:g}"
+
+
+def worked_example(name: str, y_true_text: str, y_pred_text: str, delta: float = 1.0) -> dict:
+    """The loss computed by hand, one sample at a time, next to the number Keras reports.
+
+    Args:
+        name: A registered loss.
+        y_true_text: True values as typed (see parse_numbers); one-hot rows for categorical
+            cross-entropy, class numbers for the sparse variant.
+        y_pred_text: Predictions as typed; probability rows for the categorical losses.
+        delta: Huber's δ (ignored by the other losses).
+
+    Returns:
+        {"rows": [{"sample", "y", "y_pred", "term", "value"}], "sum", "n", "mean", "keras",
+        "note"}: "term" writes out the arithmetic, "mean" = sum / n, "keras" = value().
+
+    Raises:
+        InvalidDataset: the typed numbers cannot be used with this loss.
+    """
+    loss = get(name, **({"delta": delta} if name == "huber" else {}))
+    y_true, y_pred = _checked(
+        loss, parse_numbers(y_true_text, "True values"), parse_numbers(y_pred_text, "Predictions")
+    )
+    labels, note = y_true, ""
+    if name == "hinge" and np.all(np.isin(y_true, (0.0, 1.0))):
+        labels, note = 2.0 * y_true - 1.0, "Every label was 0 or 1, so Keras used −1 and +1."
+    rows = []
+    for index, (label, prediction) in enumerate(zip(labels, y_pred, strict=True), start=1):
+        term, value = _TERMS[name](
+            np.asarray(label).tolist(), np.asarray(prediction).tolist(), loss.params
+        )
+        rows.append(
+            {
+                "sample": index,
+                "y": _show(label),
+                "y_pred": _show(prediction),
+                "term": term,
+                "value": value,
+            }
+        )
+    total = math.fsum(row["value"] for row in rows)
+    return {
+        "rows": rows,
+        "sum": total,
+        "n": len(rows),
+        "mean": total / len(rows),
+        "keras": loss.value(y_true, y_pred),
+        "note": note,
+    }

@@ -1,0 +1,252 @@
+"""Losses: Keras' numbers against NumPy formulas, finite differences, the LaTeX shown and the
+worked example, plus the helpers behind the Losses page's views."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from dlcore import losses
+from dlcore.errors import InvalidDataset
+from tests.test_activations import latex_sides
+
+RNG = np.random.default_rng(7)
+Y = RNG.normal(size=8)
+Y_HAT = Y + RNG.normal(scale=1.5, size=8)
+LABELS = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+PROBABILITIES = RNG.uniform(0.05, 0.95, size=8)
+LOGITS = RNG.normal(scale=2.0, size=8)
+CLASSES = np.array([0, 3, 1, 2, 3])
+ONE_HOT = np.eye(4)[CLASSES]
+_scores = RNG.normal(size=(5, 4))
+ROWS = np.exp(_scores) / np.exp(_scores).sum(axis=1, keepdims=True)
+SIGNS = 2.0 * LABELS - 1.0
+SCORES = RNG.normal(size=8)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+# (y_true, y_pred, per-sample loss written from the textbook definition)
+CASES = {
+    "mse": (Y, Y_HAT, lambda t, p: (t - p) ** 2),
+    "mae": (Y, Y_HAT, lambda t, p: np.abs(t - p)),
+    "huber": (
+        Y,
+        Y_HAT,
+        lambda t, p: np.where(np.abs(t - p) <= 1.0, 0.5 * (t - p) ** 2, np.abs(t - p) - 0.5),
+    ),
+    "log_cosh": (Y, Y_HAT, lambda t, p: np.log(np.cosh(p - t))),
+    "binary_crossentropy": (
+        LABELS,
+        PROBABILITIES,
+        lambda t, p: -(t * np.log(p) + (1 - t) * np.log(1 - p)),
+    ),
+    "binary_crossentropy_logits": (
+        LABELS,
+        LOGITS,
+        lambda t, z: -(t * np.log(_sigmoid(z)) + (1 - t) * np.log(1 - _sigmoid(z))),
+    ),
+    "categorical_crossentropy": (ONE_HOT, ROWS, lambda t, p: -np.sum(t * np.log(p), axis=1)),
+    "sparse_categorical_crossentropy": (
+        CLASSES,
+        ROWS,
+        lambda c, p: -np.log(p[np.arange(len(c)), c.astype(int)]),
+    ),
+    "hinge": (SIGNS, SCORES, lambda t, p: np.maximum(0.0, 1.0 - t * p)),
+}
+# Keras' log-cosh rounds log 2 to float32 even in float64: its numbers are off by ~1.9e-9.
+ATOL = {"log_cosh": 3e-9}
+# Keras' own float32 classes with default settings, built here independently of dlcore.
+KERAS_DEFAULTS = {
+    "mse": keras.losses.MeanSquaredError,
+    "mae": keras.losses.MeanAbsoluteError,
+    "huber": keras.losses.Huber,
+    "log_cosh": keras.losses.LogCosh,
+    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    "binary_crossentropy_logits": lambda: keras.losses.BinaryCrossentropy(from_logits=True),
+    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+    "hinge": keras.losses.Hinge,
+}
+
+
+def test_registry_has_every_required_loss():
+    assert set(CASES) == set(losses.names())
+    assert losses.regression_names() == ["mse", "mae", "huber", "log_cosh"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_value_is_the_mean_of_per_sample_losses_matching_numpy(name):
+    y_true, y_pred, reference = CASES[name]
+    loss = losses.get(name)
+    expected = reference(y_true, y_pred)
+    atol = ATOL.get(name, 1e-12)
+    np.testing.assert_allclose(loss.per_sample(y_true, y_pred), expected, rtol=1e-12, atol=atol)
+    assert loss.value(y_true, y_pred) == pytest.approx(np.mean(expected), rel=1e-12, abs=atol)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradient_matches_central_finite_differences(name):
+    y_true, y_pred, _ = CASES[name]
+    loss, step = losses.get(name), 1e-6
+    numeric = np.zeros_like(y_pred)
+    for index in np.ndindex(y_pred.shape):
+        up, down = y_pred.copy(), y_pred.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (loss.value(y_true, up) - loss.value(y_true, down)) / (2 * step)
+    gradient = loss.gradient(y_true, y_pred)
+    assert gradient.shape == y_pred.shape
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if losses.get(n).layout == "pointwise"])
+def test_every_side_of_the_shown_formula_equals_keras(name):
+    y_true, y_pred, _ = CASES[name]
+    loss = losses.get(name)
+    env = {"y": y_true, "yhat": y_pred, "z": y_pred, "n": y_true.size, **loss.symbols}
+    for side in latex_sides(loss.latex):
+        assert side(env) == pytest.approx(
+            loss.value(y_true, y_pred), rel=1e-12, abs=1e-12 + ATOL.get(name, 0)
+        )
+
+
+def test_the_seed_cross_entropy_formula_is_one_sample_and_keras_averages_it():
+    loss = losses.get("categorical_crossentropy")
+    per_sample = [
+        latex_sides(loss.latex)[0]({"y": t, "yhat": p}) for t, p in zip(ONE_HOT, ROWS, strict=True)
+    ]
+    np.testing.assert_allclose(per_sample, loss.per_sample(ONE_HOT, ROWS), rtol=1e-12)
+    assert loss.value(ONE_HOT, ROWS) == pytest.approx(np.mean(per_sample), rel=1e-12)
+
+
+def test_sparse_cross_entropy_is_categorical_cross_entropy_on_one_hot_labels():
+    sparse, dense = (
+        losses.get("sparse_categorical_crossentropy"),
+        losses.get("categorical_crossentropy"),
+    )
+    np.testing.assert_allclose(sparse.per_sample(CLASSES, ROWS), dense.per_sample(ONE_HOT, ROWS))
+    assert (
+        r"\log(\hat{y}_{k,\,c_k})" in sparse.latex and r"\frac{1}{N}\sum_{k=1}^{N}" in sparse.latex
+    )
+
+
+def test_the_seed_tutorials_formulas_are_shown_exactly():
+    assert losses.get("mse").latex == r"MSE = \frac{1}{n}\sum_{i=1}^{n}(y_i - \hat{y}_i)^2"
+    assert losses.get("categorical_crossentropy").latex == (
+        r"H(y, \hat{y}) = -\sum_{i=1}^{n}y_i \log(\hat{y}_i)"
+    )
+
+
+def test_huber_delta_is_bound_and_its_formula_follows():
+    y_true, y_pred = np.array([0.0, 0.0, 0.0]), np.array([0.2, 1.5, -4.0])
+    small, large = losses.get("huber", delta=0.3), losses.get("huber", delta=3.0)
+    assert small.value(y_true, y_pred) != large.value(y_true, y_pred)
+    for loss in (small, large):
+        env = {"y": y_true, "yhat": y_pred, "n": 3, **loss.symbols}
+        assert latex_sides(loss.latex)[0](env) == pytest.approx(loss.value(y_true, y_pred))
+    # Beyond delta the slope is capped at delta / n.
+    assert small.gradient(y_true, y_pred)[2] == pytest.approx(-0.3 / 3)
+
+
+def test_clipping_keeps_a_confidently_wrong_prediction_finite():
+    loss = losses.get("binary_crossentropy")
+    assert loss.value([1.0], [0.0]) == pytest.approx(-math.log(1e-7), rel=1e-6)
+
+
+def test_unknown_names_and_parameters_raise_value_error_naming_the_valid_ones():
+    with pytest.raises(ValueError, match=r"'rmse'.*mse.*hinge"):
+        losses.get("rmse")
+    with pytest.raises(ValueError, match=r"'alpha'.*delta"):
+        losses.get("huber", alpha=1.0)
+    with pytest.raises(ValueError, match="delta"):
+        losses.get("huber", delta=0.0)
+
+
+@pytest.mark.parametrize("name", list(losses.EXAMPLE_INPUTS))
+def test_worked_example_equals_keras_losses(name):
+    y_text, p_text = losses.EXAMPLE_INPUTS[name]
+    example = losses.worked_example(name, y_text, p_text)
+    y_true, y_pred = losses.parse_numbers(y_text, "y"), losses.parse_numbers(p_text, "p")
+    atol = ATOL.get(name, 1e-15)
+    assert example["mean"] == pytest.approx(example["sum"] / example["n"], rel=1e-15)
+    assert example["mean"] == pytest.approx(example["keras"], rel=1e-12, abs=atol)
+    standard = float(KERAS_DEFAULTS[name]()(y_true, y_pred))  # float32, as a model reports it
+    assert example["mean"] == pytest.approx(standard, rel=1e-6)
+    np.testing.assert_allclose(
+        [row["value"] for row in example["rows"]],
+        losses.get(name).per_sample(y_true, y_pred),
+        rtol=1e-12,
+        atol=atol,
+    )
+
+
+def test_worked_example_writes_out_each_term():
+    example = losses.worked_example("mse", "3, -0.5", "2.5, 0")
+    assert [row["term"] for row in example["rows"]] == ["(3 − 2.5)²", "(-0.5 − 0)²"]
+    assert example["mean"] == 0.25
+    hinge = losses.worked_example("hinge", "1, 0", "0.5, 0.5")
+    assert "−1" in hinge["note"] and hinge["rows"][1]["y"] == "-1"
+    clipped = losses.worked_example("binary_crossentropy", "1", "0")
+    assert "clipped" in clipped["rows"][0]["term"]
+    assert clipped["mean"] == pytest.approx(clipped["keras"], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "y_text", "p_text", "message"),
+    [
+        ("mse", "3, x", "1, 2", "'x' is not a number"),
+        ("mse", "3, 1", "1, 2, 3", "one prediction per true value"),
+        ("mse", "", "1", "empty"),
+        ("binary_crossentropy", "1, 0", "0.5, 1.5", "between 0 and 1"),
+        ("categorical_crossentropy", "1 0; 0 1", "0.5 0.5 0; 1 0 0", "one-hot row"),
+        ("categorical_crossentropy", "1 0; 0 1", "0.5 0.5; 1", "as many numbers"),
+        ("sparse_categorical_crossentropy", "0, 3", "0.5 0.5; 0.2 0.8", "0 to 1"),
+    ],
+)
+def test_bad_worked_example_input_is_a_typed_error_in_plain_words(name, y_text, p_text, message):
+    with pytest.raises(InvalidDataset, match=message):
+        losses.worked_example(name, y_text, p_text)
+
+
+def test_fitted_constant_is_the_mean_for_mse_the_median_for_mae_and_robust_for_huber():
+    data = [*losses.OUTLIER_DATA, 40.0]
+    fit = {name: losses.fit_constant(name, data) for name in losses.regression_names()}
+    assert fit["mse"] == pytest.approx(np.mean(data), rel=1e-10)
+    assert fit["mae"] == pytest.approx(np.median(data), rel=1e-10)
+    residuals = np.clip(fit["huber"] - np.array(data), -1.0, 1.0)  # Huber's slope per sample
+    assert abs(residuals.sum()) < 1e-9
+    # Huber treats the far outlier like MAE does: its fit stays with the crowd, not the mean.
+    assert abs(fit["huber"] - fit["mae"]) < 0.1 < 4.0 < fit["mse"] - fit["huber"]
+
+
+def test_an_outlier_drags_the_mse_fit_but_barely_moves_mae_and_huber():
+    calm = losses.outlier_fits(3.0, losses.regression_names())["fits"]
+    wild = losses.outlier_fits(30.0, losses.regression_names())["fits"]
+    assert wild["mse"] - calm["mse"] > 3.5
+    assert abs(wild["mae"] - calm["mae"]) < 0.2 and abs(wild["huber"] - calm["huber"]) < 0.3
+
+
+def test_regression_curves_show_mse_slope_growing_while_mae_and_huber_stay_bounded():
+    view = losses.regression_curves(1.0, 2.0, ["mse", "mae", "huber"], delta=1.0)
+    assert view["at"]["mse"] == {"loss": 1.0, "gradient": 2.0}
+    assert view["at"]["mae"]["gradient"] == 1.0
+    far = int(np.argmax(view["y_pred"]))  # ŷ = 6, five units above the target
+    assert view["curves"]["mse"]["gradient"][far] == pytest.approx(10.0)
+    assert view["curves"]["mae"]["gradient"][far] == 1.0
+    assert view["curves"]["huber"]["gradient"][far] == pytest.approx(1.0)
+
+
+def test_cross_entropy_keeps_a_strong_gradient_when_confidently_wrong_and_mse_does_not():
+    view = losses.classification_view(1, 0.01)
+    bce, mse = view["at"]["binary_crossentropy"], view["at"]["mse"]
+    assert bce["loss"] == pytest.approx(-math.log(0.01), rel=1e-9)
+    assert bce["d_probability"] == pytest.approx(-1 / 0.01, rel=1e-9)
+    assert bce["d_logit"] == pytest.approx(0.01 - 1, rel=1e-9)
+    assert mse["d_logit"] == pytest.approx(2 * (0.01 - 1) * 0.01 * 0.99, rel=1e-9)
+    assert abs(bce["d_logit"]) > 40 * abs(mse["d_logit"])
+    with pytest.raises(ValueError, match="probability"):
+        losses.classification_view(1, 1.0)
