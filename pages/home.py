@@ -71,11 +71,14 @@ GLOSSARY = {
 def loop_diagram(selected: str) -> str:
     """The training loop as Graphviz DOT, the selected step highlighted."""
     steps = list(LOOP_STEPS)
-    nodes = "\n".join(
-        f'"{s}" [style="filled,rounded", shape=box, fillcolor="{"#e4572e" if s == selected else "#f3f0ea"}", '
-        f'fontcolor="{"white" if s == selected else "black"}"];'
-        for s in steps
-    )
+
+    def node(step: str) -> str:
+        fill, font = ("#e4572e", "white") if step == selected else ("#f3f0ea", "black")
+        return (
+            f'"{step}" [style="filled,rounded", shape=box, fillcolor="{fill}", fontcolor="{font}"];'
+        )
+
+    nodes = "\n".join(node(step) for step in steps)
     edges = " -> ".join(f'"{s}"' for s in steps)
     return (
         "digraph loop { rankdir=LR; bgcolor=transparent; node [fontname=Helvetica];\n"

@@ -66,9 +66,18 @@ def streamlit_server(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("e2e-cache")
     env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-           f"--server.port={port}", "--server.address=127.0.0.1",
-           "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -116,7 +125,7 @@ def wait_idle(page, timeout: float = 60_000) -> None:
         """() => {
             const app = document.querySelector('[data-testid="stApp"]');
             return app && app.getAttribute('data-test-script-state') !== 'running'
-                && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]');
+                && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]');
         }""",
         timeout=timeout,
     )
