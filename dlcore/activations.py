@@ -74,6 +74,10 @@ class Activation:
         Element-wise functions return an array shaped like `x`. Softmax returns its full
         Jacobian d p_i / d z_j: shape (K, K) for a vector of K logits, (B, K, K) for a batch.
         """
+        return self.value_and_derivative(x)[1]
+
+    def value_and_derivative(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """f(x) and f'(x) from one forward pass under tf.GradientTape (see `derivative`)."""
         x = _as_tensor(x)
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -81,10 +85,10 @@ class Activation:
         if self.elementwise:
             # Each output depends on its own input only, so the gradient of the sum is f'(x).
             grad = tape.gradient(y, x)
-            return np.zeros_like(x.numpy()) if grad is None else grad.numpy()
+            return y.numpy(), np.zeros_like(x.numpy()) if grad is None else grad.numpy()
         if len(x.shape) == 1:
-            return tape.jacobian(y, x).numpy()
-        return tape.batch_jacobian(y, x).numpy()
+            return y.numpy(), tape.jacobian(y, x).numpy()
+        return y.numpy(), tape.batch_jacobian(y, x).numpy()
 
     def with_params(self, **params: float) -> Activation:
         """A copy with parameters bound; unknown names or bad values raise ValueError."""
@@ -339,8 +343,7 @@ def explore(
         activation = get(name, **(params or {}).get(name, {}))
         if not activation.elementwise:
             raise ValueError(f"{name} acts on a whole vector; use softmax_view instead")
-        values = activation.value(np.append(xs, probe))
-        slopes = activation.derivative(np.append(xs, probe))
+        values, slopes = activation.value_and_derivative(np.append(xs, probe))
         curves[name] = {
             "value": values[:-1].tolist(),
             "derivative": slopes[:-1].tolist(),
@@ -397,6 +400,10 @@ def vanishing_view(selected: Sequence[str], n_layers: int) -> dict:
             "slope_factor": slope ** (n_layers - 1),
         }
     return view
+
+
+# The formula `softmax` computes, as the page shows it.
+SOFTMAX_TEMPERATURE_LATEX = r"p_i = \frac{e^{z_i / T}}{\sum_{j=1}^{K} e^{z_j / T}}"
 
 
 def softmax(logits: Sequence[float], temperature: float = 1.0) -> np.ndarray:

@@ -470,6 +470,8 @@ def test_softmax_temperature_sharpens_or_flattens_the_distribution():
     np.testing.assert_allclose(activations.softmax(logits, 0.5), reference, rtol=1e-12)
     assert activations.softmax(logits, 0.05)[0] > 0.999
     assert np.ptp(activations.softmax(logits, 100.0)) < 0.01
+    shown = latex_sides(activations.SOFTMAX_TEMPERATURE_LATEX)[0]
+    np.testing.assert_allclose(shown({"z": np.array(logits), "T": 0.5}), reference, rtol=1e-12)
     view = activations.softmax_view(logits, 2.0)
     np.testing.assert_allclose(view["probabilities"], activations.softmax(logits, 2.0))
     np.testing.assert_allclose(view["probabilities_t1"], activations.softmax(logits, 1.0))

@@ -1,0 +1,286 @@
+"""Activations: each function and its slope, where it saturates, vanishing gradients, softmax.
+
+Each panel is a fragment: moving one of its controls reruns that panel only.
+"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dlcore import activations
+
+COLORS = ["#e4572e", "#2e86ab", "#3bb273", "#7768ae", "#f3a712", "#a23b72", "#5c5c5c"]
+ALPHA_DEFAULTS = {"leaky_relu": 0.2, "elu": 1.0}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def explore(selected: tuple, x_range: tuple, probe: float, params: dict) -> dict:
+    return activations.explore(selected, x_range[0], x_range[1], probe, params)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def vanishing(selected: tuple, n_layers: int) -> dict:
+    return activations.vanishing_view(selected, n_layers)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def softmax(logits: tuple, temperature: float) -> dict:
+    return activations.softmax_view(logits, temperature)
+
+
+def title(name: str) -> str:
+    return activations.get(name).title
+
+
+def line(x, y, name, color, axis="", **extra) -> dict:
+    """One Plotly trace as a plain dict: much faster to build than graph_objects calls."""
+    return {
+        "type": "scatter",
+        "x": np.asarray(x),
+        "y": np.asarray(y),
+        "name": name,
+        "line": {"color": color},
+        "xaxis": "x" + axis,
+        "yaxis": "y" + axis,
+        **extra,
+    }
+
+
+def band(x0, x1, axis, **style) -> dict:
+    """A full-height shape from x0 to x1 on the given subplot (a rectangle or, x0 = x1, a line)."""
+    kind = "line" if x0 == x1 else "rect"
+    return {
+        "type": kind,
+        "x0": x0,
+        "x1": x1,
+        "y0": 0,
+        "y1": 1,
+        "xref": "x" + axis,
+        "yref": f"y{axis} domain",
+        **style,
+    }
+
+
+def render_curves(view: dict, probe: float) -> None:
+    """f(x) and f'(x) side by side, saturated stretches shaded, the probe marked."""
+    traces, shapes = [], []
+    for index, (name, curve) in enumerate(view["curves"].items()):
+        color = COLORS[index % len(COLORS)]
+        for axis, key in (("", "value"), ("2", "derivative")):
+            traces.append(
+                line(
+                    view["x"],
+                    curve[key],
+                    title(name),
+                    color,
+                    axis,
+                    legendgroup=name,
+                    showlegend=axis == "",
+                )
+            )
+            traces.append(
+                line(
+                    [probe],
+                    [view["probe"][name][key]],
+                    title(name),
+                    color,
+                    axis,
+                    mode="markers",
+                    marker={"size": 9},
+                    showlegend=False,
+                )
+            )
+            shapes += [
+                band(a, b, axis, fillcolor=color, opacity=0.08, line={"width": 0})
+                for a, b in curve["saturated"]
+            ]
+    shapes += [band(probe, probe, a, line={"dash": "dot", "color": "gray"}) for a in ("", "2")]
+    layout = {
+        "height": 380,
+        "margin": {"t": 30, "b": 10},
+        "shapes": shapes,
+        "legend": {"orientation": "h", "y": -0.15},
+        "xaxis": {"domain": [0, 0.46]},
+        "xaxis2": {"domain": [0.54, 1]},
+        "yaxis": {"title": {"text": "f(x)"}},
+        "yaxis2": {"anchor": "x2", "title": {"text": "f'(x), the slope"}},
+    }
+    st.plotly_chart({"data": traces, "layout": layout}, key="act_curves_chart")
+
+
+def render_formulas(selected: list, params: dict) -> None:
+    for name in selected:
+        entry = activations.get(name, **params.get(name, {}))
+        with st.container(border=True):
+            st.markdown(f"**{entry.title}** · range {entry.range} · {entry.use}")
+            st.latex(entry.latex)
+            st.latex(entry.derivative_latex)
+            if entry.symbols:
+                values = ", ".join(f"${s}$ = {v:.6g}" for s, v in entry.symbols.items())
+                st.caption(f"where {values}")
+
+
+@st.fragment
+def explorer_panel() -> None:
+    options = activations.elementwise_names()
+    selected = st.multiselect(
+        "Activations to compare",
+        options,
+        ["sigmoid", "tanh", "relu"],
+        format_func=title,
+        key="act_selected",
+    )
+    left, right = st.columns(2)
+    x_range = left.slider("Input range x", -10.0, 10.0, (-6.0, 6.0), 0.5, key="act_range")
+    probe = right.slider("Probe x", -10.0, 10.0, 1.0, 0.05, key="act_probe")
+    params = {}
+    for name in [n for n in ALPHA_DEFAULTS if n in selected]:
+        top = 3.0 if name == "elu" else 1.0
+        alpha = st.slider(
+            f"α of {title(name)}", 0.0, top, ALPHA_DEFAULTS[name], 0.01, key=f"act_alpha_{name}"
+        )
+        params[name] = {"alpha": alpha}
+    if not selected:
+        st.info("Pick at least one activation to plot.")
+        return
+    if x_range[0] >= x_range[1]:
+        st.error("The input range is empty: move the two ends of the range apart.")
+        return
+    view = explore(tuple(selected), x_range, probe, params)
+    render_curves(view, probe)
+    st.markdown(f"**At x = {probe:g}** (shaded: saturated, where |f'(x)| < 0.01)")
+    rows = [
+        {
+            "activation": title(n),
+            "f(x)": p["value"],
+            "f'(x)": p["derivative"],
+            "saturated": abs(p["derivative"]) < activations.SATURATION_THRESHOLD,
+        }
+        for n, p in view["probe"].items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table")
+    render_formulas(selected, params)
+
+
+@st.fragment
+def vanishing_panel() -> None:
+    compared = st.multiselect(
+        "Compare",
+        activations.elementwise_names(),
+        ["sigmoid", "tanh", "relu"],
+        format_func=title,
+        key="act_depth_selected",
+    )
+    n_layers = st.slider("Number of layers N", 2, 50, 10, key="act_layers")
+    if not compared:
+        st.info("Pick at least one activation to compare.")
+        return
+    depth = vanishing(tuple(compared), n_layers)
+    traces = [
+        line(
+            depth["layer"],
+            c["relative_gradient"],
+            title(n),
+            COLORS[i % len(COLORS)],
+            mode="lines+markers",
+        )
+        for i, (n, c) in enumerate(depth["curves"].items())
+    ]
+    layout = {
+        "height": 360,
+        "margin": {"t": 30, "b": 10},
+        "xaxis": {"title": {"text": "layer (1 = next to the input)"}},
+        "yaxis": {"type": "log", "title": {"text": "gradient size ÷ last layer's"}},
+    }
+    st.plotly_chart({"data": traces, "layout": layout}, key="act_vanishing_chart")
+    for column, (name, curve) in zip(
+        st.columns(len(compared)), depth["curves"].items(), strict=True
+    ):
+        column.metric(f"{title(name)}: layer 1", f"{curve['relative_gradient'][0]:.2g}×")
+    with st.expander("Going deeper: the chain rule through N layers"):
+        st.markdown(
+            "With $a_k = h_{k-1} W_k$ and $h_k = f(a_k)$, layer $k$'s weight gradient "
+            "is $\\partial L / \\partial W_k = h_{k-1}^\\top \\delta_k$, where"
+        )
+        st.latex(r"\delta_k = \left(\delta_{k+1} W_{k+1}^\top\right) \odot f'(a_k)")
+        bounds = "; ".join(
+            f"{title(n)}: max|f'| = {c['max_slope']:.3g}, so at most "
+            f"{c['max_slope']:.3g}^{n_layers - 1} = {c['slope_factor']:.2g}"
+            for n, c in depth["curves"].items()
+        )
+        st.markdown(
+            f"Each step back multiplies by one more slope f'. From the last layer to the "
+            f"first that is N − 1 = {n_layers - 1} factors. {bounds}. The weights add their "
+            "own factors, which is why initializers (Glorot for tanh, He for ReLU) are "
+            "chosen to keep them near 1."
+        )
+
+
+@st.fragment
+def softmax_panel() -> None:
+    classes = st.slider("Number of classes", 3, 5, 3, key="act_classes")
+    defaults = [2.0, 1.0, 0.1, -1.0, 0.5]
+    logits = tuple(
+        column.number_input(f"logit z{i + 1}", -10.0, 10.0, defaults[i], 0.1, key=f"act_logit_{i}")
+        for i, column in enumerate(st.columns(classes))
+    )
+    temperature = st.slider("Temperature T", 0.1, 10.0, 1.0, 0.1, key="act_temperature")
+    view, labels = softmax(logits, temperature), [f"class {i + 1}" for i in range(classes)]
+    bars = [
+        {
+            "type": "bar",
+            "x": labels,
+            "y": view["probabilities_t1"],
+            "name": "T = 1",
+            "marker": {"color": "#c9c9c9"},
+        },
+        {
+            "type": "bar",
+            "x": labels,
+            "y": view["probabilities"],
+            "name": f"T = {temperature:g}",
+            "marker": {"color": COLORS[0]},
+            "text": [f"{p:.3f}" for p in view["probabilities"]],
+        },
+    ]
+    layout = {"height": 320, "margin": {"t": 30, "b": 10}, "yaxis": {"range": [0, 1.05]}}
+    st.plotly_chart({"data": bars, "layout": layout}, key="act_softmax_chart")
+    st.latex(activations.SOFTMAX_TEMPERATURE_LATEX)
+    with st.expander("Going deeper: the softmax Jacobian"):
+        st.latex(activations.get("softmax").derivative_latex)
+        st.markdown(
+            "Computed by `tf.GradientTape.jacobian` at the tempered logits z/T (row i, "
+            "column j): positive on the diagonal, negative elsewhere, rows sum to 0."
+        )
+        st.dataframe(
+            pd.DataFrame(view["jacobian"], index=labels, columns=labels), key="act_jacobian_table"
+        )
+
+
+st.title("📈 Activation functions")
+st.markdown(
+    "A neuron adds up its weighted inputs into one number *x*, then bends it with an "
+    "**activation function** f(x). Without that bend, stacking layers would still give a "
+    "straight line. Training also needs the **slope** f'(x): backpropagation multiplies slopes "
+    "layer by layer, so wherever the slope is nearly zero (the shaded *saturated* stretches) "
+    "learning stalls. Every number here is computed by TensorFlow: the function by Keras, the "
+    "slope by automatic differentiation (`tf.GradientTape`)."
+)
+explorer_panel()
+st.header("Vanishing gradients")
+st.markdown(
+    "The gradient that reaches the first layer of a deep network is a product of one slope per "
+    "layer. Sigmoid's slope is never more than 0.25, so the product shrinks fast and the first "
+    "layers of a deep sigmoid network barely learn. Below, TensorFlow backpropagates through a "
+    "real stack of *N* dense layers (32 units, Keras' default Glorot initial weights, the same "
+    "weights for every activation) and shows each layer's weight gradient relative to the last "
+    "layer's, on a log scale."
+)
+vanishing_panel()
+st.header("Softmax: scores to probabilities")
+st.markdown(
+    "A classifier's last layer gives one score (a *logit*) per class. **Softmax** turns them "
+    "into probabilities that add up to 1; the biggest score gets the biggest share. Dividing the "
+    "scores by a **temperature** T first makes the choice sharper (T < 1) or flatter (T > 1)."
+)
+softmax_panel()
