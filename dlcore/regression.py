@@ -82,6 +82,18 @@ def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
     return Preprocessing(train_idx, test_idx, x_scaler, y_scaler)
 
 
+def scaler_latex(scaler: Scaler, name: str) -> str:
+    """The fitted scaling as LaTeX with its numbers, e.g. ``area' = (area - 30.5) / 219.5``.
+
+    The numbers are the scaler's own offset and scale, printed to 6 significant digits, so
+    the formula the page shows is the computation ``Scaler.transform`` performs.
+    """
+    symbol = rf"\text{{{name}}}"
+    sign = "-" if scaler.offset >= 0 else "+"
+    shifted = f"{symbol} {sign} {abs(scaler.offset):.6g}"
+    return rf"{symbol}' = \frac{{{shifted}}}{{{scaler.scale:.6g}}}"
+
+
 def area_grid(data: HouseDataset, num_points: int = 200) -> np.ndarray:
     """Evenly spaced areas over the data's range, for drawing curves."""
     return np.linspace(float(data.area.min()), float(data.area.max()), num_points)
@@ -308,20 +320,43 @@ def settings_label(config: RegressionConfig) -> str:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What "compare runs" keeps of a finished run: label, loss curves, metrics, status."""
+    """What "compare runs" keeps of a finished run.
+
+    Attributes:
+        key: The run's cache key (a rerun of the same settings replaces it).
+        label: The settings in one line (settings_label).
+        train_rmse: Per-epoch training loss as an RMSE in currency.
+        test_rmse: Per-epoch test loss as an RMSE in currency.
+        metrics: The final metrics of the result.
+        status: The training status ("completed", "stopped", "diverged", ...).
+    """
 
     key: str
     label: str
-    loss: tuple[float, ...]
-    val_loss: tuple[float, ...]
+    train_rmse: tuple[float, ...]
+    test_rmse: tuple[float, ...]
     metrics: dict
     status: str
+
+
+def loss_as_rmse(mse_scaled, y_scaler: Scaler) -> np.ndarray:
+    """Convert MSE on the scaled prices into RMSE in currency: ``scale · √MSE``.
+
+    Scaling subtracts an offset (which cancels in every error) and divides by ``scale``,
+    so an error of e on the scaled prices is ``scale · e`` in currency. Runs trained with
+    different scalings compare fairly only in currency.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        return y_scaler.scale * np.sqrt(np.asarray(mse_scaled, dtype=np.float64))
 
 
 def run_summary(key: str, result: TrainResult) -> RunSummary:
     """A compact, picklable summary of a training result for the comparison chart."""
     rows = history_rows(result.history)
-    pick = lambda name: tuple(float(r[name]) for r in rows if name in r)  # noqa: E731
+    y_scaler = result.extras["y_scaler"]
+    pick = lambda name: tuple(  # noqa: E731
+        float(v) for v in loss_as_rmse([r[name] for r in rows if name in r], y_scaler)
+    )
     return RunSummary(
         key,
         settings_label(result.config),

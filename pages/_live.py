@@ -1,0 +1,134 @@
+"""A reusable live-training panel: follow a dlcore job from any page, across reruns.
+
+The job's key, config and data live in ``st.session_state[state_key]``; the handle comes
+back from ``jobs.get(key)`` on every run (or from ``jobs.submit`` again when this process
+forgot the job: the cache makes that instant once it finished). While the job is queued or
+running, a fragment polls ``handle.snapshot()`` every ``every`` seconds and redraws only
+itself; when the job ends it triggers one full rerun so the page shows the final result.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from dlcore import jobs
+from dlcore.jobs import JobHandle, JobSnapshot
+
+Render = Callable[[JobSnapshot, JobHandle], None]
+POLL_SECONDS = 0.5
+
+
+def _clean_without_keras() -> None:
+    """Streamlit's after-run cleanup, minus its ``keras.backend.clear_session()``."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+def _keep_training_fast() -> None:
+    """Stop every script run (a fragment poll included) from stalling background training.
+
+    After each run Streamlit calls ``keras.backend.clear_session()`` once Keras is
+    imported: that resets Keras' global state for every thread (the training thread's
+    too), clears TensorFlow's kernel cache and forces a full garbage collection; then it
+    runs another full collection (``runner.postScriptGC``). With TensorFlow loaded each
+    collection holds the GIL for 0.1-0.4 s, so polling at 2 Hz slowed a training job
+    about 10x (measured; see bench/regression_live.py). Both are process-wide, like the
+    jobs they protect; Python's automatic garbage collection still runs.
+    """
+    from streamlit import config
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = _clean_without_keras
+    if not config.is_manually_set("runner.postScriptGC"):
+        config.set_option("runner.postScriptGC", False, "pages/_live.py")
+
+
+_keep_training_fast()
+
+
+def track(state_key: str, handle: JobHandle, config: Any, data: Any = None) -> None:
+    """Remember a submitted job in session state, so reruns and tab changes find it."""
+    st.session_state[state_key] = {"key": handle.key, "config": config, "data": data}
+
+
+def tracked(state_key: str) -> JobHandle | None:
+    """The handle of the job this session follows, or None when it follows none."""
+    job = st.session_state.get(state_key)
+    if job is None:
+        return None
+    handle = jobs.get(job["key"])
+    if handle is None:  # the process forgot it (restart, or many jobs since)
+        handle = jobs.submit(job["config"], job["data"])
+        track(state_key, handle, job["config"], job["data"])
+    return handle
+
+
+def _progress_line(snap: JobSnapshot) -> str:
+    """Epoch, batch, ETA and throughput in one line."""
+    parts = [f"Epoch {snap.epoch} / {snap.epochs}"]
+    if snap.batches_per_epoch:
+        parts.append(f"batch {snap.batch} / {snap.batches_per_epoch}")
+    if snap.eta is not None:
+        parts.append(f"about {snap.eta:.0f} s left")
+    if snap.samples_per_second:
+        parts.append(f"{snap.samples_per_second:,.0f} samples/s")
+    return " · ".join(parts)
+
+
+def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
+    """One clear message for a finished job: done, stopped, diverged, failed or cancelled."""
+    if snap.state == "done":
+        st.success(snap.message or "Training finished.")
+    elif snap.state == "diverged":
+        st.error(diverged_hint or snap.message)
+    elif snap.state == "failed":
+        st.error(snap.error or snap.message or "Training failed.")
+    else:  # stopped or cancelled by the learner
+        st.info(snap.message or f"Training {snap.state}.")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _poll(state_key: str, key: str, render: Render) -> None:
+    """Redraw progress and the caller's live charts; one full rerun once the job ends."""
+    handle = jobs.get(key)
+    if handle is None:
+        st.rerun()
+    snap = handle.snapshot()
+    if snap.finished:
+        st.rerun()  # the page now shows the final result; this fragment is not called again
+    if snap.state == "queued":
+        st.info(f"Waiting for a free training slot: position {snap.queue_position} in the queue.")
+    else:
+        st.progress(snap.fraction, text=_progress_line(snap))
+    if st.button("⏹ Stop", key=f"{state_key}_stop", help="Stop after the current batch"):
+        handle.cancel()
+    render(snap, handle)
+
+
+def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSnapshot | None:
+    """Show the followed job: live while it trains, then its outcome and final charts.
+
+    Args:
+        state_key: Session-state key holding the job (page-prefixed, e.g. "reg_job").
+        render: Draws the page's charts from a snapshot (and the handle, for the result).
+        diverged_hint: Plain-words explanation shown when the run diverged.
+
+    Returns:
+        The latest snapshot, or None when this session follows no job.
+    """
+    handle = tracked(state_key)
+    if handle is None:
+        return None
+    snap = handle.snapshot()
+    if snap.finished:
+        show_outcome(snap, diverged_hint)
+        render(snap, handle)
+    else:
+        _poll(state_key, handle.key, render)
+    return snap
