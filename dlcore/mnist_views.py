@@ -49,6 +49,7 @@ CONTROL_BOUNDS = {
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
+_CHUNK = 1 << 20  # pixels counted at a time by pixel_stats
 _save_lock = threading.Lock()  # Keras saving touches global state; one save at a time
 
 
@@ -131,12 +132,16 @@ class PixelStats:
 def pixel_stats(images: np.ndarray) -> PixelStats:
     """Exact brightness statistics of uint8 images, all derived from one 256-bin histogram.
 
-    Counting levels avoids a float copy of the pixels (60,000 images are 47 million).
+    Counting levels avoids a float copy of the pixels (60,000 images are 47 million), and
+    counting in chunks keeps bincount's int64 copy small (and the whole ~10x faster).
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise ValueError(f"pixel_stats expects uint8 images, got {images.dtype}")
-    histogram = np.bincount(images.ravel(), minlength=256).astype(np.int64)
+    flat = images.reshape(-1)
+    histogram = np.zeros(256, dtype=np.int64)
+    for start in range(0, flat.size, _CHUNK):
+        histogram += np.bincount(flat[start : start + _CHUNK], minlength=256)
     levels = np.arange(256, dtype=np.float64)
     total = float(histogram.sum())
     mean = float(histogram @ levels) / total
@@ -159,6 +164,22 @@ def class_means(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.stack(
         [images[labels == d].mean(axis=0, dtype=np.float64) for d in range(NUM_CLASSES)]
     ).astype(np.float32)
+
+
+def ink_window(image: np.ndarray, size: int = 6) -> tuple[int, int]:
+    """Top-left corner of the size x size window holding the most ink (for a pixel table)."""
+    image = np.asarray(image, dtype=np.int64)
+    if not 1 <= size <= min(image.shape):
+        raise ValueError(f"size must be between 1 and {min(image.shape)}, got {size}")
+    integral = np.pad(image.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+    sums = (
+        integral[size:, size:]
+        - integral[:-size, size:]
+        - integral[size:, :-size]
+        + integral[:-size, :-size]
+    )
+    row, col = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(row), int(col)
 
 
 def normalize(image: np.ndarray) -> np.ndarray:
@@ -292,7 +313,7 @@ def parameter_table(config: MnistConfig) -> list[LayerParams]:
 def summary_text(model) -> str:
     """Keras' ``model.summary()`` as plain text (the table a learner sees in a notebook)."""
     lines: list[str] = []
-    model.summary(print_fn=lambda text, **_: lines.append(text), line_length=90)
+    model.summary(print_fn=lambda text, **_: lines.append(text), line_length=66)
     return "\n".join(lines).strip("\n")
 
 
@@ -338,6 +359,22 @@ def tile_filters(kernels: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndar
     peak = np.abs(filters).max(axis=(1, 2), keepdims=True)
     scaled = np.divide(filters, peak, out=np.zeros_like(filters), where=peak > 0)
     return tile(scaled, min(columns, len(scaled)), gap, fill=np.nan)
+
+
+def display_image(picture: np.ndarray, min_side: int = 112) -> np.ndarray:
+    """A uint8 copy of an image for the screen, small ones enlarged with square pixels.
+
+    Float images are taken as 0-1 (the normalized model input); a 28x28 digit becomes
+    112x112 with each pixel a 4x4 block, so the browser does not blur it.
+    """
+    picture = np.asarray(picture)
+    if picture.dtype.kind == "f":
+        picture = np.round(np.clip(picture, 0.0, 1.0) * 255.0)
+    picture = picture.astype(np.uint8)
+    factor = -(-min_side // max(picture.shape[:2]))
+    if factor > 1:
+        picture = picture.repeat(factor, axis=0).repeat(factor, axis=1)
+    return picture
 
 
 def canvas_has_ink(rgba: np.ndarray | None) -> bool:

@@ -213,3 +213,27 @@ def test_batch_size_and_learning_rate_choices_are_valid():
         MnistConfig(learning_rate=rate)
     assert MnistConfig().batch_size in views.BATCH_SIZES
     assert MnistConfig().learning_rate in views.LEARNING_RATES
+
+
+def test_display_image_enlarges_small_images_with_square_pixels():
+    digit = np.zeros((28, 28), np.float32)
+    digit[3, 5] = 1.0
+    shown = views.display_image(digit)
+    assert shown.shape == (112, 112) and shown.dtype == np.uint8
+    assert (shown[12:16, 20:24] == 255).all() and shown.sum() == 255 * 16
+    photo = np.full((300, 200, 3), 7, np.uint8)
+    assert views.display_image(photo).shape == (300, 200, 3)  # big enough already
+
+
+def test_ink_window_finds_the_window_with_most_ink():
+    image = np.zeros((28, 28), np.uint8)
+    image[20:24, 3:7] = 200
+    image[2, 2] = 255
+    assert views.ink_window(image, size=4) == (20, 3)
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, size=(10, 12), dtype=np.uint8)
+    row, col = views.ink_window(noisy, size=3)
+    best = max((int(noisy[r : r + 3, c : c + 3].sum()), r, c) for r in range(8) for c in range(10))
+    assert noisy[row : row + 3, col : col + 3].sum() == best[0]
+    with pytest.raises(ValueError, match="size"):
+        views.ink_window(image, size=29)

@@ -1,0 +1,128 @@
+"""What the MNIST page's tabs share: the data, the session's model, and cached model views.
+
+Session-state keys (all prefixed ``mnist_``): ``mnist_job`` the training this session
+follows (pages/_live.py), ``mnist_model`` the last finished usable training ({"key",
+"config"}), ``mnist_tab`` the open tab, ``mnist_digit`` the user's last prepared digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from dlcore import cache, jobs
+from dlcore import data as datasets
+from dlcore.configs import MNIST_QUICK, MnistConfig
+from pages import _live as live
+
+JOB = "mnist_job"
+MODEL = "mnist_model"
+TAB = "mnist_tab"
+TABS = ("Explore", "Train", "Evaluate", "Look inside", "Read my digit")
+USABLE_STATUSES = ("completed", "early_stopped", "stopped")
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A finished training the page can use: its cache key, result and a model token.
+
+    The token changes whenever the model object does (a stopped run and a later full run
+    of the same settings share a key), so caches keyed on (key, token) never mix them up.
+    """
+
+    key: str
+    result: object
+
+    @property
+    def token(self) -> str:
+        return f"{self.result.status}-{self.result.epochs_run}-{id(self.result.model)}"
+
+    @property
+    def model(self):
+        return self.result.model
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def mnist_arrays():
+    """The verified MNIST arrays ((x_train, y_train), (x_test, y_test)), shared by sessions."""
+    return datasets.load_mnist()
+
+
+def remember_finished() -> None:
+    """Adopt the followed job's model once it has finished with usable weights."""
+    handle = live.tracked(JOB)
+    if handle is None or not handle.snapshot().finished:
+        return
+    result = handle.result()
+    if result is not None and result.status in USABLE_STATUSES:
+        st.session_state[MODEL] = {"key": handle.key, "config": result.config}
+
+
+def current_model() -> Trained | None:
+    """The model of this session's last finished training, or None when there is none."""
+    entry = st.session_state.get(MODEL)
+    if entry is None:
+        return None
+    handle = jobs.get(entry["key"])
+    result = handle.result() if handle is not None else None
+    if result is None:  # the process forgot the job: the cache still has a completed run
+        result = cache.load(entry["key"])
+    if result is None:
+        del st.session_state[MODEL]
+        return None
+    return Trained(entry["key"], result)
+
+
+def start_training(config: MnistConfig, open_train_tab: bool = False) -> None:
+    """Submit a training (a cache hit finishes at once) and follow it on the Train tab."""
+    handle = jobs.submit(config)
+    live.track(JOB, handle, config)
+    if open_train_tab:
+        st.session_state[TAB] = "Train"
+
+
+def offer_training(where: str) -> None:
+    """Say there is no model yet and offer the two one-click trainings."""
+    st.info(
+        "There is no trained model in this session yet. Train one on the **Train** tab, "
+        "or start one of these with one click (a model trained before comes back at once)."
+    )
+    left, right = st.columns(2)
+    left.button(
+        "Train the default model (≈ 99 %)",
+        key=f"mnist_offer_default_{where}",
+        on_click=start_training,
+        args=(MnistConfig(), True),
+    )
+    right.button(
+        "Train the quick model (≈ 97 %, seconds)",
+        key=f"mnist_offer_quick_{where}",
+        on_click=start_training,
+        args=(MNIST_QUICK, True),
+    )
+
+
+def model_label(trained: Trained) -> str:
+    """One line naming the model in use and its test accuracy."""
+    result, config = trained.result, trained.result.config
+    accuracy = result.metrics.get("test_accuracy", float("nan"))
+    stopped = " (stopped early by you)" if result.status == "stopped" else ""
+    return (
+        f"Model in use: {config.conv1_filters}/{config.conv2_filters} filters, "
+        f"{config.dense_units} dense units, {result.epochs_run} epoch(s) on "
+        f"{config.train_size:,} images{stopped} · test accuracy **{accuracy:.2%}**"
+    )
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def predictor(key: str, token: str, _model):
+    """A DigitPredictor for the model (traced once, thread-safe), shared by sessions."""
+    from dlcore.inference import DigitPredictor
+
+    return DigitPredictor(_model)
+
+
+def predictor_for(trained: Trained):
+    """The cached DigitPredictor of a trained model."""
+    return predictor(trained.key, trained.token, trained.model)
