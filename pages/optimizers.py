@@ -1,0 +1,313 @@
+"""Optimizers: the real Keras optimizers race downhill on 2-D loss surfaces."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dlcore import optimizers as opt
+
+PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
+COLORS = dict(zip(opt.names(), [*PALETTE, "#7f7f7f"], strict=True))
+MAX_FRAMES = 50
+STILL = {
+    "mode": "immediate",
+    "frame": {"duration": 0, "redraw": False},
+    "transition": {"duration": 0},
+}
+
+
+@st.cache_data(max_entries=64, show_spinner="Racing the optimizers in TensorFlow…")
+def explore(surface: str, condition: float, settings: dict, start: tuple, steps: int, tol: float):
+    """Every number on this page, from one dlcore call (cached per set of controls)."""
+    return opt.explore(opt.get_surface(surface, condition), settings, start, steps, tol)
+
+
+def decades(low: float, high: float, series=(1, 2, 5)) -> list[float]:
+    """Slider stops 1-2-5 per decade from low to high: a logarithmic slider."""
+    exps = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    return [v for e in exps for m in series if low <= (v := float(f"{m}e{e}")) <= high]
+
+
+def control(name: str, h: opt.Hyperparameter, where) -> float:
+    """The widget for one hyperparameter of one optimizer."""
+    key = f"opt_{name}_{h.name}"
+    if h.log:
+        stops = decades(h.low, h.high, (1, 2, 5) if h.name == "learning_rate" else (1,))
+        return where.select_slider(h.label, stops, h.default, key=key, format_func="{:g}".format)
+    step = 0.0001 if h.name == "beta_2" else 0.001
+    return where.slider(h.label, h.low, h.high, h.default, step, key=key, format="%.4g")
+
+
+def pick_start(surface_key: str) -> None:
+    """A click on the map (on its invisible grid of points) moves the start point there."""
+    points = st.session_state.opt_chart.selection.points
+    if points:
+        st.session_state[f"opt_x_{surface_key}"] = round(float(points[0]["x"]), 2)
+        st.session_state[f"opt_y_{surface_key}"] = round(float(points[0]["y"]), 2)
+
+
+def race_figure(found) -> go.Figure:
+    """Contour map, clickable grid, minima, full paths, and one ball per optimizer that the
+    Plotly animation moves along its path (frames sample every few steps, so it stays light)."""
+    surface, grid, results = found.surface, found.grid, found.results
+    fig = go.Figure(
+        go.Contour(
+            x=grid.x,
+            y=grid.y,
+            z=grid.level,
+            ncontours=30,
+            showscale=False,
+            colorscale="Blues_r",
+            hoverinfo="skip",
+            line_width=0.4,
+        )
+    )
+    gx, gy = np.meshgrid(np.linspace(*surface.x_range, 31), np.linspace(*surface.y_range, 31))
+    fig.add_scatter(
+        x=gx.ravel(),
+        y=gy.ravel(),
+        mode="markers",
+        marker={"size": 14, "opacity": 0},
+        hovertemplate="start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
+        showlegend=False,
+    )
+    for x, y in surface.minima:
+        fig.add_scatter(
+            x=[x],
+            y=[y],
+            mode="markers",
+            name="minimum",
+            showlegend=False,
+            marker={"symbol": "star", "size": 16, "color": "gold"},
+            hoverinfo="skip",
+        )
+    for name, result in results.items():
+        fig.add_scatter(
+            x=result.path[:, 0],
+            y=result.path[:, 1],
+            mode="lines",
+            opacity=0.75,
+            name=opt.get(name).label,
+            line={"color": COLORS[name], "width": 2},
+        )
+
+    def balls(k: int) -> go.Scatter:
+        ends = np.array([r.path[min(k, len(r.path) - 1)] for r in results.values()])
+        return go.Scatter(
+            x=ends[:, 0],
+            y=ends[:, 1],
+            mode="markers",
+            showlegend=False,
+            marker={
+                "size": 12,
+                "color": [COLORS[n] for n in results],
+                "line": {"width": 1.5, "color": "black"},
+            },
+            hoverinfo="skip",
+        )
+
+    steps = max(len(r.path) for r in results.values()) - 1
+    shown = sorted({*range(0, steps, math.ceil(steps / MAX_FRAMES) or 1), steps})
+    fig.add_trace(balls(steps))
+    fig.frames = [go.Frame(data=[balls(k)], traces=[len(fig.data) - 1], name=str(k)) for k in shown]
+    play = {**STILL, "frame": {"duration": 80, "redraw": False}}
+    fig.update_layout(
+        height=560,
+        margin={"t": 10, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h"},
+        xaxis={"range": surface.x_range, "title": "x"},
+        yaxis={"range": surface.y_range, "title": "y"},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0,
+                "y": -0.1,
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], STILL]},
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": len(shown) - 1,
+                "x": 0.2,
+                "len": 0.8,
+                "y": -0.03,
+                "currentvalue": {"prefix": "step "},
+                "steps": [
+                    {"label": str(k), "method": "animate", "args": [[str(k)], STILL]} for k in shown
+                ],
+            }
+        ],
+    )
+    return fig
+
+
+st.title("🏁 Optimizers")
+st.markdown(
+    "Training a network means walking **downhill** on its loss surface. An **optimizer** turns "
+    "the slope under your feet (the gradient) into a step. Here the real `keras.optimizers` race "
+    "on 2-D surfaces, so you can *see* them differ: who zig-zags, who overshoots, who gets stuck."
+)
+left, right = st.columns([1, 2], gap="large")
+surface_key = left.selectbox(
+    "Surface", opt.surfaces(), key="opt_surface", format_func=lambda n: opt.get_surface(n).label
+)
+condition = 10.0
+if surface_key == "bowl":
+    condition = left.select_slider(
+        "Condition number κ (how stretched)",
+        decades(1, 1000),
+        10.0,
+        key="opt_condition",
+        format_func="{:g}".format,
+    )
+surface = opt.get_surface(surface_key, condition)
+left.latex(surface.latex)
+left.caption(surface.description)
+chosen = left.multiselect(
+    "Optimizers",
+    opt.names(),
+    ["sgd", "momentum", "rmsprop", "adam", "nadam"],
+    key="opt_chosen",
+    format_func=lambda n: opt.get(n).label,
+)
+steps = left.slider("Steps", 10, 1000, 200, 10, key="opt_steps")
+(x0, y0), (x1, y1) = zip(surface.x_range, surface.y_range, strict=True)
+start = (
+    left.slider("Start x", x0, x1, surface.default_start[0], 0.01, key=f"opt_x_{surface_key}"),
+    left.slider("Start y", y0, y1, surface.default_start[1], 0.01, key=f"opt_y_{surface_key}"),
+)
+tol = left.select_slider(
+    "Counts as “reached” when the loss is within",
+    decades(1e-6, 1, (1,)),
+    1e-3,
+    key="opt_tol",
+    format_func="{:g}".format,
+)
+if not chosen:
+    st.info("Pick at least one optimizer to start the race.")
+    st.stop()
+
+settings = {}
+for name in chosen:
+    spec = opt.get(name)
+    with st.expander(f"**{spec.label}** · {spec.summary}", expanded=len(chosen) <= 2):
+        knobs, rules = st.columns([1, 2])
+        settings[name] = {h.name: control(name, h, knobs) for h in spec.hyperparameters}
+        for rule in spec.rules:
+            rules.caption(rule.title)
+            for line in rule.latex:
+                rules.latex(line)
+
+try:
+    found = explore(surface_key, condition, settings, start, steps, tol)
+except ValueError as error:
+    st.error(f"These settings cannot be raced: {error}")
+    st.stop()
+
+with right:
+    st.caption("▶ replays the race and the slider scrubs through it. Click the map to start there.")
+    st.plotly_chart(
+        race_figure(found),
+        key="opt_chart",
+        on_select=lambda: pick_start(surface_key),
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    for row in found.table:
+        if row.diverged_at is not None:
+            why = "learning rate too high?" if surface.has_minimum else "the saddle has no bottom"
+            st.warning(f"{opt.get(row.optimizer).label} diverged at step {row.diverged_at} ({why})")
+
+loss_col, table_col = st.columns(2)
+loss_fig = go.Figure(
+    layout={
+        "height": 340,
+        "margin": {"t": 30, "b": 10},
+        "title": "Loss per step",
+        "xaxis_title": "step",
+        "yaxis": {"type": "log", "title": "J(w) − J*"}
+        if surface.has_minimum
+        else {"title": "J(w)"},
+    }
+)
+for name, result in found.results.items():
+    gap = result.losses - (surface.min_value or 0.0)
+    loss_fig.add_scatter(y=gap, name=opt.get(name).label, line={"color": COLORS[name]})
+loss_col.plotly_chart(loss_fig, key="opt_loss")
+table_col.markdown("**Where each optimizer ended**")
+table_col.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "optimizer": opt.get(r.optimizer).label,
+                "final loss": f"{r.final_loss:.3g}",
+                "distance to nearest minimum": "no minimum"
+                if r.distance_to_minimum is None
+                else f"{r.distance_to_minimum:.3g}",
+                f"steps to loss ≤ J* + {tol:g}": "not reached"
+                if r.steps_to_tolerance is None
+                else str(r.steps_to_tolerance),
+                "status": "finished"
+                if r.diverged_at is None
+                else f"diverged at step {r.diverged_at}",
+            }
+            for r in found.table
+        ]
+    ),
+    hide_index=True,
+    key="opt_table",
+)
+
+st.subheader("Inside Adam")
+if found.adam is None:
+    st.info("Add Adam to the race to look inside it.")
+else:
+    a = found.adam
+    st.markdown(
+        "Adam keeps two running averages per coordinate: **m** (which way the gradient "
+        "points) and **v** (how big it is, squared). Both start at 0, so early on they "
+        "are too small; dividing by 1 − βᵗ corrects that. Each coordinate then moves by "
+        "α·m̂ / (√v̂ + ε̂): big steps where the gradient is steady, small where it is large "
+        "or jumpy. The numbers are read from Keras' own optimizer variables."
+    )
+    fig = go.Figure(
+        layout={
+            "height": 300,
+            "margin": {"t": 30, "b": 10},
+            "yaxis_type": "log",
+            "title": "Step size per coordinate",
+            "xaxis_title": "t",
+        }
+    )
+    for i, axis in enumerate("xy"):
+        fig.add_scatter(x=a.t, y=np.abs(a.update[:, i]), name=f"|step {axis}|")
+        fig.add_scatter(
+            x=a.t, y=a.effective_learning_rate[:, i], name=f"α/(√v̂+ε̂) {axis}", line={"dash": "dot"}
+        )
+    columns = {
+        "g": a.gradient,
+        "m": a.m,
+        "v": a.v,
+        "m̂": a.m_hat,
+        "v̂": a.v_hat,
+        "α/(√v̂+ε̂)": a.effective_learning_rate,
+        "step": a.update,
+    }
+    table = {f"{k} {axis}": v[:, i] for k, v in columns.items() for i, axis in enumerate("xy")}
+    chart_col, data_col = st.columns(2)
+    chart_col.plotly_chart(fig, key="opt_adam_chart")
+    data_col.dataframe(
+        pd.DataFrame(table, index=pd.Index(a.t, name="t")).map("{:.3g}".format),
+        height=300,
+        key="opt_adam_table",
+    )
+
+with st.expander("Going deeper: what Keras really computes"):
+    st.markdown("\n".join(f"- {note}" for note in opt.KERAS_NOTES))

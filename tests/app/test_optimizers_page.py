@@ -1,0 +1,64 @@
+"""The Optimizers page: controls change the race, formulas are shown, blow-ups are explained."""
+
+from tests.app.conftest import page_test
+
+TUTORIAL_GD = r"w_{t+1} = w_t - \alpha \nabla_w J(w_t)"
+TUTORIAL_ADAM_STEP = r"w_{t+1} = w_t - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}"
+
+
+def end_table(at):
+    """The end-point table (the page's first table) as {optimizer label: row}."""
+    frame = at.dataframe[0].value
+    assert "status" in frame.columns
+    return {row["optimizer"]: row for row in frame.to_dict("records")}
+
+
+def test_page_races_and_a_learning_rate_change_moves_only_that_optimizer():
+    at = page_test("pages/optimizers.py").run()
+    assert not at.exception
+    before = end_table(at)
+    assert len(before) == 5 and all(row["status"] == "finished" for row in before.values())
+    latex = [element.value.strip("$\n") for element in at.latex]
+    assert TUTORIAL_GD in latex and TUTORIAL_ADAM_STEP in latex
+    assert at.subheader[0].value == "Inside Adam" and at.dataframe[1].value.shape[0] == 200
+
+    at.select_slider(key="opt_adam_learning_rate").set_value(0.5).run()
+    assert not at.exception
+    after = end_table(at)
+    assert after["Adam"]["final loss"] != before["Adam"]["final loss"]
+    assert after["Nadam"] == before["Nadam"]
+
+
+def test_too_high_a_learning_rate_is_reported_as_divergence():
+    at = page_test("pages/optimizers.py").run()
+    at.selectbox(key="opt_surface").set_value("rosenbrock").run()
+    at.select_slider(key="opt_sgd_learning_rate").set_value(1.0).run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(
+        w.startswith("Gradient descent (SGD) diverged at step") and "learning rate too high?" in w
+        for w in warnings
+    )
+    assert end_table(at)["Gradient descent (SGD)"]["status"].startswith("diverged at step")
+
+
+def test_saddle_says_there_is_no_minimum_and_empty_selection_asks_for_one():
+    at = page_test("pages/optimizers.py").run()
+    at.selectbox(key="opt_surface").set_value("saddle").run()
+    assert not at.exception
+    rows = end_table(at).values()
+    assert all(row["distance to nearest minimum"] == "no minimum" for row in rows)
+
+    at.multiselect(key="opt_chosen").set_value([]).run()
+    assert not at.exception
+    assert "at least one optimizer" in at.info[0].value
+
+
+def test_start_sliders_follow_the_surface_and_move_the_race():
+    at = page_test("pages/optimizers.py").run()
+    at.selectbox(key="opt_surface").set_value("himmelblau").run()
+    first = end_table(at)
+    assert at.slider(key="opt_x_himmelblau").value == -0.3
+    at.slider(key="opt_x_himmelblau").set_value(4.0).run()
+    assert not at.exception
+    assert end_table(at)["Adam"]["final loss"] != first["Adam"]["final loss"]
