@@ -362,6 +362,20 @@ def outlier_fits(outlier: float, selected: Sequence[str], delta: float = 1.0) ->
     }
 
 
+# The slopes the classification view plots, for one sample with label y and p = ŷ = sigmoid(z).
+CLASSIFICATION_GRADIENT_LATEX = {
+    "binary_crossentropy": {
+        "d_probability": r"\frac{\partial L}{\partial \hat{y}} = -\frac{y}{\hat{y}} + "
+        r"\frac{1 - y}{1 - \hat{y}}",
+        "d_logit": r"\frac{\partial L}{\partial z} = \hat{y} - y",
+    },
+    "mse": {
+        "d_probability": r"\frac{\partial L}{\partial \hat{y}} = 2(\hat{y} - y)",
+        "d_logit": r"\frac{\partial L}{\partial z} = 2(\hat{y} - y)\,\hat{y}\,(1 - \hat{y})",
+    },
+}
+
+
 def _probability_slopes(name: str, label: float, probabilities: np.ndarray) -> dict:
     """Per-sample loss and its slopes w.r.t. the probability p and the logit z (p = σ(z))."""
     loss = get(name)

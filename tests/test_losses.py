@@ -250,3 +250,14 @@ def test_cross_entropy_keeps_a_strong_gradient_when_confidently_wrong_and_mse_do
     assert abs(bce["d_logit"]) > 40 * abs(mse["d_logit"])
     with pytest.raises(ValueError, match="probability"):
         losses.classification_view(1, 1.0)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mse"])
+@pytest.mark.parametrize("label", [0, 1])
+def test_the_shown_classification_slopes_equal_the_tape(name, label):
+    view = losses.classification_view(label, 0.3)
+    env = {"y": float(label), "yhat": np.asarray(view["p"])}
+    for key, latex in losses.CLASSIFICATION_GRADIENT_LATEX[name].items():
+        np.testing.assert_allclose(
+            latex_sides(latex)[0](env), view["curves"][name][key], rtol=1e-9, atol=1e-12
+        )
