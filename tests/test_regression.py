@@ -156,3 +156,103 @@ def test_settings_label_and_divergence_advice_name_the_settings():
     assert "tanh" in label and "adam" in label and "lr 5" in label
     advice = regression.divergence_advice(config)
     assert "too high" in advice and "10× smaller: 0.5" in advice
+
+
+# ------------------------------------------------------------- with a real (tiny) training run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data):
+    """A 3-epoch run on 300 houses through jobs (as the page does), in an empty cache."""
+    from dlcore import jobs
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DLCORE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    config = RegressionConfig(epochs=3, batch_size=16, optimizer="adam", learning_rate=0.05)
+    handle = jobs.submit(config, data)
+    assert handle.wait(120)
+    yield handle, handle.result()
+    mp.undo()
+
+
+def test_preview_preprocessing_is_what_training_used(trained, data):
+    _, result = trained
+    prep = regression.preprocess(data, result.config)
+    np.testing.assert_array_equal(prep.train_idx, result.extras["train_idx"])
+    np.testing.assert_array_equal(prep.test_idx, result.extras["test_idx"])
+    assert prep.x_scaler == result.extras["x_scaler"]
+    assert prep.y_scaler == result.extras["y_scaler"]
+
+
+def test_trained_contributions_add_up_to_the_trained_prediction(trained, data):
+    _, result = trained
+    grid = regression.area_grid(data, 50)
+    parts = regression.hidden_contributions(
+        regression.network_weights(result.model),
+        result.config.activation,
+        result.extras["x_scaler"],
+        result.extras["y_scaler"],
+        grid,
+    )
+    scale = result.extras["y_scaler"].scale
+    predicted = regression.result_prices(result, grid)
+    np.testing.assert_allclose(parts.total, predicted, rtol=0, atol=1e-5 * scale)
+
+
+def test_shown_metrics_equal_the_formulas_on_the_test_houses(trained, data):
+    _, result = trained
+    idx = result.extras["test_idx"]
+    by_hand = _metrics_by_hand(
+        list(data.price[idx]), list(regression.result_prices(result, data.area[idx]))
+    )
+    for name, value in by_hand.items():
+        assert result.metrics[f"test_{name}"] == pytest.approx(value, rel=1e-9), name
+        assert regression.test_metrics(result, data)[name] == pytest.approx(value, rel=1e-9)
+
+
+def test_predict_price_flags_areas_outside_the_training_range(trained, data):
+    _, result = trained
+    low, high = regression.training_range(result, data)
+    assert low == data.area[result.extras["train_idx"]].min()
+    inside = (low + high) / 2
+    price, extrapolating = regression.predict_price(result, inside, data)
+    assert not extrapolating
+    assert price == pytest.approx(regression.result_prices(result, [inside])[0])
+    assert regression.predict_price(result, low, data)[1] is False  # the edge was seen
+    assert regression.predict_price(result, high + 1, data)[1] is True
+    assert regression.predict_price(result, max(low - 1, 0.5), data)[1] is True
+
+
+def test_run_summary_expresses_the_loss_as_rmse_in_currency(trained):
+    handle, result = trained
+    summary = regression.run_summary(handle.key, result)
+    scale = result.extras["y_scaler"].scale
+    np.testing.assert_allclose(summary.test_rmse, scale * np.sqrt(result.history["val_loss"]))
+    assert len(summary.train_rmse) == 3 and summary.status == "completed"
+    assert summary.label == regression.settings_label(result.config)
+
+
+def test_scaler_formula_shown_is_the_transform_computed(trained, data):
+    import re
+
+    _, result = trained
+    for scaler, name in ((result.extras["x_scaler"], "area"), (result.extras["y_scaler"], "price")):
+        latex = regression.scaler_latex(scaler, name)
+        sign, offset, scale = re.search(r"([-+]) ([\d.e+]+)\}\{([\d.e+]+)\}", latex).groups()
+        offset = float(offset) * (1 if sign == "-" else -1)
+        x = np.array([40.0, 150.0, 2e5])
+        np.testing.assert_allclose((x - offset) / float(scale), scaler.transform(x), rtol=1e-5)
+
+
+def test_a_too_high_learning_rate_ends_diverged_through_jobs(tmp_path, monkeypatch, data):
+    from dlcore import cache, jobs
+
+    monkeypatch.setenv("DLCORE_CACHE_DIR", str(tmp_path))
+    config = RegressionConfig(learning_rate=10.0, optimizer="sgd", epochs=50)
+    handle = jobs.submit(config, data)
+    assert handle.wait(120)
+    snap = handle.snapshot()
+    assert snap.state == "diverged"
+    assert snap.epoch < 50  # stopped at once, not after all epochs
+    assert not np.isfinite([row["loss"] for row in snap.batch_losses]).all()
+    assert cache.load(handle.key) is None  # a diverged run is never cached

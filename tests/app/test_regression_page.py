@@ -1,0 +1,91 @@
+"""AppTest behaviour tests of the regression page: data, training to the end, bad uploads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlcore import jobs
+from tests.app.conftest import page_test
+
+GOOD_CSV = "size_m2,price_eur\n" + "\n".join(f"{a},{1000 * a + 50}" for a in range(40, 70))
+BAD_CSV = GOOD_CSV.replace("45,45050", "45,")  # an empty price cell on data row 6
+
+
+def _run(at):
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _train(at, **widgets):
+    """Set widgets by key, click Train, wait for the job, and rerun to show the result."""
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    at.button(key="reg_train").click()
+    _run(at)
+    handle = jobs.get(at.session_state["reg_job"]["key"])
+    assert handle.wait(120)
+    return _run(at), handle
+
+
+def test_page_shows_data_scaling_and_the_keras_code():
+    at = _run(page_test("pages/regression.py"))
+    assert "1000 houses" in at.caption[0].value
+    code = at.code[0].value
+    assert "Dense(10, activation='relu')" in code and "SGD(learning_rate=0.01)" in code
+    assert any(r"\frac{\text{area} - " in latex.value for latex in at.latex)
+    assert at.info[0].value.startswith("Press **Train**")
+
+
+def test_training_finishes_and_shows_metrics_and_a_prediction():
+    at = _run(page_test("pages/regression.py"))
+    at, handle = _train(at, reg_n=200, reg_epochs=3, reg_opt="adam", reg_lr=0.03)
+    result = handle.result()
+    assert result.status == "completed"
+    assert at.success[0].value.startswith("Trained in")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["R²"] == f"{result.metrics['test_r2']:.3f}"
+    assert metrics["RMSE"] == f"{result.metrics['test_rmse']:,.0f}"
+    assert "Predicted price" in metrics and not at.warning  # the default area is typical
+    at.number_input(key="reg_area").set_value(5.0)  # homes start at 30 m²
+    _run(at)
+    assert "outside the training range" in at.warning[0].value
+    assert len(at.session_state["reg_runs"]) == 1
+    assert [d.label for d in at.get("download_button")] == [
+        "Download the model (.keras)",
+        "Download the history (.csv)",
+    ]
+
+
+def test_same_settings_come_back_from_the_cache():
+    at = _run(page_test("pages/regression.py"))
+    at, first = _train(at, reg_n=100, reg_epochs=2)
+    jobs._registry.pop(first.key)  # as if the server had restarted: only the cache is left
+    at.button(key="reg_train").click()
+    _run(at)
+    assert at.success[0].value == "Loaded from the cache"
+
+
+def test_a_diverged_run_is_explained_with_a_smaller_learning_rate():
+    at = _run(page_test("pages/regression.py"))
+    at, handle = _train(at, reg_n=100, reg_epochs=20, reg_lr=10.0)
+    assert handle.snapshot().state == "diverged"
+    assert "too high" in at.error[0].value and "10× smaller: 1" in at.error[0].value
+    assert "diverged" in at.info[0].value  # look-inside and predict say why they are empty
+
+
+def test_a_bad_csv_names_the_problem_and_keeps_the_previous_data():
+    at = _run(page_test("pages/regression.py"))
+    at.radio(key="reg_source").set_value("My CSV file")
+    _run(at)
+    at.file_uploader(key="reg_csv").set_value(("houses.csv", GOOD_CSV.encode(), "text/csv"))
+    _run(at)
+    good = at.session_state["reg_data"]
+    assert "uploaded CSV: 30 rows" in good.source
+    assert at.selectbox[0].value == "size_m2" and at.selectbox[1].value == "price_eur"
+    at.file_uploader(key="reg_csv").set_value(("broken.csv", BAD_CSV.encode(), "text/csv"))
+    _run(at)
+    assert "price_eur" in at.error[0].value and "row 6" in at.error[0].value
+    kept = at.session_state["reg_data"]
+    assert kept.fingerprint == good.fingerprint
+    np.testing.assert_array_equal(kept.price, np.arange(40, 70) * 1000 + 50)
