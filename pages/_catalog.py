@@ -51,7 +51,12 @@ LESSONS = [
 ]
 
 # Only pages that exist and work are listed; each issue adds its page here when it lands.
-AVAILABLE = {"pages/home.py"}
+AVAILABLE = {
+    "pages/home.py",
+    "pages/activations.py",
+    "pages/losses.py",
+    "pages/optimizers.py",
+}
 
 
 def listed_lessons() -> list[PageInfo]:
