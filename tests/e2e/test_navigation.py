@@ -1,5 +1,7 @@
 """Open Home in a real browser and visit every page the navigation lists."""
 
+from playwright.sync_api import expect
+
 from pages._catalog import listed_lessons
 from tests.e2e.conftest import assert_no_app_error, wait_idle
 
@@ -26,5 +28,5 @@ def test_home_loop_step_links_to_its_lesson(app_url, browser_page):
     group = browser_page.locator('[data-testid="stButtonGroup"]')
     group.get_by_text("Loss", exact=True).click()
     wait_idle(browser_page)
-    assert browser_page.get_by_text("A single number that says how wrong").is_visible()
+    expect(browser_page.get_by_text("A single number that says how wrong")).to_be_visible()
     assert_no_app_error(browser_page)
