@@ -1,0 +1,708 @@
+"""Turn an uploaded photo or drawing into the 28x28 digit the MNIST CNN expects.
+
+MNIST digits are light ink on a dark field, scaled so that their longest side is 20 px,
+and placed in a 28x28 field with their center of mass at the center. A photo of a digit
+written on paper is nothing like that: it is large, dark on light, unevenly lit, noisy and
+off-center. `prepare_digit` walks the photo through the same normalization the MNIST
+authors applied and keeps every intermediate image so that the page can show each step.
+
+Only Pillow and NumPy are used (no TensorFlow), so the module imports quickly.
+
+Example:
+    >>> prepared = prepare_digit(open("seven.jpg", "rb").read())  # doctest: +SKIP
+    >>> prepared.uint8.shape, prepared.array.dtype  # doctest: +SKIP
+    ((28, 28), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PIL import Image, ImageFilter, UnidentifiedImageError
+
+from dlcore.errors import InvalidImage
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo fits three times over
+WORK_SIZE = 512  # longest side the photo is reduced to before any pixel work
+MIN_WORK_SIZE = 256  # tiny images are enlarged so strokes are several pixels wide
+PREVIEW_SIZE = 256  # longest side of the stage images kept for display
+GRID_SIZE = 256  # longest side of the coarse grid on which ink blobs are found
+DIGIT_BOX = 20  # MNIST scales the digit's longest side to 20 px ...
+FIELD = 28  # ... and centers it by mass in a 28x28 field
+CENTER = 14.0  # MNIST's mean center of mass, in pixel-index coordinates
+STROKE_WIDTH = 0.09  # MNIST's median stroke width, as a fraction of the digit's longest side
+THIN_STROKE = 0.06  # thinner than 95% of MNIST's digits: a ballpoint pen; thickened
+MIN_CONTRAST = 12  # gray levels between paper and ink below which nothing is there
+LOW_CONTRAST = 40  # gray levels below which the user is warned that the ink is faint
+MAX_RUNS = 6000  # more separate ink runs than this on the grid is noise, not a digit
+
+NO_DIGIT = "No digit found: the image looks blank or is only noise."
+WARN_BLOBS = (
+    "Several separate marks were found; only the largest one was read. "
+    "Crop the photo to a single digit for a better reading."
+)
+WARN_BORDER = "The digit touches the edge of the image, so part of it may be cut off."
+WARN_CONTRAST = "The ink is very faint (low contrast); a darker pen or better light helps."
+WARN_ANIMATED = "This is an animated image; only its first frame was read."
+
+# EXIF Orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
+_EXIF_ORIENTATION = 0x0112
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class PreparedDigit:
+    """An uploaded image turned into the CNN's input, with every step kept for display.
+
+    Attributes:
+        uint8: The 28x28 uint8 image (0-255, light digit on dark) that the CNN consumes;
+            the model rescales it by 1/255 inside, exactly as during training.
+        stages: Ordered (name, image) pairs from the original upload to the normalized
+            input. Images are NumPy arrays: uint8 gray (H, W) or color (H, W, 3|4), except
+            the last stage, which is `array` itself. Stages larger than 256 px are
+            display copies reduced to at most 256 px on their longest side.
+        warnings: Plain-language warnings about problems that did not stop the reading.
+        polarity_inverted: True when dark ink on light paper was inverted to MNIST's
+            light-on-dark.
+    """
+
+    uint8: np.ndarray
+    stages: tuple[tuple[str, np.ndarray], ...]
+    warnings: tuple[str, ...]
+    polarity_inverted: bool
+
+    @property
+    def array(self) -> np.ndarray:
+        """The normalized model input: 28x28 float32 in [0, 1], equal to uint8 / 255."""
+        return self.uint8.astype(np.float32) / np.float32(255.0)
+
+
+@dataclass(frozen=True)
+class _Blob:
+    """One connected group of ink pixels on the coarse grid."""
+
+    label: int
+    area: int
+    top: int
+    left: int
+    bottom: int  # inclusive
+    right: int  # inclusive
+
+    @property
+    def size(self) -> int:
+        return max(self.bottom - self.top, self.right - self.left) + 1
+
+
+@dataclass(frozen=True)
+class _InkStats:
+    """Brightness statistics of the flattened image, all from one 256-bin histogram."""
+
+    background: float  # median: the paper
+    noise: float  # robust standard deviation of the paper
+    threshold: float  # pixels above it are ink
+    ink_level: float  # typical brightness of the core of the strokes
+    floor: float  # pixels below it are set to zero (noise), the rest ramp up to ink_level
+
+
+def prepare_digit(data: bytes) -> PreparedDigit:
+    """Turn the bytes of an uploaded image into the MNIST-style 28x28 digit.
+
+    Args:
+        data: The file's bytes (PNG, JPEG, WebP, BMP or GIF; animated: first frame).
+
+    Returns:
+        The prepared digit with its stages and warnings.
+
+    Raises:
+        InvalidImage: The file is empty, not an image, truncated, too large, or shows no
+            digit; the message says which in plain words.
+    """
+    stages: list[tuple[str, np.ndarray]] = []
+    warnings: list[str] = []
+    image, orientation = _decode(data, warnings)
+    stages.append(("original", _preview(image)))
+    image = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
+    stages.append(("orientation fixed", _preview(image)))
+    image = _flatten_transparency(image)
+    stages.append(("transparency flattened", _preview(image)))
+    gray = _enlarge_if_tiny(np.asarray(image.convert("L")))
+    stages.append(("grayscale", _preview(gray)))
+    ink, inverted = _fix_polarity(gray)
+    stages.append(("polarity: ink made light" if inverted else "polarity: kept", _preview(ink)))
+    clean, mask, stats = _remove_background(ink)
+    stages.append(("background removed", _preview(clean)))
+    crop = _crop_to_digit(clean, mask, warnings)
+    stages.append(("cropped to the digit", crop))
+    crop, thickened = _thicken_thin_strokes(crop)
+    stages.append(("strokes thickened" if thickened else "stroke width: kept", crop))
+    if stats.ink_level - stats.background < LOW_CONTRAST:
+        warnings.append(WARN_CONTRAST)
+    scaled = _scale_longest_side(crop, DIGIT_BOX)
+    stages.append((f"scaled to {DIGIT_BOX} px", scaled))
+    padded = _pad_to_field(scaled, FIELD)
+    stages.append((f"padded to {FIELD}x{FIELD}", padded))
+    centered = _center_by_mass(padded)
+    stages.append(("centered by mass", centered))
+    prepared = PreparedDigit(centered, (), tuple(warnings), inverted)
+    stages.append(("normalized (/255)", prepared.array))
+    return PreparedDigit(centered, tuple(stages), tuple(warnings), inverted)
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def _decode(data: bytes, warnings: list[str]) -> tuple[Image.Image, int]:
+    """Open, check and decode the file into a small L, LA, RGB or RGBA image.
+
+    Returns:
+        The decoded image (longest side at most WORK_SIZE) and its EXIF orientation.
+    """
+    if not data:
+        raise InvalidImage("The file is empty.")
+    image = _open_lazily(data)
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise InvalidImage("The image has no pixels.")
+    if width * height > MAX_PIXELS:
+        raise InvalidImage(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller photo."
+        )
+    if getattr(image, "is_animated", False):
+        warnings.append(WARN_ANIMATED)
+    orientation = _read_orientation(image)
+    try:
+        return _load_small(image), orientation
+    except InvalidImage:
+        raise
+    except Exception as error:  # Pillow's decoders raise many types on corrupt data.
+        raise InvalidImage(
+            "The image file is truncated or damaged and could not be read."
+        ) from error
+
+
+def _open_lazily(data: bytes) -> Image.Image:
+    """Read only the header, from an allowlist of formats; pixels are not decoded yet."""
+    try:
+        return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except Image.DecompressionBombError as error:
+        raise InvalidImage(
+            "The image claims far too many pixels (a decompression bomb); it was refused."
+        ) from error
+    except UnidentifiedImageError as error:
+        raise InvalidImage(
+            "This is not an image we can read: upload a PNG, JPEG, WebP, BMP or GIF file."
+        ) from error
+    except Exception as error:  # A header that parses halfway raises all sorts.
+        raise InvalidImage("The image file is damaged and could not be read.") from error
+
+
+def _read_orientation(image: Image.Image) -> int:
+    """Return the EXIF Orientation (1 = upright); a broken EXIF block counts as upright."""
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # Malformed EXIF must not make an otherwise fine photo unreadable.
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _load_small(image: Image.Image) -> Image.Image:
+    """Decode the first frame, reduced early so that large photos stay fast."""
+    longest = max(image.size)
+    if image.format == "JPEG" and longest > WORK_SIZE:
+        # Decode at 1/2, 1/4 or 1/8 scale directly from the JPEG's DCT coefficients.
+        scale = WORK_SIZE / longest
+        image.draft(image.mode, (int(image.width * scale) + 1, int(image.height * scale) + 1))
+    image.load()
+    if image.mode in ("1", "P") or image.mode.startswith("I;16"):
+        image = _standard_mode(image)  # Image.reduce does not take these modes.
+    factor = -(-max(image.size) // WORK_SIZE)
+    if factor > 1:
+        image = image.reduce(factor)
+    return _standard_mode(image)
+
+
+def _standard_mode(image: Image.Image) -> Image.Image:
+    """Convert any decoded mode (1, P, CMYK, I;16, I, F, ...) to L, LA, RGB or RGBA."""
+    if image.mode in ("L", "LA", "RGB", "RGBA"):
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        return _wide_gray_to_l(image)
+    alpha = image.has_transparency_data
+    if image.mode in ("1", "La"):
+        return image.convert("LA" if alpha else "L")
+    return image.convert("RGBA" if alpha else "RGB")
+
+
+def _wide_gray_to_l(image: Image.Image) -> Image.Image:
+    """Map a 16/32-bit or float gray image to 8 bits, keeping its contrast meaningful."""
+    values = np.asarray(image)
+    if values.dtype.kind == "u" and values.dtype.itemsize == 2:
+        # 16-bit: 65535 is white. Shift instead of dividing to avoid a float copy.
+        return Image.fromarray((values.astype(np.uint16) >> 8).astype(np.uint8))
+    is_float = values.dtype.kind == "f"
+    values = np.nan_to_num(values.astype(np.float32))
+    low, high = float(values.min()), float(values.max())
+    # The white level is the smallest usual range that holds every value: [0, 1] floats,
+    # 8-bit or 16-bit; anything else (negative, 32-bit) is stretched to its own range.
+    whites = (1.0, 255.0, 65535.0) if is_float else (255.0, 65535.0)
+    white = next((w for w in whites if low >= 0.0 and high <= w), None)
+    scaled = (
+        values * (255.0 / white) if white else (values - low) * (255.0 / max(high - low, 1e-12))
+    )
+    return Image.fromarray(scaled.clip(0, 255).astype(np.uint8))
+
+
+# --- color, orientation and polarity --------------------------------------------------------
+
+
+def _flatten_transparency(image: Image.Image) -> Image.Image:
+    """Composite an image with alpha onto a plain backdrop: white, or black for light ink.
+
+    A drawing canvas leaves the background transparent. Strokes in a dark color go on
+    white; when the visible part is both light and sparse (light strokes on a transparent
+    canvas) a white backdrop would hide them, so the backdrop is black instead.
+    """
+    if image.mode not in ("LA", "RGBA"):
+        return image
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    coverage = float(alpha.mean())
+    visible_brightness = float((gray * alpha).sum() / max(alpha.sum(), 1e-6))
+    backdrop = 0 if coverage < 0.5 and visible_brightness > 128 else 255
+    color_mode = image.mode[:-1]
+    background = Image.new(
+        color_mode, image.size, backdrop if color_mode == "L" else (backdrop,) * 3
+    )
+    background.paste(image.convert(color_mode), mask=image.getchannel("A"))
+    return background
+
+
+def _enlarge_if_tiny(gray: np.ndarray) -> np.ndarray:
+    """Enlarge small images so that filters and blob finding see strokes several px wide."""
+    height, width = gray.shape
+    factor = -(-MIN_WORK_SIZE // max(height, width))
+    if factor <= 1:
+        return gray
+    size = (width * factor, height * factor)
+    return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BICUBIC))
+
+
+def _fix_polarity(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Make the ink light on a dark background, as in MNIST; say whether it was inverted.
+
+    The border of a photo is mostly paper. If the border's median brightness is closer to
+    the brightest part of the image than to the darkest, the paper is light and the ink is
+    dark, so the image is inverted. The extremes are taken on a reduced copy, whose box
+    averaging keeps stray noisy pixels from posing as ink.
+    """
+    border = _border_pixels(gray)
+    paper = float(np.median(border))
+    small = _reduce_to(gray, GRID_SIZE)
+    darkest, brightest = float(small.min()), float(small.max())
+    inverted = paper - darkest > brightest - paper
+    return (255 - gray if inverted else gray), inverted
+
+
+def _border_pixels(gray: np.ndarray) -> np.ndarray:
+    """Return the pixels of a frame about 3% wide around the image."""
+    height, width = gray.shape
+    band = max(1, round(0.03 * max(height, width)))
+    edges = (gray[:band], gray[-band:], gray[:, :band], gray[:, -band:])
+    return np.concatenate([edge.ravel() for edge in edges])
+
+
+# --- background and ink ----------------------------------------------------------------------
+
+
+def _remove_background(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, _InkStats]:
+    """Subtract the paper's uneven lighting, then keep only the ink, antialiased.
+
+    Returns:
+        The clean image (paper 0, stroke cores 255, soft edges in between), the boolean
+        mask of ink pixels, and the brightness statistics used.
+
+    Raises:
+        InvalidImage: Nothing stands out from the paper's noise.
+    """
+    # The paper level is moved to 32 rather than 0 so that clipping keeps its noise intact.
+    flat = np.clip(ink - _fit_paper_surface(ink) + 32.0, 0, 255).astype(np.uint8)
+    # A 3x3 mean divides stray single-pixel noise by nine but keeps thin strokes visible.
+    smooth = np.asarray(Image.fromarray(flat).filter(ImageFilter.BoxBlur(1)))
+    stats = _ink_stats(np.bincount(smooth.ravel(), minlength=256))
+    if stats is None:
+        raise InvalidImage(NO_DIGIT)
+    levels = np.arange(256, dtype=np.float32)
+    ramp = (levels - stats.floor) * (255.0 / (stats.ink_level - stats.floor))
+    lookup = np.clip(np.round(ramp), 0, 255).astype(np.uint8)
+    return lookup[smooth], smooth > stats.threshold, stats
+
+
+def _fit_paper_surface(ink: np.ndarray) -> np.ndarray:
+    """Fit a smooth quadratic surface to the paper, ignoring the ink, at full size.
+
+    Uneven light (a gradient, a vignette) is smooth, so a quadratic in x and y follows it;
+    the bright ink pixels are excluded by refitting without the points far above the fit.
+    """
+    small = _reduce_to(ink, 64).astype(np.float64)
+    rows, cols = small.shape
+    y, x = np.meshgrid(_unit_coords(rows), _unit_coords(cols), indexing="ij")
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1).reshape(-1, 6)
+    values = small.ravel()
+    # Start from the darker half, which is paper unless the ink covers half the image.
+    paper = values <= np.median(values)
+    for _ in range(4):
+        # Normal equations: a 6x6 solve, far cheaper than a full least-squares routine.
+        chosen = design[paper]
+        coef = np.linalg.solve(chosen.T @ chosen + 1e-9 * np.eye(6), chosen.T @ values[paper])
+        residual = values - design @ coef
+        spread = 1.4826 * float(np.median(np.abs(residual[paper]))) + 1.0
+        paper = residual < 2.5 * spread
+    height, width = ink.shape
+    yy, xx = _unit_coords(height)[:, None], _unit_coords(width)[None, :]
+    one_d = (coef[0] + coef[1] * xx + coef[3] * xx * xx) + (coef[2] * yy + coef[5] * yy * yy)
+    return (one_d + coef[4] * (yy * xx)).astype(np.float32)
+
+
+def _unit_coords(count: int) -> np.ndarray:
+    """Pixel centers of a row of `count` pixels mapped to [-1, 1], whatever its resolution."""
+    return (np.arange(count, dtype=np.float64) + 0.5) * (2.0 / count) - 1.0
+
+
+def _ink_stats(histogram: np.ndarray) -> _InkStats | None:
+    """Derive paper level, noise, ink threshold and ink level from a 256-bin histogram.
+
+    The threshold is Otsu's, raised when needed to four noise deviations above the paper:
+    Otsu alone drifts into the paper's noise when the ink covers very few pixels.
+    Returns None when no pixel stands out from the paper.
+    """
+    total = histogram.sum()
+    cumulative = np.cumsum(histogram)
+    background = int(np.searchsorted(cumulative, total / 2))
+    deviations = np.abs(np.arange(256) - background)
+    spread = np.bincount(deviations, weights=histogram, minlength=256)
+    noise = 1.4826 * float(np.searchsorted(np.cumsum(spread), total / 2))
+    threshold = max(_otsu(histogram), background + 4 * noise, background + MIN_CONTRAST)
+    above = histogram[int(threshold) + 1 :]
+    if above.sum() == 0:
+        return None
+    ink_cumulative = np.cumsum(above)
+    ink_level = int(threshold) + 1 + int(np.searchsorted(ink_cumulative, 0.75 * above.sum()))
+    floor = background + max(3 * noise, 0.08 * (ink_level - background))
+    return _InkStats(background, noise, threshold, ink_level, min(floor, threshold))
+
+
+def _otsu(histogram: np.ndarray) -> float:
+    """Return Otsu's threshold: the level that best splits the histogram into two classes."""
+    probability = histogram / max(histogram.sum(), 1)
+    weight = np.cumsum(probability)
+    mean = np.cumsum(probability * np.arange(256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mean[-1] * weight - mean) ** 2 / (weight * (1.0 - weight))
+    return float(np.argmax(np.nan_to_num(between)))
+
+
+# --- finding and framing the digit -----------------------------------------------------------
+
+
+def _crop_to_digit(clean: np.ndarray, mask: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """Crop the clean image to the digit's ink, leaving out specks and far-away marks."""
+    keep, factor = _digit_cells(clean > 0, mask, warnings)
+    # Grow the kept cells by one so the antialiased rim of each stroke stays in.
+    keep = _dilate(keep).repeat(factor, axis=0).repeat(factor, axis=1)
+    digit = np.where(keep[: clean.shape[0], : clean.shape[1]], clean, 0).astype(np.uint8)
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[str]):
+    """Find the grid cells that hold the digit; return them and the grid's cell size in px.
+
+    Blobs are traced through faint ink (hysteresis, as in Canny's edge detector) so that a
+    thin, light stroke stays attached to its digit, but only blobs holding strong ink count;
+    their size is their amount of strong ink.
+
+    Raises:
+        InvalidImage: No blob is large enough to be a digit.
+    """
+    grid, factor = _grid_mask(faint)
+    labels, blobs = _find_blobs(grid)
+    strong_cells = np.bincount(labels[_grid_mask(strong)[0]], minlength=len(blobs) + 1)
+    blobs = [replace(b, area=int(strong_cells[b.label])) for b in blobs if strong_cells[b.label]]
+    main = max(blobs, key=lambda blob: blob.area, default=None)
+    if main is None or main.area < max(4, grid.size * 2e-4):
+        raise InvalidImage(NO_DIGIT)
+    kept, far = _group_digit(main, blobs)
+    if far:
+        warnings.append(WARN_BLOBS)
+    box = _union_box(kept)
+    height, width = grid.shape
+    if box.top == 0 or box.left == 0 or box.bottom == height - 1 or box.right == width - 1:
+        warnings.append(WARN_BORDER)
+    return np.isin(labels, [blob.label for blob in kept]), factor
+
+
+def _grid_mask(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pool the ink mask onto a grid of at most GRID_SIZE cells a side.
+
+    A cell is ink when at least a quarter of its pixels are: strokes fill their cells,
+    scattered noise does not.
+    """
+    factor = -(-max(mask.shape) // GRID_SIZE)
+    if factor == 1:
+        return mask, 1
+    rows, cols = -(-mask.shape[0] // factor), -(-mask.shape[1] // factor)
+    padded = np.zeros((rows * factor, cols * factor), dtype=np.uint8)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    counts = padded.reshape(rows, factor, cols, factor).sum(axis=(1, 3), dtype=np.int32)
+    return counts * 4 >= factor * factor, factor
+
+
+def _find_blobs(grid: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
+    """Label the 8-connected groups of ink cells; return the label image and the blobs.
+
+    Works on horizontal runs of ink joined row to row with a small union-find, which is
+    fast in NumPy + Python because a digit has only a few runs per row.
+    """
+    padded = np.zeros((grid.shape[0], grid.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = grid
+    steps = np.diff(padded, axis=1)
+    run_rows, starts = np.nonzero(steps == 1)
+    ends = np.nonzero(steps == -1)[1]  # exclusive
+    if len(starts) == 0 or len(starts) > MAX_RUNS:
+        return np.zeros(grid.shape, dtype=np.int32), []
+    roots = _join_runs(run_rows, starts, ends, grid.shape[0])
+    _, run_labels = np.unique(roots, return_inverse=True)
+    run_labels = run_labels.astype(np.int32) + 1
+    labels = np.zeros(grid.shape, dtype=np.int32)
+    labels[grid] = np.repeat(run_labels, ends - starts)  # runs are in raster order
+    return labels, _describe_blobs(run_labels, run_rows, starts, ends)
+
+
+def _join_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, height: int) -> list:
+    """Union-find over runs: runs on adjacent rows that touch (8-connected) are joined."""
+    parent = list(range(len(starts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    bounds = np.searchsorted(rows, np.arange(height + 1)).tolist()
+    start, end = starts.tolist(), ends.tolist()
+    for row in range(height - 1):
+        a, b = bounds[row], bounds[row + 1]
+        a_end, b_end = bounds[row + 1], bounds[row + 2]
+        while a < a_end and b < b_end:
+            if start[b] <= end[a] and start[a] <= end[b]:
+                parent[find(a)] = find(b)
+            if end[a] < end[b]:
+                a += 1
+            else:
+                b += 1
+    return [find(i) for i in range(len(parent))]
+
+
+def _describe_blobs(run_labels, rows, starts, ends) -> list[_Blob]:
+    """Area and bounding box of each labeled blob, from its runs."""
+    count = int(run_labels.max())
+    area = np.bincount(run_labels, weights=ends - starts, minlength=count + 1)
+    top = np.full(count + 1, np.iinfo(np.int64).max)
+    left = top.copy()
+    bottom = np.full(count + 1, -1)
+    right = bottom.copy()
+    np.minimum.at(top, run_labels, rows)
+    np.maximum.at(bottom, run_labels, rows)
+    np.minimum.at(left, run_labels, starts)
+    np.maximum.at(right, run_labels, ends - 1)
+    return [
+        _Blob(i, int(area[i]), int(top[i]), int(left[i]), int(bottom[i]), int(right[i]))
+        for i in range(1, count + 1)
+    ]
+
+
+def _group_digit(main: _Blob, blobs: list[_Blob]) -> tuple[list[_Blob], list[_Blob]]:
+    """Gather the blobs that belong to the digit: the largest, and sizeable ones near it.
+
+    A hand-written 4 or 5 is often two strokes that do not touch; they lie within the
+    digit's own box or close to it. Blobs under 5% of the largest are specks and ignored.
+    Returns the kept blobs and the sizeable ones left out because they lie far away.
+    """
+    parts = [blob for blob in blobs if blob is not main and blob.area >= 0.05 * main.area]
+    kept = [main]
+    while True:
+        box = _union_box(kept)
+        reach = 0.25 * box.size + 1
+        near = [part for part in parts if part not in kept and _gap(box, part) <= reach]
+        if not near:
+            break
+        kept += near
+    far = [part for part in parts if part not in kept and part.area >= 0.15 * main.area]
+    return kept, far
+
+
+def _union_box(blobs: list[_Blob]) -> _Blob:
+    """The bounding box (and total area) of several blobs, as one unlabeled blob."""
+    return _Blob(
+        0,
+        sum(blob.area for blob in blobs),
+        min(blob.top for blob in blobs),
+        min(blob.left for blob in blobs),
+        max(blob.bottom for blob in blobs),
+        max(blob.right for blob in blobs),
+    )
+
+
+def _gap(box: _Blob, blob: _Blob) -> int:
+    """Cells of empty space between two boxes (0 when they touch or overlap)."""
+    return max(
+        box.top - blob.bottom,
+        blob.top - box.bottom,
+        box.left - blob.right,
+        blob.left - box.right,
+        0,
+    )
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """Grow a boolean mask by one cell in all eight directions."""
+    padded = np.pad(mask, 1)
+    height, width = mask.shape
+    grown = np.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            grown |= padded[dy : dy + height, dx : dx + width]
+    return grown
+
+
+def _thicken_thin_strokes(digit: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Widen strokes much thinner than MNIST's, as a ballpoint pen's, to MNIST's width.
+
+    MNIST's digits were written with pens whose strokes, once the digit is scaled to 20 px,
+    are about 1.8 px wide. A ballpoint digit scaled the same way leaves faint hairlines the
+    network rarely saw, so such strokes are grown (a gray-level dilation) first.
+    """
+    longest = max(digit.shape)
+    width = stroke_width(digit >= 128)
+    if width >= THIN_STROKE * longest:
+        return digit, False
+    radius = max(1, round((STROKE_WIDTH * longest - width) / 2))
+    return _max_filter(np.pad(digit, 2 * radius), 2 * radius + 1), True
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean width in pixels of the strokes in a boolean mask.
+
+    It is twice the area over the outline's length: a stroke of width w and length L has
+    area w*L and an outline about 2*L long.
+
+    Example:
+        >>> stroke_width(np.ones((100, 4), dtype=bool))  # a bar 4 px wide
+        3.846...
+    """
+    padded = np.pad(ink, 1)
+    outline = np.count_nonzero(padded[:, 1:] != padded[:, :-1])
+    outline += np.count_nonzero(padded[1:, :] != padded[:-1, :])
+    return float(2.0 * np.count_nonzero(ink) / max(outline, 1))
+
+
+def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over a size x size window; the result is size - 1 smaller on each axis.
+
+    The window is built by doubling (1, 2, 4, ... cells), so it costs about 2*log2(size)
+    array operations per axis instead of size.
+    """
+    for axis in (0, 1):
+        span = 1
+        while span < size:
+            step = min(span, size - span)
+            length = image.shape[axis] - step
+            image = np.maximum(
+                image.take(range(length), axis=axis),
+                image.take(range(step, step + length), axis=axis),
+            )
+            span += step
+    return image
+
+
+# --- MNIST's normalization ------------------------------------------------------------------
+
+
+def _scale_longest_side(digit: np.ndarray, target: int) -> np.ndarray:
+    """Resize so the longest side is `target` px, keeping the aspect ratio, antialiased."""
+    height, width = digit.shape
+    scale = target / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(digit).resize(size, Image.Resampling.LANCZOS))
+
+
+def _pad_to_field(digit: np.ndarray, field: int) -> np.ndarray:
+    """Place the digit in the middle of an empty field x field image."""
+    height, width = digit.shape
+    padded = np.zeros((field, field), dtype=np.uint8)
+    top, left = (field - height) // 2, (field - width) // 2
+    padded[top : top + height, left : left + width] = digit
+    return padded
+
+
+def _center_by_mass(field: np.ndarray) -> np.ndarray:
+    """Shift the digit by whole pixels so that its center of mass lands on (14, 14).
+
+    The shift is limited so that no ink leaves the field; MNIST's own digits have their
+    center of mass at (14.0, 14.0) on average, in row/column index coordinates.
+    """
+    weights = field.astype(np.float64)
+    total = weights.sum()
+    if total == 0:
+        raise InvalidImage(NO_DIGIT)
+    shifts = []
+    for axis in (0, 1):
+        profile = weights.sum(axis=1 - axis)
+        center = float(profile @ np.arange(len(profile))) / total
+        inked = np.flatnonzero(profile)
+        low, high = -int(inked[0]), len(profile) - 1 - int(inked[-1])
+        shifts.append(int(np.clip(round(CENTER - center), low, high)))
+    return _shift(field, *shifts)
+
+
+def _shift(image: np.ndarray, down: int, right: int) -> np.ndarray:
+    """Move the image's content by whole pixels, filling with zeros (no wrap-around)."""
+    height, width = image.shape
+    moved = np.zeros_like(image)
+    moved[max(down, 0) : height + min(down, 0), max(right, 0) : width + min(right, 0)] = image[
+        max(-down, 0) : height - max(down, 0), max(-right, 0) : width - max(right, 0)
+    ]
+    return moved
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _reduce_to(gray: np.ndarray, size: int) -> np.ndarray:
+    """Box-average a gray image by a whole factor so its longest side is at most `size`."""
+    factor = -(-max(gray.shape) // size)
+    return gray if factor <= 1 else np.asarray(Image.fromarray(gray).reduce(factor))
+
+
+def _preview(image: Image.Image | np.ndarray) -> np.ndarray:
+    """A display copy of a stage: uint8 array, longest side at most PREVIEW_SIZE.
+
+    Every n-th pixel is taken rather than averaged: previews are only looked at, and
+    subsampling costs nothing next to a real resize.
+    """
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGBA") if image.mode == "LA" else image)
+    step = -(-max(image.shape[:2]) // PREVIEW_SIZE)
+    return image[::step, ::step].copy() if step > 1 else image
