@@ -27,7 +27,8 @@ from typing import Any
 #   PERFORMANCE.md measured 20-22 s against 30-34 s in float32.
 # - avx512_bf16 (AMD Zen 4, Intel Cooper Lake): on a 2-vCPU AMD EPYC we measured 1.46-1.48x
 #   less CPU time than float32, test accuracy 99.06/99.00 % against 99.08/98.99 % (seeds 0/1).
-# A CPU without either flag emulates bf16 and gets slower, so it stays float32.
+# Without native bf16 (simulated with ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI) the quick preset
+# took 1.8x the CPU time of float32, so such a CPU stays float32.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 MIN_FP16_COMPUTE_CAPABILITY = (7, 0)
 PRECISION_ENV = "DLCORE_PRECISION"  # "auto" (default) or a policy name, for benchmarks
