@@ -150,7 +150,8 @@ _CODE_OPTIMIZERS = {
 }
 
 
-def _cnn_code(config: MnistConfig) -> str:
+def _cnn_layer_code(config: MnistConfig) -> list[str]:
+    """One line of tf.keras code per layer of build_cnn, in the same order."""
     body = [
         "tf.keras.Input(shape=(28, 28), dtype='uint8'),",
         "tf.keras.layers.Reshape((28, 28, 1)),",
@@ -173,6 +174,10 @@ def _cnn_code(config: MnistConfig) -> str:
     if config.dropout > 0:
         body.append(f"tf.keras.layers.Dropout({config.dropout:g}),")
     body.append("tf.keras.layers.Dense(10, activation='softmax'),")
+    return body
+
+
+def _cnn_code(config: MnistConfig) -> str:
     steps = steps_per_epoch(config.train_size, config.batch_size) * config.epochs
     lr = repr(config.learning_rate)
     if config.schedule == "cosine":
@@ -186,7 +191,7 @@ def _cnn_code(config: MnistConfig) -> str:
     optimizer = _CODE_OPTIMIZERS[config.optimizer].format(lr="learning_rate")
     return "\n".join(
         ["import tensorflow as tf", "", "model = tf.keras.Sequential(["]
-        + [f"    {line}" for line in body]
+        + [f"    {line}" for line in _cnn_layer_code(config)]
         + ["])", "", *lr_lines]
         + [
             "model.compile(",
