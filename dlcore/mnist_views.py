@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dlcore import metrics
 from dlcore.configs import MnistConfig
 
 NUM_CLASSES = 10
@@ -324,6 +325,78 @@ def model_bytes(model) -> bytes:
         with _save_lock:
             model.save(path)
         return path.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's answers on the test set, with everything the Evaluate tab shows.
+
+    Attributes:
+        probabilities: (N, 10) softmax outputs.
+        predicted: (N,) most probable digit.
+        labels: (N,) true digits.
+        confusion: (10, 10) counts, rows true digit, columns predicted digit.
+        precision, recall, f1, support: per-digit scores (support = test images per digit).
+        confused_pairs: (true, predicted, count) off the diagonal, most frequent first.
+        wrong: indices of misclassified images, most confident mistake first.
+    """
+
+    probabilities: np.ndarray
+    predicted: np.ndarray
+    labels: np.ndarray
+    confusion: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+    confused_pairs: list[tuple[int, int, int]]
+    wrong: np.ndarray
+
+    def cell(self, true: int, predicted: int) -> np.ndarray:
+        """Indices of the test images of digit ``true`` that the model read as ``predicted``."""
+        return metrics.cell_indices(self.labels, self.predicted, true, predicted)
+
+    def top3(self, index: int) -> list[tuple[int, float]]:
+        """The three most probable digits for one image, with their probabilities."""
+        return metrics.top_k(self.probabilities[index], 3)
+
+
+def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> Evaluation:
+    """Score a model's softmax outputs against the true labels with dlcore.metrics."""
+    labels = np.asarray(labels).astype(np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    predicted = probabilities.argmax(axis=1)
+    confusion = metrics.confusion_matrix(labels, predicted, NUM_CLASSES)
+    report = metrics.report_from_confusion(confusion)
+    confidence = probabilities[np.arange(len(predicted)), predicted]
+    wrong = np.flatnonzero(predicted != labels)
+    return Evaluation(
+        probabilities=probabilities,
+        predicted=predicted,
+        labels=labels,
+        confusion=confusion,
+        precision=report.precision,
+        recall=report.recall,
+        f1=report.f1,
+        support=report.support,
+        confused_pairs=metrics.most_confused_pairs(confusion, top_k=NUM_CLASSES * NUM_CLASSES),
+        wrong=wrong[np.argsort(-confidence[wrong], kind="stable")],  # surest mistakes first
+    )
+
+
+def framed(image: np.ndarray, ok: bool, width: int = 2) -> np.ndarray:
+    """A gray image as RGB with a colored frame: green when ok, red otherwise."""
+    gray = np.asarray(image, dtype=np.uint8)
+    rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    color = (40, 160, 60) if ok else (220, 40, 40)
+    rgb = np.pad(rgb, ((width, width), (width, width), (0, 0)))
+    rgb[:width, :], rgb[-width:, :], rgb[:, :width], rgb[:, -width:] = color, color, color, color
+    return rgb
 
 
 # ---------------------------------------------------------------------------------------

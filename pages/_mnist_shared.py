@@ -19,6 +19,7 @@ from pages import _live as live
 JOB = "mnist_job"
 MODEL = "mnist_model"
 TAB = "mnist_tab"
+DIGIT = "mnist_digit"  # the user's last prepared digit (28x28 uint8), for "Look inside"
 TABS = ("Explore", "Train", "Evaluate", "Look inside", "Read my digit")
 USABLE_STATUSES = ("completed", "early_stopped", "stopped")
 

@@ -83,6 +83,14 @@ def _controls() -> dict:
     return values
 
 
+def _recipe(config: MnistConfig) -> str:
+    return (
+        f"The tutorial's network; batch {config.batch_size}, {config.optimizer} "
+        f"{config.learning_rate:g} ({SCHEDULE_NAMES[config.schedule]}), {config.epochs} "
+        f"epochs on {config.train_size:,} images."
+    )
+
+
 def _presets() -> None:
     left, right, _ = st.columns([1, 1, 2])
     left.button(
@@ -90,14 +98,14 @@ def _presets() -> None:
         key="mnist_preset_default",
         on_click=_apply,
         args=(MnistConfig(),),
-        help="The tutorial's network, tuned: batch 128, Adam 0.002 with cosine decay, 3 epochs.",
+        help=_recipe(MnistConfig()),
     )
     right.button(
         "⚡ Quick preset (≈ 97 %)",
         key="mnist_preset_quick",
         on_click=_apply,
         args=(MNIST_QUICK,),
-        help=f"{MNIST_QUICK.epochs} epochs on {MNIST_QUICK.train_size:,} images: seconds.",
+        help=_recipe(MNIST_QUICK),
     )
 
 
@@ -168,6 +176,7 @@ def _render_live(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     right.plotly_chart(_curve_figure("Accuracy", "accuracy", curves), key="mnist_live_acc")
     result = handle.result() if snap.finished else None
     if result is not None and result.status != "diverged":
+        st.progress(snap.fraction, text=f"Epoch {snap.epoch} / {snap.epochs} · {snap.state}")
         _final(result)
     elif not snap.finished:
         from dlcore import device

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dlcore import mnist_views as views
-from dlcore.configs import MnistConfig
+from dlcore.configs import MNIST_QUICK, MnistConfig
 
 
 def test_class_counts_counts_every_digit_including_absent_ones():
@@ -213,6 +213,8 @@ def test_batch_size_and_learning_rate_choices_are_valid():
         MnistConfig(learning_rate=rate)
     assert MnistConfig().batch_size in views.BATCH_SIZES
     assert MnistConfig().learning_rate in views.LEARNING_RATES
+    assert MNIST_QUICK.learning_rate in views.LEARNING_RATES
+    assert MNIST_QUICK.batch_size in views.BATCH_SIZES
 
 
 def test_display_image_enlarges_small_images_with_square_pixels():
@@ -237,3 +239,44 @@ def test_ink_window_finds_the_window_with_most_ink():
     assert noisy[row : row + 3, col : col + 3].sum() == best[0]
     with pytest.raises(ValueError, match="size"):
         views.ink_window(image, size=29)
+
+
+def _one_hot_probabilities(predicted, confidence):
+    """Softmax-like rows whose argmax is predicted, with the given top probability."""
+    rows = np.full((len(predicted), 10), 0.0, np.float32)
+    for i, (p, c) in enumerate(zip(predicted, confidence, strict=True)):
+        rows[i] = (1 - c) / 9
+        rows[i, p] = c
+    return rows
+
+
+def test_evaluate_matches_hand_counted_confusion_and_scores():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 0, 1, 1, 0, 2, 2, 1, 2])
+    confidence = np.array([0.9, 0.8, 0.95, 0.7, 0.6, 0.9, 0.9, 0.5, 0.9])
+    ev = views.evaluate(labels, _one_hot_probabilities(predicted, confidence))
+    assert ev.confusion[:3, :3].tolist() == [[2, 1, 0], [1, 1, 0], [0, 1, 3]]
+    assert ev.confusion.sum() == len(labels) and ev.confusion[3:].sum() == 0
+    # digit 0: TP 2, FP 1 (a 1 read as 0), FN 1 (a 0 read as 1)
+    assert ev.precision[0] == pytest.approx(2 / 3) and ev.recall[0] == pytest.approx(2 / 3)
+    # digit 1: TP 1, FP 2, FN 1; digit 2: TP 3, FP 0, FN 1
+    assert ev.precision[1] == pytest.approx(1 / 3) and ev.recall[1] == pytest.approx(1 / 2)
+    assert ev.precision[2] == pytest.approx(1.0) and ev.recall[2] == pytest.approx(3 / 4)
+    p, r = 1 / 3, 1 / 2
+    assert ev.f1[1] == pytest.approx(2 * p * r / (p + r))
+    assert ev.precision[5] == 0 and ev.f1[5] == 0  # never predicted, never present
+    assert ev.support[:3].tolist() == [3, 2, 4]
+    # most confident mistake first: index 2 (0 read as 1 at 95 %), then 4 (60 %), then 7
+    assert ev.wrong.tolist() == [2, 4, 7]
+    assert ev.confused_pairs == [(0, 1, 1), (1, 0, 1), (2, 1, 1)]
+    assert ev.cell(2, 1).tolist() == [7] and ev.cell(0, 0).tolist() == [0, 1]
+    top = ev.top3(2)
+    assert top[0] == (1, pytest.approx(0.95)) and len(top) == 3
+
+
+def test_framed_draws_a_green_or_red_border_around_the_image():
+    image = np.full((28, 28), 200, np.uint8)
+    ok, bad = views.framed(image, ok=True), views.framed(image, ok=False)
+    assert ok.shape == (32, 32, 3)
+    assert tuple(ok[0, 0]) == (40, 160, 60) and tuple(bad[-1, 5]) == (220, 40, 40)
+    assert (ok[2:-2, 2:-2] == 200).all()

@@ -1,0 +1,128 @@
+"""MNIST page, tab 4: what each layer of the network sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+
+from dlcore import mnist_views as views
+from pages import _mnist_shared as shared
+
+PAGE_WIDTH = 1200  # pixels a full-width chart spans on a desktop screen
+PREDICTED, OTHER = "#e4572e", "#9db4c0"
+LAYER_TEXT = {
+    "conv1": "Each of the first layer's filters lights up where its pattern (an edge, a "
+    "stroke end…) appears in the image.",
+    "pool1": "Pooling keeps the strongest response in each 2×2 patch: half the size, same "
+    "patterns, a little shift-tolerant.",
+    "conv2": "The second convolution combines the first layer's maps into larger parts of "
+    "digits: loops, corners, crossings.",
+    "pool2": "After the second pooling only 5×5 positions remain: a coarse map of which parts "
+    "are where. The dense layer reads these numbers.",
+}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maps(key: str, token: str, image_bytes: bytes, _trained: shared.Trained):
+    from dlcore import inference
+
+    image = np.frombuffer(image_bytes, np.uint8).reshape(28, 28)
+    return inference.feature_maps(_trained.model, image)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _filters(key: str, token: str, _trained: shared.Trained) -> np.ndarray:
+    from dlcore import inference
+
+    return inference.first_layer_filters(_trained.model)
+
+
+def _choose_image() -> tuple[np.ndarray, str]:
+    (_, _), (x_test, y_test) = shared.mnist_arrays()
+    own = st.session_state.get(shared.DIGIT)
+    options = ["A test image"] + (["My digit (from Read my digit)"] if own is not None else [])
+    left, right = st.columns([2, 1])
+    source = left.radio("Image", options, horizontal=True, key="mnist_inside_source")
+    if source == "A test image":
+        index = right.number_input(
+            "Test image number", 0, len(x_test) - 1, 0, key="mnist_inside_index"
+        )
+        return x_test[index], f"test image {index} (a {y_test[index]})"
+    return own, "your digit"
+
+
+def _layer(name: str, maps: np.ndarray) -> None:
+    height, width, channels = maps.shape
+    st.markdown(f"**{name}** — {channels} maps of {height}×{width}. {LAYER_TEXT.get(name, '')}")
+    grid = views.tile_channels(maps, columns=16)
+    fig = px.imshow(grid, binary_string=True)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    # As tall as the grid is at the page's width, so no blank bands above and below.
+    height = int(np.clip(PAGE_WIDTH * grid.shape[0] / grid.shape[1], 80, 700))
+    fig.update_layout(height=height, margin={"t": 0, "b": 0, "l": 0, "r": 0})
+    st.plotly_chart(fig, key=f"mnist_maps_{name}")
+
+
+def _filters_figure(trained: shared.Trained) -> None:
+    kernels = _filters(trained.key, trained.token, trained)
+    st.markdown(
+        "**The first layer's learned filters** (3×3 weights each): red weights respond "
+        "to ink, blue to background. Each is scaled to its own largest weight."
+    )
+    fig = px.imshow(
+        views.tile_filters(kernels, columns=16), color_continuous_scale="RdBu_r", zmin=-1, zmax=1
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=220, margin={"t": 0, "b": 0, "l": 0, "r": 0})
+    st.plotly_chart(fig, key="mnist_filters")
+
+
+def _softmax(trained: shared.Trained, image: np.ndarray) -> None:
+    probabilities = shared.predictor_for(trained).predict(image[None])[0]
+    label = int(np.argmax(probabilities))
+    fig = px.bar(
+        x=[str(d) for d in range(10)],
+        y=probabilities,
+        labels={"x": "digit", "y": "probability"},
+        title=f"Softmax output: the network says {label} ({probabilities[label]:.1%})",
+    )
+    fig.update_traces(marker_color=[PREDICTED if d == label else OTHER for d in range(10)])
+    fig.update_layout(height=300, yaxis_range=[0, 1], margin={"t": 40, "b": 10})
+    st.plotly_chart(fig, key="mnist_inside_softmax")
+
+
+def render(trained: shared.Trained | None) -> None:
+    """Draw the Look-inside tab."""
+    if trained is None:
+        shared.offer_training("inside")
+        return
+    st.write(
+        "Follow one image through the network. Bright pixels in a map mean the filter "
+        "found its pattern there; black means nothing found."
+    )
+    image, label = _choose_image()
+    left, right = st.columns([1, 3])
+    left.image(views.display_image(image, 140), caption=f"Input: {label}")
+    with right:
+        _softmax(trained, image)
+    for name, maps in _maps(trained.key, trained.token, image.tobytes(), trained):
+        _layer(name, maps)
+    _filters_figure(trained)
+    with st.expander("Going deeper"):
+        st.markdown(GOING_DEEPER)
+
+
+GOING_DEEPER = """
+- **A feature map** is the output of one filter slid over the whole input: the same 3×3
+  weights at every position, so a pattern is found wherever it is. Each map here is divided by
+  its own maximum so that weak maps stay visible; a map that is entirely black found nothing
+  (ReLU turned every negative response into 0).
+- **Shapes shrink**: a 3×3 convolution without padding loses one pixel at each border
+  (28 → 26), pooling halves (26 → 13), then 13 → 11 → 5. With the default 64 filters the
+  last 5×5×64 = 1,600 numbers are all the dense layer sees.
+- **First-layer filters** look at raw pixels, so they can be drawn as tiny images; deeper
+  filters mix dozens of maps and no longer look like anything.
+"""

@@ -1,0 +1,42 @@
+"""MNIST CNN: explore the digits, train the tutorial's network live, evaluate it, look
+inside it, and let it read your own handwriting."""
+
+import streamlit as st
+
+from dlcore.errors import DataUnavailable
+from pages import _mnist_digit, _mnist_evaluate, _mnist_explore, _mnist_inside, _mnist_train
+from pages import _mnist_shared as shared
+
+SECTIONS = {
+    "Explore": _mnist_explore.render,
+    "Train": _mnist_train.render,
+    "Evaluate": _mnist_evaluate.render,
+    "Look inside": _mnist_inside.render,
+    "Read my digit": _mnist_digit.render,
+}
+NEEDS_MODEL = {"Evaluate", "Look inside", "Read my digit"}
+
+st.title("✍️ MNIST: a network that reads handwriting")
+st.write(
+    "Teach a convolutional neural network (CNN) to recognize handwritten digits 0–9, the "
+    "project of the tutorial: look at the data, train the network and watch it learn, "
+    "measure how good it is, open it up, and finally let it read a digit you write."
+)
+shared.remember_finished()
+trained = shared.current_model()
+if trained is not None:
+    st.caption(shared.model_label(trained))
+
+# Only the open tab runs (on_change="rerun"); the others cost nothing on each rerun.
+tabs = st.tabs(list(SECTIONS), key=shared.TAB, on_change="rerun", bind="query-params")
+for tab, (name, render) in zip(tabs, SECTIONS.items(), strict=True):
+    if not tab.open:
+        continue
+    with tab:
+        try:
+            if name in NEEDS_MODEL:
+                render(trained)
+            else:
+                render()
+        except DataUnavailable as exc:
+            st.error(f"The MNIST data cannot be loaded: {exc}")

@@ -1,0 +1,156 @@
+"""MNIST page behaviour through AppTest: explore, train a tiny model, evaluate, look inside,
+read an uploaded digit, and refuse a bad file."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlcore import data as datasets
+from dlcore import jobs
+from tests.app.conftest import page_test
+
+TINY = {"epochs": 1, "train_size": 500, "validation_size": 200}
+
+
+def _open(at, tab: str):
+    at.session_state["mnist_tab"] = tab
+    return at.run()
+
+
+def _train_tiny(at):
+    """Set the controls to a tiny config, press Train, wait for the job, rerun."""
+    _open(at, "Train")
+    for name, value in TINY.items():
+        at.number_input(key=f"mnist_w_{name}").set_value(value)
+    at.run()
+    at.button(key="mnist_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    handle = jobs.get(at.session_state["mnist_job"]["key"])
+    assert handle.wait(300), "the tiny training did not finish"
+    return at.run()
+
+
+def _photo_of_digit(index: int) -> bytes:
+    """A test digit as a photo would show it: dark ink on light paper, larger, as PNG."""
+    (_, _), (x_test, _) = datasets.load_mnist()
+    ink = np.asarray(Image.fromarray(x_test[index]).resize((140, 140), Image.Resampling.BICUBIC))
+    paper = np.pad(255 - ink, 40, constant_values=255)
+    buffer = io.BytesIO()
+    Image.fromarray(paper).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained_page(tmp_path_factory):
+    """One page session with a tiny model trained to completion (shared by the tests)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DLCORE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    at = _train_tiny(page_test("pages/mnist.py", timeout=240).run())
+    yield at
+    mp.undo()
+
+
+def test_explore_tab_shows_the_first_training_image_and_the_data_statistics():
+    at = page_test("pages/mnist.py", timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (x_train, y_train), _ = datasets.load_mnist()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Mean brightness"] == f"{x_train.mean():.1f} / 255"
+    assert f"{(x_train == 0).mean():.1%}" == metrics["Black background pixels"]
+    text = " ".join(md.value for md in at.markdown)
+    assert "Normalization" in text
+    at.number_input(key="mnist_explore_index").set_value(7).run()
+    assert not at.exception
+
+
+def test_tabs_needing_a_model_offer_training_first():
+    at = page_test("pages/mnist.py", timeout=120).run()
+    for tab in ("Evaluate", "Look inside"):
+        _open(at, tab)
+        assert not at.exception
+        assert any("no trained model" in info.value for info in at.info), tab
+        assert any(b.key.startswith("mnist_offer_quick") for b in at.button)
+
+
+def test_train_tiny_model_to_completion_shows_scores_and_downloads(trained_page):
+    at = trained_page
+    assert [s.value for s in at.success], "no success message after training"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Epochs run"] == "1"
+    assert metrics["Test accuracy"].endswith("%")
+    labels = [b.label for b in at.download_button]
+    assert "Download the model (.keras)" in labels and "Download the history (.csv)" in labels
+    assert any("Model in use" in c.value for c in at.caption)
+    assert any("sparse_categorical_crossentropy" in c.value for c in at.code)
+
+
+def test_settings_survive_a_visit_to_another_tab(trained_page):
+    at = _open(trained_page, "Explore")
+    at = _open(at, "Train")
+    assert at.number_input(key="mnist_w_train_size").value == TINY["train_size"]
+    assert at.number_input(key="mnist_w_epochs").value == TINY["epochs"]
+
+
+def test_quick_preset_sets_the_quick_recipe():
+    from dlcore.configs import MNIST_QUICK
+
+    at = _open(page_test("pages/mnist.py", timeout=120).run(), "Train")
+    at.button(key="mnist_preset_quick").click().run()
+    assert at.number_input(key="mnist_w_train_size").value == MNIST_QUICK.train_size
+    assert at.number_input(key="mnist_w_epochs").value == MNIST_QUICK.epochs
+
+
+def test_a_garbage_png_shows_a_friendly_error_and_nothing_breaks():
+    at = _open(page_test("pages/mnist.py", timeout=120).run(), "Read my digit")
+    at.file_uploader(key="mnist_upload").set_value(("digit.png", b"not an image", "image/png"))
+    at.run()
+    assert not at.exception
+    assert any("cannot be read" in e.value for e in at.error)
+
+
+def _model_predictions(at) -> np.ndarray:
+    """What the session's trained model predicts for every test image, computed here."""
+    model = jobs.get(at.session_state["mnist_model"]["key"]).result().model
+    (_, _), (x_test, _) = datasets.load_mnist()
+    return np.asarray(model.predict_on_batch(x_test)).argmax(axis=1)
+
+
+def test_evaluate_tab_scores_the_test_set_and_a_matrix_cell_shows_its_images(trained_page):
+    at = _open(trained_page, "Evaluate")
+    assert not at.exception, [e.value for e in at.exception]
+    (_, _), (_, y_test) = datasets.load_mnist()
+    predicted = _model_predictions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Mistakes"] == f"{int((predicted != y_test).sum())} of 10,000"
+    at.selectbox(key="mnist_cell_true").set_value(3)
+    at.selectbox(key="mnist_cell_pred").set_value(5).run()
+    assert not at.exception
+    in_cell = int(((y_test == 3) & (predicted == 5)).sum())
+    assert any(c.value.startswith(f"{in_cell} test images are 3s read as 5") for c in at.caption)
+    # The tutorial's 5x5 grid: the first 25 test images, each wrong answer marked
+    grid = [c for image in at.image for c in image.captions if c.startswith("Predicted:")]
+    assert len(grid) == 25
+    assert [c.split()[1] for c in grid] == [str(p) for p in predicted[:25]]
+    assert sum("✗" in c for c in grid) == int((predicted[:25] != y_test[:25]).sum())
+
+
+def test_read_my_digit_reads_an_uploaded_photo(trained_page):
+    at = _open(trained_page, "Read my digit")
+    at.file_uploader(key="mnist_upload").set_value(("seven.png", _photo_of_digit(0), "image/png"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    reading = {m.label: m.value for m in at.metric}["I read"]
+    assert reading in [str(d) for d in range(10)]
+    assert at.session_state["mnist_digit"].shape == (28, 28)
+
+
+def test_look_inside_shows_feature_maps_of_each_layer_for_the_users_digit(trained_page):
+    at = _open(trained_page, "Look inside")
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(md.value for md in at.markdown)
+    for layer in ("conv1", "pool1", "conv2", "pool2"):
+        assert f"**{layer}**" in text
+    at.radio(key="mnist_inside_source").set_value("My digit (from Read my digit)").run()
+    assert not at.exception
