@@ -1,0 +1,226 @@
+"""Load generator: N concurrent simulated learners against `streamlit run app.py` on loopback.
+
+Each session is one browser tab speaking Streamlit's websocket protocol (stclient.py): it
+opens a page, then changes a control again and again (scenarios.py) with a think time
+between interactions. All sessions open their page first; then the timed phase starts for
+every session at once and lasts --seconds. Reported per phase: p50/p95/max seconds from
+sending an interaction to its finished rerun, session errors (tracebacks, failed runs,
+disconnects, timeouts), the server's CPU seconds per rerun and its memory (RSS).
+
+Everything is bounded: at most 50 sessions, 15 minutes per phase, --max-seconds in all;
+the target must be a loopback address.
+
+Examples (from the repository root):
+  python bench/load/run.py --start --scenarios activations,optimizers,mnist --sessions 1,10,25
+  python bench/load/run.py --url http://127.0.0.1:8501 --scenarios activations --sessions 10
+  python bench/load/run.py --start --soak 300 --sessions 25
+  python bench/load/run.py --start --train-under-load --sessions 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import psutil
+import requests
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(HERE), str(REPO)]
+
+from measure import MAX_SESSIONS, Phase, print_phase, run_phase  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+# ---------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------
+
+
+class Server:
+    """A `streamlit run app.py` we started (or one already running, found by its port)."""
+
+    def __init__(self, url: str, process: psutil.Process, popen: subprocess.Popen | None):
+        self.url, self.process, self.popen = url, process, popen
+
+    @classmethod
+    def start(cls, app_dir: Path, cache_dir: Path, log_path: Path) -> Server:
+        port = _free_port()
+        env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir)}
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+        command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+        log = open(log_path, "ab")  # noqa: SIM115 - kept open for the server's lifetime
+        popen = subprocess.Popen(command, cwd=app_dir, env=env, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, popen)
+        return cls(url, psutil.Process(popen.pid), popen)
+
+    @classmethod
+    def attach(cls, url: str) -> Server:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+                return cls(url, psutil.Process(conn.pid), None)
+        raise SystemExit(f"no process listens on port {port}")
+
+    def cpu_seconds(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+    def rss_mb(self) -> float:
+        return self.process.memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(url: str, popen: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise SystemExit(f"the server exited with status {popen.returncode}")
+        try:
+            if requests.get(url + "/_stcore/health", timeout=2).text == "ok":
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    popen.kill()
+    raise SystemExit("the server did not become healthy in time")
+
+
+# ---------------------------------------------------------------------------------------
+# Modes
+# ---------------------------------------------------------------------------------------
+
+
+async def matrix(server: Server, args) -> list[Phase]:
+    """Each scenario alone at each session count."""
+    phases = []
+    for name in args.scenarios:
+        for count in args.sessions:
+            phase = await run_phase(
+                server,
+                [SCENARIOS[name]],
+                count,
+                args.seconds,
+                args.think,
+                args.seed,
+                f"{name}",
+            )
+            print_phase(phase)
+            phases.append(phase)
+    return phases
+
+
+async def soak(server: Server, args) -> list[Phase]:
+    """One long phase with the scenarios mixed; memory sampled every 5 s."""
+    scenarios = [SCENARIOS[name] for name in args.scenarios]
+    count = max(args.sessions)
+    phase = await run_phase(
+        server, scenarios, count, args.soak, args.think, args.seed, "soak", rss_every=5.0
+    )
+    samples = phase.extra["rss_samples"]
+    first = [mb for t, mb in samples if t <= 60] or [phase.rss_start_mb]
+    last = [mb for t, mb in samples if t >= samples[-1][0] - 60] or [phase.rss_end_mb]
+    growth = statistics.mean(last) / statistics.mean(first) - 1
+    phase.extra["rss_first_minute_mb"] = round(statistics.mean(first), 1)
+    phase.extra["rss_last_minute_mb"] = round(statistics.mean(last), 1)
+    phase.extra["rss_growth"] = round(growth, 4)
+    print_phase(phase)
+    print(
+        f"    memory: first minute {statistics.mean(first):.0f} MB, last minute "
+        f"{statistics.mean(last):.0f} MB, growth {growth:+.1%} (target <= +10%)"
+    )
+    return [phase]
+
+
+async def train_under_load(server: Server, args) -> list[Phase]:
+    """Concept pages under load while sessions train the same new MNIST config."""
+    from trainload import run_training_under_load
+
+    return await run_training_under_load(server, args)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8501")
+    target.add_argument("--start", action="store_true", help="start `streamlit run app.py`")
+    parser.add_argument("--app-dir", type=Path, default=REPO, help="where app.py is")
+    parser.add_argument("--cache-dir", type=Path, help="DLCORE_CACHE_DIR for --start")
+    parser.add_argument("--scenarios", default="activations,optimizers,mnist")
+    parser.add_argument("--sessions", default="1,10,25", help="session counts, e.g. 1,10,25")
+    parser.add_argument("--seconds", type=float, default=30, help="timed seconds per phase")
+    parser.add_argument("--think", default="0.5,1.5", help="seconds between interactions")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--soak", type=float, help="one mixed phase of this many seconds")
+    parser.add_argument("--train-under-load", action="store_true")
+    parser.add_argument("--trainers", type=int, default=3, help="sessions asking to train")
+    parser.add_argument("--max-seconds", type=float, default=1800, help="hard stop")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; valid: {', '.join(SCENARIOS)}")
+    args.sessions = [min(int(n), MAX_SESSIONS) for n in args.sessions.split(",")]
+    low, high = (float(v) for v in args.think.split(","))
+    args.think = (low, high)
+    return args
+
+
+async def main_async(args) -> list[Phase]:
+    workdir = Path(tempfile.mkdtemp(prefix="dlcore-load-"))
+    if args.start:
+        cache_dir = args.cache_dir or workdir / "cache"
+        args.cache_dir = cache_dir
+        server = Server.start(args.app_dir, cache_dir, workdir / "server.log")
+        print(f"server {server.url} pid {server.process.pid}, log {workdir / 'server.log'}")
+    else:
+        server = Server.attach(args.url)
+    try:
+        if args.soak:
+            mode = soak
+        elif args.train_under_load:
+            mode = train_under_load
+        else:
+            mode = matrix
+        return await asyncio.wait_for(mode(server, args), timeout=args.max_seconds)
+    finally:
+        server.stop()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    phases = asyncio.run(main_async(args))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(phase) for phase in phases], indent=1))
+    return 1 if any(phase.errors for phase in phases) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
