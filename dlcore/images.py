@@ -246,22 +246,19 @@ def _standard_mode(image: Image.Image) -> Image.Image:
 
 
 def _wide_gray_to_l(image: Image.Image) -> Image.Image:
-    """Map a 16/32-bit or float gray image to 8 bits, keeping its contrast meaningful."""
+    """Map a 16-bit gray image (PNG) to 8 bits; other wide modes are stretched to 0-255.
+
+    The allowed formats decode wide gray only as 16-bit (white = 65535). 32-bit integer
+    and float images have no fixed white, so their own range is used.
+    """
     values = np.asarray(image)
     if values.dtype.kind == "u" and values.dtype.itemsize == 2:
-        # 16-bit: 65535 is white. Shift instead of dividing to avoid a float copy.
+        # Shift rather than divide: no float copy of a possibly large image.
         return Image.fromarray((values.astype(np.uint16) >> 8).astype(np.uint8))
-    is_float = values.dtype.kind == "f"
     values = np.nan_to_num(values.astype(np.float32))
     low, high = float(values.min()), float(values.max())
-    # The white level is the smallest usual range that holds every value: [0, 1] floats,
-    # 8-bit or 16-bit; anything else (negative, 32-bit) is stretched to its own range.
-    whites = (1.0, 255.0, 65535.0) if is_float else (255.0, 65535.0)
-    white = next((w for w in whites if low >= 0.0 and high <= w), None)
-    scaled = (
-        values * (255.0 / white) if white else (values - low) * (255.0 / max(high - low, 1e-12))
-    )
-    return Image.fromarray(scaled.clip(0, 255).astype(np.uint8))
+    stretched = (values - low) * (255.0 / max(high - low, 1e-12))
+    return Image.fromarray(stretched.clip(0, 255).astype(np.uint8))
 
 
 # --- color, orientation and polarity --------------------------------------------------------
