@@ -20,6 +20,7 @@ Page names are file names under pages/ without ".py". With no --key, a page's de
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streamlit import config  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 # Targets from issue 3, in seconds; pages not listed report figures without a verdict.
@@ -62,12 +64,29 @@ def _values(widget, count: int) -> list:
     return [type(widget.value)(v) for v in values]
 
 
-def bench_page(name: str, reruns: int, key: str | None) -> dict:
+def apply_gc_mode(mode: str) -> None:
+    """How Python's garbage collector treats the rerun, which matters once TensorFlow is loaded.
+
+    Streamlit runs a full gc.collect() after every script run (runner.postScriptGC, on by
+    default); with TensorFlow's ~400k objects in memory that alone costs ~200 ms of CPU here.
+    "config" keeps what the project's .streamlit/config.toml says (what the server does);
+    "off" turns the post-run collection off; "freeze" keeps it but calls gc.freeze() after
+    warm-up, so the collection skips everything imported so far (as an app could do once).
+    """
+    if mode == "off":
+        config.set_option("runner.postScriptGC", False)
+    elif mode == "freeze":
+        gc.collect()
+        gc.freeze()
+
+
+def bench_page(name: str, reruns: int, key: str | None, gc_mode: str = "config") -> dict:
     """Warm up a page, then time `reruns` reruns each moving one control; figures in seconds."""
     at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=300)
     started = time.perf_counter()
     at.run()
     cold = time.perf_counter() - started
+    apply_gc_mode(gc_mode)
     if at.exception:
         raise SystemExit(f"{name}: the page raised {at.exception[0].message}")
     key = key or DEFAULT_CONTROLS.get(name)
@@ -104,14 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reruns", type=int, default=15, help="timed reruns per page")
     parser.add_argument("--key", help="key of the control to move (default: per page)")
     parser.add_argument("--target", type=float, help="target median in seconds (overrides)")
+    parser.add_argument(
+        "--gc",
+        choices=["config", "off", "freeze"],
+        default="config",
+        help="post-run garbage collection: as configured, off, or after gc.freeze()",
+    )
     args = parser.parse_args(argv)
+    print(f"runner.postScriptGC={config.get_option('runner.postScriptGC')} gc mode={args.gc}")
     failed = False
     print(
         f"{'page':<14}{'control':<18}{'cold':>8}{'median':>9}{'p90':>8}{'min':>8}{'max':>8}"
         f"{'cpu':>8}{'target':>8}{'ratio':>7}"
     )
     for name in args.pages:
-        result = bench_page(name, args.reruns, args.key)
+        result = bench_page(name, args.reruns, args.key, args.gc)
         target = args.target or TARGETS.get(name)
         ratio = result["median_s"] / target if target else float("nan")
         failed |= bool(target) and ratio > 1

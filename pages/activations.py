@@ -160,6 +160,15 @@ def explorer_panel() -> None:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table")
     render_formulas(selected, params)
+    with st.expander("Going deeper: where the slope comes from"):
+        st.markdown(
+            "Nobody typed these derivatives into the code: TensorFlow records the Keras function "
+            "on a `tf.GradientTape` and applies the chain rule backwards, the same machinery "
+            "that trains every network. The formulas above are checked against it by a test. "
+            "At a kink, where the slope jumps (ReLU at 0), there is no true derivative; "
+            "TensorFlow returns one side's value, and the formulas say which "
+            "(ReLU'(0) = 0, LeakyReLU'(0) = α, SELU'(0) = λ)."
+        )
 
 
 @st.fragment

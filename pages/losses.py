@@ -13,7 +13,7 @@ from dlcore.errors import DlcoreError
 COLORS = {
     "mse": "#e4572e",
     "mae": "#2e86ab",
-    "huber": "#3bb273",
+    "huber": "#f3a712",
     "log_cosh": "#7768ae",
     "binary_crossentropy": "#2e86ab",
 }
@@ -74,8 +74,8 @@ def two_panels(x, series: dict, at: float, labels: tuple, key: str) -> None:
             )
     layout = {
         "height": 360,
-        "margin": {"t": 30, "b": 10},
-        "legend": {"orientation": "h"},
+        "margin": {"t": 50, "b": 10},
+        "legend": {"orientation": "h", "x": 0, "y": 1.18},
         "xaxis": {"domain": [0, 0.46], "title": {"text": labels[0]}},
         "xaxis2": {"domain": [0.54, 1], "title": {"text": labels[0]}},
         "yaxis": {"title": {"text": labels[1]}},
@@ -126,7 +126,7 @@ def regression_view() -> None:
     points = {
         "type": "scatter",
         "x": data["data"],
-        "y": [0] * len(data["data"]),
+        "y": [-0.5] * len(data["data"]),
         "mode": "markers",
         "marker": {"size": 12, "color": "#5c5c5c"},
         "name": "data",
@@ -139,7 +139,7 @@ def regression_view() -> None:
         {
             "type": "scatter",
             "x": [c],
-            "y": [0.6 - 0.3 * i],
+            "y": [0.8 - 0.3 * i],
             "mode": "text",
             "text": [title(n)],
             "textfont": {"color": COLORS[n]},
