@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 # concurrent calls into one model have failed intermittently upstream (tensorflow#61298).
 _model_lock = threading.Lock()
 
+# Set once the process has paid TensorFlow's first-training costs (see warm_up).
+_warmed = threading.Event()
+_warm_lock = threading.Lock()
+
 # The formulas the page shows, next to the code that computes them (see regression_metrics).
 METRIC_FORMULAS = {
     "mse": r"\mathrm{MSE} = \frac{1}{n}\sum_{i=1}^{n} (y_i - \hat y_i)^2",
@@ -264,6 +268,33 @@ def predict_price(result: TrainResult, area: float, data: HouseDataset) -> tuple
     low, high = training_range(result, data)
     price = float(result_prices(result, [area])[0])
     return price, not low <= float(area) <= high
+
+
+def warm_up() -> None:
+    """Pay TensorFlow's one-time training costs now, so the learner's first run starts fast.
+
+    The first training of a process waits 1.5-3 s longer for its first epoch than the next
+    one (device set-up, tf.function and kernel initialisation; bench/regression_live.py).
+    This trains a throwaway 1-10-1 network for one step with validation and predicts once,
+    at most once per process; the page starts it in the background when it loads.
+    """
+    with _warm_lock:
+        if _warmed.is_set():
+            return
+        from dlcore import device, models
+
+        device.configure()
+        model = models.build_regression_mlp(RegressionConfig())
+        x = np.zeros((8, 1), dtype=np.float32)
+        model.fit(x, x, batch_size=8, epochs=1, verbose=0, validation_data=(x, x))
+        model(x, training=False)
+        _warmed.set()
+
+
+def warm_up_in_background() -> None:
+    """Start warm_up() in a daemon thread unless it has run or is running."""
+    if not _warmed.is_set() and not _warm_lock.locked():
+        threading.Thread(target=warm_up, name="dlcore-warm-up", daemon=True).start()
 
 
 # ---------------------------------------------------------------------------------------

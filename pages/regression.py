@@ -19,6 +19,7 @@ OPTIMIZERS = {
 }
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SCALINGS = {"minmax": "Min-max to [0, 1] (the tutorial's choice)", "standard": "Standardize"}
+LIVE_POINTS = 300  # dots per split drawn in the live chart
 COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728"}
 
 
@@ -33,10 +34,11 @@ def add_line(fig: go.Figure, x, y, name: str, **line) -> go.Figure:
     return fig.add_scatter(x=x, y=y, name=name, mode="lines", line=line)
 
 
-def add_points(fig: go.Figure, data, prep, scaled: bool = False) -> go.Figure:
-    """The houses as dots coloured by split, on the raw or the scaled axes."""
+def add_points(fig: go.Figure, data, prep, scaled: bool = False, most: int = 0) -> go.Figure:
+    """The houses as dots coloured by split, on the raw or scaled axes (at most `most` each)."""
     for split, idx in (("train", prep.train_idx), ("test", prep.test_idx)):
-        x, y = data.area[idx], data.price[idx]
+        shown = idx[:: -(-idx.size // most)] if most else idx  # every k-th: same dots each poll
+        x, y = data.area[shown], data.price[shown]
         if scaled:
             x, y = prep.x_scaler.transform(x), prep.y_scaler.transform(y)
         marker = {"size": 5, "opacity": 0.55, "color": COLORS[split]}
@@ -111,9 +113,10 @@ def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     """The network's curve over the data and the loss curves, from a job snapshot."""
     data, config = st.session_state.reg_job["data"], st.session_state.reg_job["config"]
     title = f"The network's curve after epoch {snap.epoch}"
-    fit = add_points(
-        figure(title, data.area_name, data.price_name), data, regression.preprocess(data, config)
-    )
+    # While live, fewer dots: the browser redraws this chart twice a second.
+    most = 0 if snap.finished else LIVE_POINTS
+    prep = regression.preprocess(data, config)
+    fit = add_points(figure(title, data.area_name, data.price_name), data, prep, most=most)
     result = handle.result() if snap.state in ("done", "stopped") else None
     curve = snap.extras.get("curve_price", [np.nan])
     if result is not None:
@@ -233,6 +236,7 @@ def predict(result, data: houses.HouseDataset) -> None:
     )
 
 
+regression.warm_up_in_background()  # TensorFlow's first-run costs, paid before Train is clicked
 st.title("🏠 House prices: your first neural network")
 st.write(
     "Predict a house's price from its area with the tutorial's network: 1 input, a hidden "

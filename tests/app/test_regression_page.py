@@ -89,3 +89,20 @@ def test_a_bad_csv_names_the_problem_and_keeps_the_previous_data():
     kept = at.session_state["reg_data"]
     assert kept.fingerprint == good.fingerprint
     np.testing.assert_array_equal(kept.price, np.arange(40, 70) * 1000 + 50)
+
+
+def test_stop_ends_the_run_early_and_keeps_its_best_epoch():
+    at = _run(page_test("pages/regression.py"))
+    at.session_state["reg_n"] = 100
+    at.session_state["reg_epochs"] = 2000
+    at.button(key="reg_train").click()
+    _run(at)
+    handle = jobs.get(at.session_state["reg_job"]["key"])
+    at.button(key="reg_job_stop").click()  # the live panel's Stop button
+    _run(at)
+    assert handle.wait(60)
+    _run(at)
+    snap = handle.snapshot()
+    assert snap.state == "stopped" and snap.epoch < 2000
+    assert at.info[0].value.startswith("Stopped after")
+    assert {m.label for m in at.metric} >= {"MSE", "RMSE", "MAE", "R²"}  # the best epoch's model
