@@ -315,19 +315,25 @@ if result is not None:
     st.session_state.reg_runs = regression.remember_run(
         runs, regression.run_summary(handle.key, result)
     )
-waiting = {None: "Train a model first (tab 4).", "diverged": "The last run diverged (tab 4)."}
+state = snap.state if snap is not None else "none"
+waiting = {
+    "none": "Train a model first (tab 4).",
+    "queued": "Waiting for a training slot…",
+    "running": "Training… watch it on tab 4; the results appear here when it ends.",
+}
+waiting = waiting.get(state, f"The last run {state} (tab 4): nothing to show.")
 with tabs[4]:
     if result is not None:
         look_inside(result, job["data"])
     else:
-        st.info(waiting.get(snap and snap.state, "Training… the results appear here when it ends."))
+        st.info(waiting)
     if st.session_state.get("reg_runs"):
         compare_runs(st.session_state.reg_runs)
 with tabs[5]:
     if result is not None:
         predict(result, job["data"])
     else:
-        st.info(waiting.get(snap and snap.state, "Training… ask for a price when it ends."))
+        st.info(waiting)
 
 with st.expander("Going deeper"):
     st.markdown("""
