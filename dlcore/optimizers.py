@@ -279,6 +279,28 @@ def contour_grid(surface: str | Surface, resolution: int = 80) -> ContourGrid:
     return ContourGrid(x, y, z, level)
 
 
+# Colours of the contour picture: low loss is deep blue, high loss is nearly white.
+_LOW_RGB = np.array([8.0, 48.0, 107.0])
+_HIGH_RGB = np.array([247.0, 251.0, 255.0])
+
+
+def contour_image(grid: ContourGrid, bands: int = 24) -> np.ndarray:
+    """The grid as a banded contour picture, shape (n, n, 3) uint8, top row = largest y.
+
+    A picture rather than a Plotly contour trace because Plotly drops non-scatter traces while
+    it animates frames; a layout image stays put. Each band of ``level`` gets one shade and the
+    pixels where the band changes are darkened, which draws the contour lines.
+    """
+    span = np.ptp(grid.level) or 1.0
+    band = np.minimum((grid.level - grid.level.min()) / span * bands, bands - 1).astype(int)
+    rgb = _LOW_RGB + (_HIGH_RGB - _LOW_RGB) * (band / (bands - 1))[..., None]
+    edge = np.zeros(band.shape, dtype=bool)
+    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+    edge[1:, :] |= band[1:, :] != band[:-1, :]
+    rgb[edge] *= 0.7
+    return np.round(rgb[::-1]).astype(np.uint8)
+
+
 def distance_to_nearest_minimum(surface: str | Surface, point) -> float | None:
     """Euclidean distance from ``point`` to the closest known minimum (None: no minimum)."""
     surf = _resolve_surface(surface)
@@ -760,94 +782,123 @@ def _slot_name(variable_name: str) -> str:
     return re.sub(r"^w(_\d+)?_", "", variable_name)
 
 
-class _Runner:
-    """A Keras optimizer bound to one float64 variable, its step loop traced once.
+class _Racer:
+    """One Keras optimizer with its own float64 variable, resettable to a fresh start."""
 
-    The learning rate is a Keras variable and the start, step count and the bowl's condition
-    number are tensors, so changing them reuses the traced loop; the surface and the other
-    hyperparameters are baked into the trace, so they belong to the runner's key.
-    """
-
-    def __init__(self, spec: OptimizerSpec, surface_name: str, fixed: Mapping[str, float]):
+    def __init__(self, spec: OptimizerSpec, fixed: Mapping[str, float]):
         tf = _tf()
-        self.surface_name = surface_name
         self.variable = tf.Variable(tf.zeros(2, DTYPE), name="w")
         self.optimizer = spec.build(learning_rate=1e-3, **fixed)
         self.optimizer.build([self.variable])
         self._state = _state_variables(self.optimizer)
         self._fresh = [v.numpy() for v in self._state]
-        self.slot_names = [_slot_name(v.name) for v in self.optimizer.variables if v.shape == (2,)]
-        self._slots = [v for v in self.optimizer.variables if v.shape == (2,)]
+        self.slots = [v for v in self.optimizer.variables if v.shape == (2,)]
+        self.slot_names = [_slot_name(v.name) for v in self.slots]
+
+    def reset(self, learning_rate: float) -> None:
+        """Back to the state of a newly built optimizer, with this learning rate."""
+        for variable, fresh in zip(self._state, self._fresh, strict=True):
+            variable.assign(fresh)
+        self.optimizer.learning_rate = learning_rate
+
+    def arrays(self, steps):
+        """Empty records for a run: points, losses, gradients and slot values."""
+        tf = _tf()
+        return (
+            tf.TensorArray(DTYPE, size=steps + 1, element_shape=(2,)),
+            tf.TensorArray(DTYPE, size=steps + 1, element_shape=()),
+            tf.TensorArray(DTYPE, size=steps, element_shape=(2,)),
+            tf.TensorArray(DTYPE, size=steps, element_shape=(len(self.slots), 2)),
+        )
+
+    def step(self, k, loss_fn, records):
+        """Record w_k, J(w_k) and the gradient, let Keras step, then record its slots."""
+        tf = _tf()
+        path, losses, grads, slots = records
+        with tf.GradientTape() as tape:
+            loss = loss_fn(self.variable)
+        grad = tape.gradient(loss, self.variable)
+        path = path.write(k, self.variable.read_value())
+        losses, grads = losses.write(k, loss), grads.write(k, grad)
+        with tf.control_dependencies([path.flow, losses.flow, grads.flow]):
+            self.optimizer.apply([grad], [self.variable])
+        values = [tf.convert_to_tensor(slot) for slot in self.slots]
+        values = tf.stack(values) if values else tf.zeros((0, 2), DTYPE)
+        return path, losses, grads, slots.write(k, values)
+
+    def finish(self, steps, loss_fn, records):
+        path, losses, grads, slots = records
+        path = path.write(steps, self.variable.read_value())
+        losses = losses.write(steps, loss_fn(self.variable))
+        return path.stack(), losses.stack(), grads.stack(), slots.stack()
+
+
+class _Runner:
+    """Several Keras optimizers raced in one traced loop on one surface.
+
+    The learning rates are Keras variables and the start, step count and the bowl's condition
+    number are tensors, so changing them reuses the traced loop; the surface and the other
+    hyperparameters are baked into the trace, so they belong to the runner's key. One function
+    for the whole race matters under Streamlit: it calls ``keras.backend.clear_session()``
+    after every script run, which empties TensorFlow's kernel cache, so each traced function
+    is instantiated again (~0.1-0.2 s) on its first call of the next run.
+    """
+
+    def __init__(self, surface_name: str, members: tuple[tuple[str, tuple], ...]):
+        tf = _tf()
+        self.surface_name = surface_name
+        self.racers = [_Racer(get(name), dict(fixed)) for name, fixed in members]
         self.lock = threading.Lock()
         # Graph mode, not XLA: tracing costs ~0.1 s per optimizer here while an XLA compile
         # costs ~1 s, and a traced 200-step loop already runs in a few milliseconds.
         self._loop = tf.function(self._run_loop, autograph=False)
 
-    def _loss(self, condition, w):
-        return _SURFACES[self.surface_name].fn(w[0], w[1], condition)
-
-    def _slot_values(self):
-        tf = _tf()
-        if not self._slots:
-            return tf.zeros((0, 2), DTYPE)
-        return tf.stack([tf.convert_to_tensor(slot) for slot in self._slots])
-
     def _run_loop(self, condition, start, steps):
-        """Take ``steps`` Keras steps, writing every point, loss, gradient and slot."""
         tf = _tf()
-        self.variable.assign(start)
+        surface_fn = _SURFACES[self.surface_name].fn
 
-        def body(k, path, losses, grads, slots):
-            with tf.GradientTape() as tape:
-                loss = self._loss(condition, self.variable)
-            grad = tape.gradient(loss, self.variable)
-            path = path.write(k, self.variable.read_value())
-            losses, grads = losses.write(k, loss), grads.write(k, grad)
-            with tf.control_dependencies([path.flow, losses.flow, grads.flow]):
-                self.optimizer.apply([grad], [self.variable])
-            return k + 1, path, losses, grads, slots.write(k, self._slot_values())
+        def loss_fn(w):
+            return surface_fn(w[0], w[1], condition)
 
-        arrays = (
-            tf.TensorArray(DTYPE, size=steps + 1, element_shape=(2,)),
-            tf.TensorArray(DTYPE, size=steps + 1, element_shape=()),
-            tf.TensorArray(DTYPE, size=steps, element_shape=(2,)),
-            tf.TensorArray(DTYPE, size=steps, element_shape=(len(self._slots), 2)),
-        )
-        _, path, losses, grads, slots = tf.while_loop(
-            lambda k, *_: k < steps, body, (tf.constant(0), *arrays)
-        )
-        path = path.write(steps, self.variable.read_value())
-        losses = losses.write(steps, self._loss(condition, self.variable))
-        return path.stack(), losses.stack(), grads.stack(), slots.stack()
+        for racer in self.racers:
+            racer.variable.assign(start)
 
-    def run(self, surface: Surface, start, steps: int, learning_rate: float):
-        """Reset the optimizer, then take ``steps`` steps; returns NumPy arrays."""
+        def body(k, records):
+            return k + 1, [
+                r.step(k, loss_fn, rec) for r, rec in zip(self.racers, records, strict=True)
+            ]
+
+        initial = [racer.arrays(steps) for racer in self.racers]
+        _, records = tf.while_loop(lambda k, _: k < steps, body, (tf.constant(0), initial))
+        return [r.finish(steps, loss_fn, rec) for r, rec in zip(self.racers, records, strict=True)]
+
+    def run(self, surface: Surface, start, steps: int, learning_rates: list[float]) -> list:
+        """Reset every optimizer, then race ``steps`` steps; NumPy records per optimizer."""
         tf = _tf()
         with self.lock:
-            for variable, fresh in zip(self._state, self._fresh, strict=True):
-                variable.assign(fresh)
-            self.optimizer.learning_rate = learning_rate
+            for racer, learning_rate in zip(self.racers, learning_rates, strict=True):
+                racer.reset(learning_rate)
             outputs = self._loop(
                 tf.constant(surface.condition, DTYPE),
                 tf.constant(start, DTYPE),
                 tf.constant(steps, tf.int32),
             )
-        return [o.numpy() for o in outputs]
+        return [[o.numpy() for o in racer_outputs] for racer_outputs in outputs]
 
 
 _RUNNERS: OrderedDict[tuple, _Runner] = OrderedDict()
 _RUNNERS_LOCK = threading.Lock()
-_MAX_RUNNERS = 64
+_MAX_RUNNERS = 32
 
 
-def _runner(name: str, surface_name: str, fixed: Mapping[str, float]) -> _Runner:
-    """The cached runner for this optimizer, surface and non-learning-rate settings."""
-    key = (name, surface_name, tuple(sorted(fixed.items())))
+def _runner(surface_name: str, members: tuple[tuple[str, tuple], ...]) -> _Runner:
+    """The cached runner for this surface and these (optimizer, fixed settings) members."""
+    key = (surface_name, members)
     with _RUNNERS_LOCK:
         if key in _RUNNERS:
             _RUNNERS.move_to_end(key)
             return _RUNNERS[key]
-        runner = _RUNNERS[key] = _Runner(get(name), surface_name, fixed)
+        runner = _RUNNERS[key] = _Runner(surface_name, members)
         while len(_RUNNERS) > _MAX_RUNNERS:
             _RUNNERS.popitem(last=False)
         return runner
@@ -862,10 +913,10 @@ def _first_divergence(path: np.ndarray, losses: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def _to_result(runner: _Runner, path, losses, grads, slots) -> RaceResult:
+def _to_result(slot_names: list[str], path, losses, grads, slots) -> RaceResult:
     diverged_at = _first_divergence(path, losses)
     n = len(path) if diverged_at is None else diverged_at
-    named = {name: _frozen(slots[: max(n - 1, 0), i]) for i, name in enumerate(runner.slot_names)}
+    named = {name: _frozen(slots[: max(n - 1, 0), i]) for i, name in enumerate(slot_names)}
     return RaceResult(
         _frozen(path[:n]), _frozen(losses[:n]), diverged_at, _frozen(grads[: max(n - 1, 0)]), named
     )
@@ -911,29 +962,40 @@ def race(
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
     plans = {name: resolve_settings(name, kwargs) for name, kwargs in settings.items()}
-    return {name: _run_one(name, kwargs, surf, point, steps) for name, kwargs in plans.items()}
+    keys = {
+        name: (name, tuple(sorted(kw.items())), surf, point, steps) for name, kw in plans.items()
+    }
+    with _RUNNERS_LOCK:
+        known = {name: _RESULTS[key] for name, key in keys.items() if key in _RESULTS}
+    todo = {name: kwargs for name, kwargs in plans.items() if name not in known}
+    fresh = _run_fresh(todo, surf, point, steps) if todo else {}
+    with _RUNNERS_LOCK:
+        for name, result in fresh.items():
+            _RESULTS[keys[name]] = result
+        while len(_RESULTS) > _MAX_RESULTS:
+            _RESULTS.popitem(last=False)
+    return {name: known[name] if name in known else fresh[name] for name in plans}
 
 
+# Finished runs are remembered, so that a race where only one optimizer's settings changed
+# reruns only that one (their arrays are read-only, so sharing them is safe).
 _RESULTS: OrderedDict[tuple, RaceResult] = OrderedDict()
 _MAX_RESULTS = 256
 
 
-def _run_one(name: str, kwargs: dict, surface: Surface, start, steps: int) -> RaceResult:
-    """One optimizer's run, remembered so that a race where only one optimizer's settings
-    changed reruns only that one (the arrays are read-only, so sharing them is safe)."""
-    key = (name, tuple(sorted(kwargs.items())), surface, start, steps)
-    with _RUNNERS_LOCK:
-        if key in _RESULTS:
-            _RESULTS.move_to_end(key)
-            return _RESULTS[key]
-    fixed = {k: v for k, v in kwargs.items() if k != "learning_rate"}
-    runner = _runner(name, surface.name, fixed)
-    result = _to_result(runner, *runner.run(surface, start, steps, kwargs["learning_rate"]))
-    with _RUNNERS_LOCK:
-        _RESULTS[key] = result
-        while len(_RESULTS) > _MAX_RESULTS:
-            _RESULTS.popitem(last=False)
-    return result
+def _run_fresh(plans: dict, surface: Surface, start, steps: int) -> dict[str, RaceResult]:
+    """Race ``plans`` (optimizer -> full settings) in one traced loop."""
+    members = tuple(
+        (name, tuple(sorted((k, v) for k, v in kw.items() if k != "learning_rate")))
+        for name, kw in plans.items()
+    )
+    runner = _runner(surface.name, members)
+    rates = [kw["learning_rate"] for kw in plans.values()]
+    records = runner.run(surface, start, steps, rates)
+    return {
+        name: _to_result(racer.slot_names, *record)
+        for name, racer, record in zip(plans, runner.racers, records, strict=True)
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1042,6 +1104,7 @@ class Exploration:
         surface: The surface raced on.
         start: The start point.
         grid: The contour grid.
+        image: ``contour_image(grid)``, the picture behind the paths.
         results: Optimizer name -> RaceResult.
         table: The end-point table.
         adam: Inside-Adam trace when Adam raced, else None.
@@ -1050,6 +1113,7 @@ class Exploration:
     surface: Surface
     start: tuple[float, float]
     grid: ContourGrid
+    image: np.ndarray
     results: dict[str, RaceResult]
     table: list[EndPoint]
     adam: AdamTrace | None
@@ -1061,7 +1125,7 @@ def explore(
     start=None,
     steps: int = 200,
     tolerance: float = 1e-3,
-    resolution: int = 80,
+    resolution: int = 300,
 ) -> Exploration:
     """Race the optimizers and read the race: contour grid, end points and inside Adam.
 
@@ -1073,10 +1137,12 @@ def explore(
     surf = _resolve_surface(surface)
     results = race(surf, settings, start, steps)
     adam = inside_adam(results["adam"], settings.get("adam")) if "adam" in results else None
+    grid = contour_grid(surf, resolution)
     return Exploration(
         surf,
         _check_start(start, surf),
-        contour_grid(surf, resolution),
+        grid,
+        contour_image(grid),
         results,
         end_points(results, surf, tolerance),
         adam,

@@ -6,15 +6,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from dlcore import optimizers as opt
 
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
 COLORS = dict(zip(opt.names(), [*PALETTE, "#7f7f7f"], strict=True))
 MAX_FRAMES = 50
+# redraw=True: after an animation run with redraw=False, Plotly stops reporting clicks on the
+# map (the start-point picker); the picture behind the paths is a layout image, cheap to redraw.
 STILL = {
     "mode": "immediate",
-    "frame": {"duration": 0, "redraw": False},
+    "frame": {"duration": 0, "redraw": True},
     "transition": {"duration": 0},
 }
 
@@ -44,26 +47,48 @@ def control(name: str, h: opt.Hyperparameter, where) -> float:
 def pick_start(surface_key: str) -> None:
     """A click on the map (on its invisible grid of points) moves the start point there."""
     points = st.session_state.opt_chart.selection.points
-    if points:
-        st.session_state[f"opt_x_{surface_key}"] = round(float(points[0]["x"]), 2)
-        st.session_state[f"opt_y_{surface_key}"] = round(float(points[0]["y"]), 2)
+    surface = opt.get_surface(surface_key)
+    for axis, (low, high) in zip("xy", (surface.x_range, surface.y_range), strict=True):
+        if points:
+            value = round(float(points[0][axis]), 2)
+            st.session_state[f"opt_{axis}_{surface_key}"] = min(max(value, low), high)
+
+
+def end_table(rows: list[opt.EndPoint]) -> pd.DataFrame:
+    """The end points in words: numbers to 3 digits, and what happened."""
+
+    def text(value, missing: str, pattern: str = "{:.3g}") -> str:
+        return missing if value is None else pattern.format(value)
+
+    return pd.DataFrame(
+        {
+            "optimizer": opt.get(r.optimizer).label,
+            "final loss": text(r.final_loss, ""),
+            "distance to minimum": text(r.distance_to_minimum, "no minimum"),
+            "steps to reach": text(r.steps_to_tolerance, "not reached", "{}"),
+            "status": text(r.diverged_at, "finished", "diverged at step {}"),
+        }
+        for r in rows
+    )
 
 
 def race_figure(found) -> go.Figure:
     """Contour map, clickable grid, minima, full paths, and one ball per optimizer that the
     Plotly animation moves along its path (frames sample every few steps, so it stays light)."""
-    surface, grid, results = found.surface, found.grid, found.results
-    fig = go.Figure(
-        go.Contour(
-            x=grid.x,
-            y=grid.y,
-            z=grid.level,
-            ncontours=30,
-            showscale=False,
-            colorscale="Blues_r",
-            hoverinfo="skip",
-            line_width=0.4,
-        )
+    surface, results = found.surface, found.results
+    (x0, x1), (y0, y1) = surface.x_range, surface.y_range
+    fig = go.Figure()
+    # The contour is a layout image: Plotly drops contour traces while it animates frames.
+    fig.add_layout_image(
+        source=Image.fromarray(found.image),
+        xref="x",
+        yref="y",
+        x=x0,
+        y=y1,
+        sizex=x1 - x0,
+        sizey=y1 - y0,
+        sizing="stretch",
+        layer="below",
     )
     gx, gy = np.meshgrid(np.linspace(*surface.x_range, 31), np.linspace(*surface.y_range, 31))
     fig.add_scatter(
@@ -74,16 +99,14 @@ def race_figure(found) -> go.Figure:
         hovertemplate="start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
         showlegend=False,
     )
-    for x, y in surface.minima:
-        fig.add_scatter(
-            x=[x],
-            y=[y],
-            mode="markers",
-            name="minimum",
-            showlegend=False,
-            marker={"symbol": "star", "size": 16, "color": "gold"},
-            hoverinfo="skip",
-        )
+    marks = [(surface.minima, {"symbol": "star", "size": 16, "color": "gold"})]
+    marks.append(([found.start], {"size": 10, "color": "white", "line": {"width": 2}}))
+    for points, marker in marks:
+        if points:
+            xs, ys = zip(*points, strict=True)
+            fig.add_scatter(
+                x=xs, y=ys, mode="markers", marker=marker, hoverinfo="skip", showlegend=False
+            )
     for name, result in results.items():
         fig.add_scatter(
             x=result.path[:, 0],
@@ -113,19 +136,31 @@ def race_figure(found) -> go.Figure:
     shown = sorted({*range(0, steps, math.ceil(steps / MAX_FRAMES) or 1), steps})
     fig.add_trace(balls(steps))
     fig.frames = [go.Frame(data=[balls(k)], traces=[len(fig.data) - 1], name=str(k)) for k in shown]
-    play = {**STILL, "frame": {"duration": 80, "redraw": False}}
+    play = {**STILL, "frame": {"duration": 80, "redraw": True}}
     fig.update_layout(
-        height=560,
-        margin={"t": 10, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h"},
-        xaxis={"range": surface.x_range, "title": "x"},
-        yaxis={"range": surface.y_range, "title": "y"},
+        height=620,
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom"},
+        xaxis={
+            "range": [x0, x1],
+            "title": {"text": "x", "standoff": 2},
+            "showgrid": False,
+            "zeroline": False,
+        },
+        yaxis={
+            "range": [y0, y1],
+            "title": {"text": "y", "standoff": 2},
+            "showgrid": False,
+            "zeroline": False,
+        },
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "left",
                 "x": 0,
-                "y": -0.1,
+                "y": 0,
+                "yanchor": "top",
+                "pad": {"t": 45},
                 "buttons": [
                     {"label": "▶ Play", "method": "animate", "args": [None, play]},
                     {"label": "❚❚ Pause", "method": "animate", "args": [[None], STILL]},
@@ -135,9 +170,11 @@ def race_figure(found) -> go.Figure:
         sliders=[
             {
                 "active": len(shown) - 1,
-                "x": 0.2,
-                "len": 0.8,
-                "y": -0.03,
+                "x": 0.22,
+                "len": 0.78,
+                "y": 0,
+                "yanchor": "top",
+                "pad": {"t": 30},
                 "currentvalue": {"prefix": "step "},
                 "steps": [
                     {"label": str(k), "method": "animate", "args": [[str(k)], STILL]} for k in shown
@@ -178,11 +215,13 @@ chosen = left.multiselect(
     format_func=lambda n: opt.get(n).label,
 )
 steps = left.slider("Steps", 10, 1000, 200, 10, key="opt_steps")
-(x0, y0), (x1, y1) = zip(surface.x_range, surface.y_range, strict=True)
-start = (
-    left.slider("Start x", x0, x1, surface.default_start[0], 0.01, key=f"opt_x_{surface_key}"),
-    left.slider("Start y", y0, y1, surface.default_start[1], 0.01, key=f"opt_y_{surface_key}"),
-)
+start = []
+for axis, (low, high), default in zip(
+    "xy", (surface.x_range, surface.y_range), surface.default_start, strict=True
+):
+    # A click on the map writes this key, so the slider takes its value from session state.
+    st.session_state.setdefault(key := f"opt_{axis}_{surface_key}", default)
+    start.append(left.slider(f"Start {axis}", low, high, step=0.01, key=key))
 tol = left.select_slider(
     "Counts as “reached” when the loss is within",
     decades(1e-6, 1, (1,)),
@@ -194,25 +233,29 @@ if not chosen:
     st.info("Pick at least one optimizer to start the race.")
     st.stop()
 
+st.markdown("**Each optimizer's settings and update rule** (what Keras computes at step t)")
 settings = {}
-for name in chosen:
+for name, tab in zip(chosen, st.tabs([opt.get(n).label for n in chosen]), strict=True):
     spec = opt.get(name)
-    with st.expander(f"**{spec.label}** · {spec.summary}", expanded=len(chosen) <= 2):
-        knobs, rules = st.columns([1, 2])
-        settings[name] = {h.name: control(name, h, knobs) for h in spec.hyperparameters}
-        for rule in spec.rules:
-            rules.caption(rule.title)
-            for line in rule.latex:
-                rules.latex(line)
+    knobs, rules = tab.columns([1, 2])
+    knobs.caption(spec.summary)
+    settings[name] = {h.name: control(name, h, knobs) for h in spec.hyperparameters}
+    for rule in spec.rules:
+        rules.caption(rule.title)
+        for line in rule.latex:
+            rules.latex(line)
 
 try:
-    found = explore(surface_key, condition, settings, start, steps, tol)
+    found = explore(surface_key, condition, settings, tuple(start), steps, tol)
 except ValueError as error:
     st.error(f"These settings cannot be raced: {error}")
     st.stop()
 
 with right:
-    st.caption("▶ replays the race and the slider scrubs through it. Click the map to start there.")
+    st.caption(
+        "★ minimum · ○ start. ▶ replays the race, the slider scrubs through it. "
+        "Click the map to start from there."
+    )
     st.plotly_chart(
         race_figure(found),
         key="opt_chart",
@@ -225,13 +268,14 @@ with right:
             why = "learning rate too high?" if surface.has_minimum else "the saddle has no bottom"
             st.warning(f"{opt.get(row.optimizer).label} diverged at step {row.diverged_at} ({why})")
 
-loss_col, table_col = st.columns(2)
+loss_col, table_col = st.columns([2, 3])
 loss_fig = go.Figure(
     layout={
         "height": 340,
         "margin": {"t": 30, "b": 10},
         "title": "Loss per step",
         "xaxis_title": "step",
+        "legend": {"orientation": "h", "y": -0.25},
         "yaxis": {"type": "log", "title": "J(w) − J*"}
         if surface.has_minimum
         else {"title": "J(w)"},
@@ -241,29 +285,8 @@ for name, result in found.results.items():
     gap = result.losses - (surface.min_value or 0.0)
     loss_fig.add_scatter(y=gap, name=opt.get(name).label, line={"color": COLORS[name]})
 loss_col.plotly_chart(loss_fig, key="opt_loss")
-table_col.markdown("**Where each optimizer ended**")
-table_col.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "optimizer": opt.get(r.optimizer).label,
-                "final loss": f"{r.final_loss:.3g}",
-                "distance to nearest minimum": "no minimum"
-                if r.distance_to_minimum is None
-                else f"{r.distance_to_minimum:.3g}",
-                f"steps to loss ≤ J* + {tol:g}": "not reached"
-                if r.steps_to_tolerance is None
-                else str(r.steps_to_tolerance),
-                "status": "finished"
-                if r.diverged_at is None
-                else f"diverged at step {r.diverged_at}",
-            }
-            for r in found.table
-        ]
-    ),
-    hide_index=True,
-    key="opt_table",
-)
+table_col.markdown(f"**Where each optimizer ended** (reached = loss within {tol:g} of the minimum)")
+table_col.dataframe(end_table(found.table), hide_index=True)
 
 st.subheader("Inside Adam")
 if found.adam is None:

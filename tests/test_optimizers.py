@@ -189,6 +189,18 @@ def test_contour_grid_covers_the_box_with_finite_levels():
     np.testing.assert_array_equal(saddle.level, saddle.z)
 
 
+def test_contour_image_is_darkest_at_the_minimum_with_y_pointing_up():
+    grid = opt.contour_grid("rosenbrock", resolution=101)
+    brightness = opt.contour_image(grid).astype(int).sum(axis=-1)
+    # Row 0 of the picture is the top of the plot (the largest y), so y = 1 sits at row
+    # n - 1 - j where grid.y[j] = 1.
+    row = len(grid.y) - 1 - int(np.argmin(np.abs(grid.y - 1.0)))
+    col = int(np.argmin(np.abs(grid.x - 1.0)))
+    assert brightness[row, col] <= 8 + 48 + 107  # the deepest blue (or a line drawn on it)
+    assert brightness[0, 0] > 3 * brightness[row, col]  # (-2, 3): J = 109, up the wall
+    assert brightness[-1, 0] > brightness[0, 0]  # (-2, -1): J = 2509, higher still
+
+
 # --- race behaviour -------------------------------------------------------------------------
 
 
@@ -311,5 +323,6 @@ def test_explore_bundles_everything_the_page_needs():
     assert list(found.results) == list(settings)
     assert [row.optimizer for row in found.table] == list(settings)
     assert found.adam is not None and len(found.adam.t) == 80
-    assert found.start == (-1.0, 2.5) and found.grid.z.shape == (80, 80)
+    assert found.start == (-1.0, 2.5)
+    assert found.image.shape == (*found.grid.z.shape, 3) and found.image.dtype == np.uint8
     assert opt.explore("bowl", {"sgd": {}}, steps=5).adam is None
