@@ -85,7 +85,12 @@ class PreparedDigit:
     @property
     def array(self) -> np.ndarray:
         """The normalized model input: 28x28 float32 in [0, 1], equal to uint8 / 255."""
-        return self.uint8.astype(np.float32) / np.float32(255.0)
+        return normalize(self.uint8)
+
+
+def normalize(image: np.ndarray) -> np.ndarray:
+    """Scale 0-255 pixels to [0, 1] as float32: what the model's Rescaling(1/255) does."""
+    return image.astype(np.float32) / np.float32(255.0)
 
 
 @dataclass(frozen=True)
@@ -98,10 +103,6 @@ class _Blob:
     left: int
     bottom: int  # inclusive
     right: int  # inclusive
-
-    @property
-    def size(self) -> int:
-        return max(self.bottom - self.top, self.right - self.left) + 1
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,9 @@ def prepare_digit(data: bytes) -> PreparedDigit:
     clean, mask, stats = _remove_background(ink)
     stages.append(("background removed", _preview(clean)))
     crop = _crop_to_digit(clean, mask, warnings)
-    stages.append(("cropped to the digit", crop))
+    stages.append(("cropped to the digit", _preview(crop)))
     crop, thickened = _thicken_thin_strokes(crop)
-    stages.append(("strokes thickened" if thickened else "stroke width: kept", crop))
+    stages.append(("strokes thickened" if thickened else "stroke width: kept", _preview(crop)))
     if stats.ink_level - stats.background < LOW_CONTRAST:
         warnings.append(WARN_CONTRAST)
     scaled = _scale_longest_side(crop, DIGIT_BOX)
@@ -154,8 +155,7 @@ def prepare_digit(data: bytes) -> PreparedDigit:
     stages.append((f"padded to {FIELD}x{FIELD}", padded))
     centered = _center_by_mass(padded)
     stages.append(("centered by mass", centered))
-    prepared = PreparedDigit(centered, (), tuple(warnings), inverted)
-    stages.append(("normalized (/255)", prepared.array))
+    stages.append(("normalized (/255)", normalize(centered)))
     return PreparedDigit(centered, tuple(stages), tuple(warnings), inverted)
 
 
@@ -417,7 +417,7 @@ def _crop_to_digit(clean: np.ndarray, mask: np.ndarray, warnings: list[str]) -> 
     """Crop the clean image to the digit's ink, leaving out specks and far-away marks."""
     keep, factor = _digit_cells(clean > 0, mask, warnings)
     # Grow the kept cells by one so the antialiased rim of each stroke stays in.
-    keep = _dilate(keep).repeat(factor, axis=0).repeat(factor, axis=1)
+    keep = _max_filter(np.pad(keep, 1), 3).repeat(factor, axis=0).repeat(factor, axis=1)
     digit = np.where(keep[: clean.shape[0], : clean.shape[1]], clean, 0).astype(np.uint8)
     rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
     return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -538,15 +538,38 @@ def _group_digit(main: _Blob, blobs: list[_Blob]) -> tuple[list[_Blob], list[_Bl
     Returns the kept blobs and the sizeable ones left out because they lie far away.
     """
     parts = [blob for blob in blobs if blob is not main and blob.area >= 0.05 * main.area]
-    kept = [main]
+    boxes = np.array([(b.top, b.left, b.bottom, b.right) for b in parts], dtype=np.int64)
+    boxes = boxes.reshape(-1, 4)  # vectorized: a noisy photo can hold thousands of blobs
+    taken = np.zeros(len(parts), dtype=bool)
+    box = np.array([main.top, main.left, main.bottom, main.right])
     while True:
-        box = _union_box(kept)
-        reach = 0.25 * box.size + 1
-        near = [part for part in parts if part not in kept and _gap(box, part) <= reach]
-        if not near:
+        reach = 0.25 * (max(box[2] - box[0], box[3] - box[1]) + 1) + 1
+        gaps = np.max(
+            [
+                box[0] - boxes[:, 2],
+                boxes[:, 0] - box[2],
+                box[1] - boxes[:, 3],
+                boxes[:, 1] - box[3],
+            ],
+            axis=0,
+            initial=0,
+        )
+        near = ~taken & (gaps <= reach)
+        if not near.any():
             break
-        kept += near
-    far = [part for part in parts if part not in kept and part.area >= 0.15 * main.area]
+        taken |= near
+        box = np.concatenate(
+            [
+                np.minimum(box[:2], boxes[near, :2].min(axis=0)),
+                np.maximum(box[2:], boxes[near, 2:].max(axis=0)),
+            ]
+        )
+    kept = [main] + [part for part, chosen in zip(parts, taken, strict=True) if chosen]
+    far = [
+        p
+        for p, chosen in zip(parts, taken, strict=True)
+        if not chosen and p.area >= 0.15 * main.area
+    ]
     return kept, far
 
 
@@ -560,28 +583,6 @@ def _union_box(blobs: list[_Blob]) -> _Blob:
         max(blob.bottom for blob in blobs),
         max(blob.right for blob in blobs),
     )
-
-
-def _gap(box: _Blob, blob: _Blob) -> int:
-    """Cells of empty space between two boxes (0 when they touch or overlap)."""
-    return max(
-        box.top - blob.bottom,
-        blob.top - box.bottom,
-        box.left - blob.right,
-        blob.left - box.right,
-        0,
-    )
-
-
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    """Grow a boolean mask by one cell in all eight directions."""
-    padded = np.pad(mask, 1)
-    height, width = mask.shape
-    grown = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            grown |= padded[dy : dy + height, dx : dx + width]
-    return grown
 
 
 def _thicken_thin_strokes(digit: np.ndarray) -> tuple[np.ndarray, bool]:
