@@ -11,6 +11,7 @@ from dlcore.errors import InvalidImage
 from pages import _mnist_shared as shared
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
+STAGES_PER_ROW = 6
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -54,9 +55,13 @@ def _from_canvas() -> bytes | None:
 
 def _stages(prepared: images.PreparedDigit) -> None:
     st.markdown("**What the network sees, step by step**")
-    columns = st.columns(len(prepared.stages))
-    for column, (name, picture) in zip(columns, prepared.stages, strict=True):
-        column.image(views.display_image(picture), caption=name, width="stretch")
+    stages = prepared.stages
+    for start in range(0, len(stages), STAGES_PER_ROW):
+        columns = st.columns(STAGES_PER_ROW)
+        for column, (name, picture) in zip(
+            columns, stages[start : start + STAGES_PER_ROW], strict=False
+        ):
+            column.image(views.display_image(picture), caption=name, width="stretch")
 
 
 def _prediction(trained: shared.Trained, prepared: images.PreparedDigit) -> None:

@@ -56,7 +56,8 @@ def remember_finished() -> None:
     if handle is None or not handle.snapshot().finished:
         return
     result = handle.result()
-    if result is not None and result.status in USABLE_STATUSES:
+    # A run stopped before its first epoch ended has no trained weights worth keeping.
+    if result is not None and result.status in USABLE_STATUSES and result.epochs_run > 0:
         st.session_state[MODEL] = {"key": handle.key, "config": result.config}
 
 

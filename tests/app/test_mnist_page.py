@@ -2,6 +2,7 @@
 read an uploaded digit, and refuse a bad file."""
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -154,3 +155,25 @@ def test_look_inside_shows_feature_maps_of_each_layer_for_the_users_digit(traine
         assert f"**{layer}**" in text
     at.radio(key="mnist_inside_source").set_value("My digit (from Read my digit)").run()
     assert not at.exception
+
+
+def test_stop_keeps_the_best_epoch_and_the_page_uses_that_model():
+    """Stopping after the first epoch keeps a trained model, marked as stopped by the user."""
+    at = _open(page_test("pages/mnist.py", timeout=240).run(), "Train")
+    for name, value in {"epochs": 20, "train_size": 2000, "validation_size": 200}.items():
+        at.number_input(key=f"mnist_w_{name}").set_value(value)
+    at.run()
+    at.button(key="mnist_train").click().run()
+    handle = jobs.get(at.session_state["mnist_job"]["key"])
+    deadline = time.monotonic() + 240
+    while not handle.snapshot().history and time.monotonic() < deadline:
+        time.sleep(0.2)  # wait for the first epoch to end
+    at.run()
+    at.button(key="mnist_job_stop").click().run()
+    assert handle.wait(240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    result = handle.result()
+    assert result.status == "stopped" and 1 <= result.epochs_run < 20
+    assert any("stopped early by you" in c.value for c in at.caption)
+    assert {m.label: m.value for m in at.metric}["Epochs run"] == str(result.epochs_run)

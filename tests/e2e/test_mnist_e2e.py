@@ -10,7 +10,22 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
 
 
-def _open_tab(page, app_url: str, tab: str) -> None:
+def _goto_mnist(page, app_url: str, query: str = "") -> None:
+    """Open the page through the app's navigation, with its sidebar entry checked.
+
+    The root is visited first: while no script has called st.navigation yet, Streamlit
+    serves a deep link from the legacy pages/ folder instead (the whole server then stays
+    in that mode), so a fresh server must see "/" before "/mnist".
+    """
+    page.goto(app_url)
+    wait_idle(page, timeout=180_000)
+    page.goto(app_url + "/mnist" + query)
+    wait_idle(page, timeout=180_000)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("MNIST CNN", exact=True).wait_for(timeout=30_000)
+
+
+def _open_tab(page, tab: str) -> None:
     page.get_by_role("tab", name=tab, exact=True).click()
     wait_idle(page, timeout=180_000)
 
@@ -48,18 +63,17 @@ def _train_tiny_and_watch(page) -> list[float]:
 
 def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
     page = browser_page
-    page.goto(app_url + "/mnist")
-    wait_idle(page, timeout=180_000)
-    assert page.get_by_text("Label: 5").first.is_visible()  # the tutorial's first figure
-    _open_tab(page, app_url, "Train")
+    _goto_mnist(page, app_url)
+    page.get_by_text("Label: 5").first.wait_for(timeout=60_000)  # the tutorial's first figure
+    _open_tab(page, "Train")
     seen = _train_tiny_and_watch(page)
-    wait_idle(page)
     assert seen and seen[-1] == 100, f"progress never reached 100 %: {seen}"
-    assert page.get_by_text("Test accuracy").first.is_visible()
+    page.get_by_text("Test accuracy").first.wait_for(timeout=60_000)
+    wait_idle(page)
     page.screenshot(path="/tmp/e2e_mnist_trained.png", full_page=True)
     assert_no_app_error(page)
 
-    _open_tab(page, app_url, "Read my digit")
+    _open_tab(page, "Read my digit")
     _upload(page, FIXTURES / "seven_photo.jpg")
     reading = page.locator('[data-testid="stMetric"]').filter(has_text="I read")
     reading.wait_for(timeout=60_000)
@@ -68,7 +82,7 @@ def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
     page.screenshot(path="/tmp/e2e_mnist_digit.png", full_page=True)
     assert_no_app_error(page)
 
-    _open_tab(page, app_url, "Evaluate")
+    _open_tab(page, "Evaluate")
     page.get_by_text("Confusion matrix").first.wait_for(timeout=120_000)
     assert page.get_by_text("Predicted:").first.is_visible()  # the tutorial's 5x5 grid
     page.screenshot(path="/tmp/e2e_mnist_evaluate.png", full_page=True)
@@ -78,8 +92,7 @@ def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
 
 def test_a_garbage_png_is_refused_with_a_clear_message(app_url, browser_page):
     page = browser_page
-    page.goto(app_url + "/mnist?mnist_tab=Read+my+digit")
-    wait_idle(page, timeout=180_000)
+    _goto_mnist(page, app_url, "?mnist_tab=Read+my+digit")
     _upload(page, FIXTURES / "garbage.png")
     error = page.locator('[data-testid="stAlertContentError"]')
     error.first.wait_for(timeout=30_000)
@@ -91,8 +104,7 @@ def test_a_garbage_png_is_refused_with_a_clear_message(app_url, browser_page):
 
 def test_a_drawing_on_the_canvas_goes_through_the_same_preprocessing(app_url, browser_page):
     page = browser_page
-    page.goto(app_url + "/mnist?mnist_tab=Read+my+digit")
-    wait_idle(page, timeout=180_000)
+    _goto_mnist(page, app_url, "?mnist_tab=Read+my+digit")
     page.get_by_text("Draw it", exact=True).click()
     wait_idle(page)
     canvas = page.locator("canvas").last
