@@ -225,40 +225,32 @@ def _load_small(image: Image.Image) -> Image.Image:
         scale = WORK_SIZE / longest
         image.draft(image.mode, (int(image.width * scale) + 1, int(image.height * scale) + 1))
     image.load()
-    if image.mode in ("1", "P") or image.mode.startswith("I;16"):
-        image = _standard_mode(image)  # Image.reduce does not take these modes.
+    mode = _standard_mode(image)
     factor = -(-max(image.size) // WORK_SIZE)
-    if factor > 1:
-        image = image.reduce(factor)
-    return _standard_mode(image)
+    if factor == 1:
+        return _converted(image, mode)
+    # Strip by strip: converting or reducing the whole photo at once would hold several
+    # full-size copies (Pillow's reduce, for one, premultiplies RGBA into a full copy).
+    width, height = image.size
+    small = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * max(1, 256 // factor)
+    for top in range(0, height, rows):
+        strip = _converted(image.crop((0, top, width, min(top + rows, height))), mode)
+        small.paste(strip.reduce(factor), (0, top // factor))
+    return small
 
 
-def _standard_mode(image: Image.Image) -> Image.Image:
-    """Convert any decoded mode (1, P, CMYK, I;16, I, F, ...) to L, LA, RGB or RGBA."""
-    if image.mode in ("L", "LA", "RGB", "RGBA"):
-        return image
-    if image.mode.startswith("I") or image.mode == "F":
-        return _wide_gray_to_l(image)
-    alpha = image.has_transparency_data
-    if image.mode in ("1", "La"):
-        return image.convert("LA" if alpha else "L")
-    return image.convert("RGBA" if alpha else "RGB")
+def _standard_mode(image: Image.Image) -> str:
+    """The mode (L, LA, RGB or RGBA) that an image of any decoded mode is converted to."""
+    gray = image.mode in ("1", "L", "La", "LA", "F") or image.mode.startswith("I")
+    return ("L" if gray else "RGB") + ("A" if image.has_transparency_data else "")
 
 
-def _wide_gray_to_l(image: Image.Image) -> Image.Image:
-    """Map a 16-bit gray image (PNG) to 8 bits; other wide modes are stretched to 0-255.
-
-    The allowed formats decode wide gray only as 16-bit (white = 65535). 32-bit integer
-    and float images have no fixed white, so their own range is used.
-    """
-    values = np.asarray(image)
-    if values.dtype.kind == "u" and values.dtype.itemsize == 2:
-        # Shift rather than divide: no float copy of a possibly large image.
-        return Image.fromarray((values.astype(np.uint16) >> 8).astype(np.uint8))
-    values = np.nan_to_num(values.astype(np.float32))
-    low, high = float(values.min()), float(values.max())
-    stretched = (values - low) * (255.0 / max(high - low, 1e-12))
-    return Image.fromarray(stretched.clip(0, 255).astype(np.uint8))
+def _converted(image: Image.Image, mode: str) -> Image.Image:
+    """Convert to `mode`; 16-bit gray is scaled (65535 is white) where Pillow would clip."""
+    if image.mode.startswith("I;16"):
+        return Image.fromarray((np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8))
+    return image if image.mode == mode else image.convert(mode)
 
 
 # --- color, orientation and polarity --------------------------------------------------------
