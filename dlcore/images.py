@@ -44,6 +44,10 @@ WARN_BLOBS = (
     "Several separate marks were found; only the largest one was read. "
     "Crop the photo to a single digit for a better reading."
 )
+WARN_SIDE_BY_SIDE = (
+    "This looks like more than one digit side by side; the network reads a single digit, "
+    "so crop the photo to one."
+)
 WARN_BORDER = "The digit touches the edge of the image, so part of it may be cut off."
 WARN_CONTRAST = "The ink is very faint (low contrast); a darker pen or better light helps."
 WARN_ANIMATED = "This is an animated image; only its first frame was read."
@@ -435,6 +439,8 @@ def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[str]):
     kept, far = _group_digit(main, blobs)
     if far:
         warnings.append(WARN_BLOBS)
+    if _side_by_side([blob for blob in kept if blob.area >= 0.3 * main.area]):
+        warnings.append(WARN_SIDE_BY_SIDE)
     box = _union_box(kept)
     height, width = grid.shape
     if box.top == 0 or box.left == 0 or box.bottom == height - 1 or box.right == width - 1:
@@ -563,6 +569,14 @@ def _group_digit(main: _Blob, blobs: list[_Blob]) -> tuple[list[_Blob], list[_Bl
         if not chosen and p.area >= 0.15 * main.area
     ]
     return kept, far
+
+
+def _side_by_side(blobs: list[_Blob]) -> bool:
+    """Whether two of the blobs sit side by side: no column in common, as 1 and 7 in "17".
+
+    Parts of one digit (the bar of a 5, the two strokes of a 4) share columns.
+    """
+    return any(a.right < b.left for a in blobs for b in blobs)
 
 
 def _union_box(blobs: list[_Blob]) -> _Blob:

@@ -15,12 +15,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dlcore import images
+from dlcore.data import load_mnist
 from dlcore.digit_renderings import RENDERING_KINDS, render_digit
 from dlcore.errors import InvalidImage
 from dlcore.images import prepare_digit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "digits"
-MNIST = Path(images.__file__).parent / "datasets" / "mnist.npz"
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -156,8 +156,7 @@ def test_stroke_width_of_a_bar():
 
 
 def test_mnist_digits_come_back_essentially_unchanged():
-    with np.load(MNIST) as data:
-        x_test = data["x_test"][:40]
+    x_test = load_mnist()[1][0][:40]
     scores = []
     for digit in x_test:
         prepared = prepare_digit(encode(Image.fromarray(digit)))
@@ -255,6 +254,13 @@ def test_separate_marks_far_apart_warn_and_the_largest_is_read():
     assert similarity(prepared.uint8, prepare_digit(encode(draw_seven())).uint8) > 0.95
 
 
+def test_two_digits_side_by_side_warn():
+    photo = draw_seven(box=(260, 40, 460, 330))
+    ImageDraw.Draw(photo).line([(180, 60), (180, 330)], fill=30, width=30)  # "17"
+    prepared = prepare_digit(encode(photo))
+    assert prepared.warnings == (images.WARN_SIDE_BY_SIDE,)
+
+
 def test_a_digit_cut_by_the_edge_of_the_photo_warns():
     prepared = prepare_digit(encode(draw_seven(box=(-40, 40, 200, 330))))
     assert images.WARN_BORDER in prepared.warnings
@@ -337,9 +343,9 @@ def test_a_speck_of_dust_is_not_a_digit():
 @pytest.fixture(scope="module")
 def read_digits():
     """A 3-nearest-neighbour classifier on 10,000 MNIST training digits (no TensorFlow)."""
-    with np.load(MNIST) as data:
-        train = data["x_train"][:10_000].reshape(10_000, -1).astype(np.float32)
-        labels = data["y_train"][:10_000]
+    (x_train, y_train), _ = load_mnist()
+    train = x_train[:10_000].reshape(10_000, -1).astype(np.float32)
+    labels = y_train[:10_000]
     norms = (train**2).sum(axis=1)
 
     def read(digits: np.ndarray) -> np.ndarray:
@@ -363,8 +369,8 @@ def test_hand_made_examples_are_read_as_their_digits(read_digits):
 
 @pytest.mark.parametrize("kind", sorted(RENDERING_KINDS))
 def test_photo_like_renderings_of_mnist_test_digits_are_read(kind, read_digits):
-    with np.load(MNIST) as data:
-        x_test, y_test = data["x_test"][:4], data["y_test"][:4]
+    _, (x_test, y_test) = load_mnist()
+    x_test, y_test = x_test[:4], y_test[:4]
     rng = np.random.default_rng(7)
     digits = np.stack([prepare_digit(render_digit(x, kind, rng)).uint8 for x in x_test])
     assert (read_digits(digits) == y_test).sum() >= 3
