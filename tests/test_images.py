@@ -374,3 +374,22 @@ def test_photo_like_renderings_of_mnist_test_digits_are_read(kind, read_digits):
     rng = np.random.default_rng(7)
     digits = np.stack([prepare_digit(render_digit(x, kind, rng)).uint8 for x in x_test])
     assert (read_digits(digits) == y_test).sum() >= 3
+
+
+def test_phone_rendering_is_stored_sideways_with_the_tag_that_rights_it():
+    from PIL import ImageOps
+
+    _, (x_test, _) = load_mnist()
+    data = render_digit(x_test[0], "phone-exif", np.random.default_rng(3))
+    stored = Image.open(io.BytesIO(data))
+    orientation = stored.getexif()[0x0112]
+    upright = ImageOps.exif_transpose(stored)
+    assert orientation in (3, 6, 8)
+    if orientation != 3:
+        assert upright.size == stored.size[::-1]
+    assert images.WARN_BORDER not in prepare_digit(data).warnings
+
+
+def test_unknown_rendering_kind_is_refused():
+    with pytest.raises(ValueError, match="photo-jpeg"):
+        render_digit(np.zeros((28, 28), np.uint8), "polaroid", np.random.default_rng(0))
