@@ -136,23 +136,14 @@ def race_figure(found) -> go.Figure:
     shown = sorted({*range(0, steps, math.ceil(steps / MAX_FRAMES) or 1), steps})
     fig.add_trace(balls(steps))
     fig.frames = [go.Frame(data=[balls(k)], traces=[len(fig.data) - 1], name=str(k)) for k in shown]
-    play = {**STILL, "frame": {"duration": 80, "redraw": True}}
+    buttons = [
+        ("▶ Play", [None, {**STILL, "frame": {"duration": 80, "redraw": True}}]),
+        ("❚❚ Pause", [[None], STILL]),
+    ]
     fig.update_layout(
         height=620,
         margin={"t": 40, "b": 10, "l": 10, "r": 10},
         legend={"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom"},
-        xaxis={
-            "range": [x0, x1],
-            "title": {"text": "x", "standoff": 2},
-            "showgrid": False,
-            "zeroline": False,
-        },
-        yaxis={
-            "range": [y0, y1],
-            "title": {"text": "y", "standoff": 2},
-            "showgrid": False,
-            "zeroline": False,
-        },
         updatemenus=[
             {
                 "type": "buttons",
@@ -162,8 +153,7 @@ def race_figure(found) -> go.Figure:
                 "yanchor": "top",
                 "pad": {"t": 45},
                 "buttons": [
-                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], STILL]},
+                    {"label": label, "method": "animate", "args": args} for label, args in buttons
                 ],
             }
         ],
@@ -182,6 +172,8 @@ def race_figure(found) -> go.Figure:
             }
         ],
     )
+    fig.update_xaxes(range=[x0, x1], title="x", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[y0, y1], title="y", showgrid=False, zeroline=False)
     return fig
 
 
