@@ -6,8 +6,10 @@ import streamlit as st
 
 from dlcore import cache
 from pages._catalog import HOME, listed_lessons
+from pages._runtime import freeze_tensorflow_objects, keep_keras_state
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon="🧠", layout="wide")
+keep_keras_state()
 
 home = st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)
 lessons = [st.Page(p.path, title=p.title, icon=p.icon) for p in listed_lessons()]
@@ -31,3 +33,4 @@ def render_sidebar(slot) -> None:
 sidebar_slot = st.sidebar.empty()
 page.run()
 render_sidebar(sidebar_slot)
+freeze_tensorflow_objects()

@@ -56,6 +56,7 @@ AVAILABLE = {
     "pages/activations.py",
     "pages/losses.py",
     "pages/optimizers.py",
+    "pages/mnist.py",
 }
 
 

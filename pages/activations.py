@@ -8,6 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import activations
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 COLORS = ["#e4572e", "#2e86ab", "#3bb273", "#7768ae", "#f3a712", "#a23b72", "#5c5c5c"]
 ALPHA_DEFAULTS = {"leaky_relu": 0.2, "elu": 1.0}

@@ -6,6 +6,9 @@ This page must load fast, so it never imports TensorFlow (nor anything that does
 import streamlit as st
 
 from pages._catalog import listed_lessons
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 # Each step of the training loop: what happens there, and which lesson explores it.
 LOOP_STEPS = {

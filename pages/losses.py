@@ -9,6 +9,9 @@ import streamlit as st
 
 from dlcore import losses
 from dlcore.errors import DlcoreError
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 COLORS = {
     "mse": "#e4572e",

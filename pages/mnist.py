@@ -6,6 +6,9 @@ import streamlit as st
 from dlcore.errors import DataUnavailable
 from pages import _mnist_digit, _mnist_evaluate, _mnist_explore, _mnist_inside, _mnist_train
 from pages import _mnist_shared as shared
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 SECTIONS = {
     "Explore": _mnist_explore.render,

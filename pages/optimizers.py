@@ -9,6 +9,9 @@ import streamlit as st
 from PIL import Image
 
 from dlcore import optimizers as opt
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
 COLORS = dict(zip(opt.names(), [*PALETTE, "#7f7f7f"], strict=True))

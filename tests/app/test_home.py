@@ -7,7 +7,7 @@ from tests.app.conftest import REPO, page_test
 
 
 def test_home_renders_and_step_selection_changes_the_explanation():
-    at = page_test("pages/home.py").run()
+    at = page_test("app.py").run()
     assert not at.exception
     assert at.title[0].value.endswith("Deep Learning Playground")
     first = at.info[0].value
@@ -18,7 +18,7 @@ def test_home_renders_and_step_selection_changes_the_explanation():
 
 
 def test_home_glossary_names_every_required_term():
-    at = page_test("pages/home.py").run()
+    at = page_test("app.py").run()
     text = " ".join(md.value for md in at.markdown)
     for term in (
         "Neural network",
@@ -40,7 +40,7 @@ def test_home_does_not_import_tensorflow():
     code = (
         "from tests.app.conftest import page_test\n"
         "import sys\n"
-        "at = page_test('pages/home.py').run()\n"
+        "at = page_test('app.py').run()\n"
         "assert not at.exception\n"
         "print('tensorflow' in sys.modules)\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -59,13 +60,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise RuntimeError("streamlit did not become healthy in time")
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory):
-    """A real `streamlit run app.py` with its own empty model cache; yields (url, cache_dir)."""
+@contextlib.contextmanager
+def running_app(cache_dir: Path, log_path: Path):
+    """`streamlit run app.py` on a free port with its own model cache; yields its URL."""
     port = _free_port()
-    cache_dir = tmp_path_factory.mktemp("e2e-cache")
     env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115
     cmd = [
         sys.executable,
         "-m",
@@ -78,18 +77,27 @@ def streamlit_server(tmp_path_factory):
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
     ]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url, cache_dir
-    finally:
-        proc.terminate()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            _wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory):
+    """A real `streamlit run app.py` with its own empty model cache; yields (url, cache_dir)."""
+    cache_dir = tmp_path_factory.mktemp("e2e-cache")
+    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    with running_app(cache_dir, log_path) as url:
+        yield url, cache_dir
 
 
 @pytest.fixture(scope="session")
