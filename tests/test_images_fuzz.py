@@ -1,9 +1,10 @@
 """Property tests of prepare_digit on hostile input: a valid digit or InvalidImage, nothing else.
 
-Every example must finish within 1 s (Hypothesis' deadline) and must not grow the process's
-peak memory by more than 200 MB. The number of examples per test is 60 by default so that
-the file runs in well under a minute; set FUZZ_EXAMPLES (e.g. 2000) for a long, randomized
-fuzz run.
+Every example must take at most 1 s of CPU time and must not grow the process's peak
+memory by more than 200 MB. CPU time rather than wall time: the machines we share are busy,
+and a wall-clock deadline there fails on the neighbours' load (Hypothesis' 5 s deadline
+still catches a hang). The number of examples per test is 60 by default so that the file
+runs in well under a minute; set FUZZ_EXAMPLES (e.g. 2000) for a long, randomized run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import resource
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -24,11 +26,12 @@ from dlcore.images import prepare_digit
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES,
-    deadline=timedelta(seconds=1),
+    deadline=timedelta(seconds=5),
     derandomize="FUZZ_EXAMPLES" not in os.environ,  # CI runs the same examples every time
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 MAX_GROWTH_KIB = 200 * 1024
+MAX_CPU_SECONDS = 1.0
 
 # Modes Pillow can store, with the allowed formats that keep them.
 FORMATS_FOR_MODE = {
@@ -53,6 +56,7 @@ SIGNATURES = [
 def check(data: bytes) -> None:
     """prepare_digit returns a valid 28x28 digit or raises InvalidImage; nothing else."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
     try:
         prepared = prepare_digit(data)
     except InvalidImage as refusal:
@@ -62,6 +66,7 @@ def check(data: bytes) -> None:
         assert array.shape == (28, 28) and array.dtype == np.float32
         assert array.min() >= 0.0 and array.max() <= 1.0
         assert prepared.uint8.shape == (28, 28) and prepared.uint8.dtype == np.uint8
+    assert time.process_time() - started <= MAX_CPU_SECONDS
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < MAX_GROWTH_KIB
 
 
