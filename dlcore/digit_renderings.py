@@ -98,10 +98,8 @@ def _ink_alpha(
     a smooth step and a small blur. A `fine_pen` redraws the strokes 3 or 5 px wide at
     4x MNIST's size (4-7% of the digit's height), like a ballpoint or a fine felt pen.
     """
-    # Decide the strokes' outline at 4x MNIST's size: where the pen's edge falls (a lower
-    # level gives bolder strokes), then how much a finer pen thins them.
-    # A fine pen is traced along the center line of the brighter core, where loops that a
-    # bold outline would fill stay open.
+    # The outline is decided at 4x MNIST's size: the level where the pen's edge falls (lower
+    # is bolder). A fine pen follows the brighter core, where loops stay open.
     level = rng.uniform(0.5, 0.6) if fine_pen else rng.uniform(0.3, 0.5)
     shape = _smooth_step(_resized(digit, 112), level, 0.3)
     if fine_pen:
