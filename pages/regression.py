@@ -112,7 +112,7 @@ def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
 def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     """The network's curve over the data and the loss curves, from a job snapshot."""
     data, config = st.session_state.reg_job["data"], st.session_state.reg_job["config"]
-    title = f"The network's curve after epoch {snap.epoch}"
+    title = f"The network's curve after epoch {len(snap.history)}"  # epochs completed
     # While live, fewer dots: the browser redraws this chart twice a second.
     most = 0 if snap.finished else LIVE_POINTS
     prep = regression.preprocess(data, config)
