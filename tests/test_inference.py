@@ -135,7 +135,9 @@ def test_low_confidence_threshold():
 def test_stored_model_round_trips(model, predictor, digits, tmp_path):
     path = tmp_path / "cnn.keras"
     model.save(path)
-    reloaded = inference.DigitPredictor(keras.models.load_model(path, safe_mode=True, compile=False))
+    reloaded = inference.DigitPredictor(
+        keras.models.load_model(path, safe_mode=True, compile=False)
+    )
     np.testing.assert_allclose(reloaded.predict(digits), predictor.predict(digits), atol=1e-6)
 
 
