@@ -218,8 +218,8 @@ def worked_view() -> None:
     y_default, p_default = losses.EXAMPLE_INPUTS[name]
     st.caption(f"{loss.inputs}. Separate numbers with commas, rows with ';'.")
     c1, c2 = st.columns(2)
-    y_text = c1.text_input("True values y", y_default, key=f"loss_we_y_{name}")
-    p_text = c2.text_input("Predictions ŷ", p_default, key=f"loss_we_p_{name}")
+    y_text = c1.text_input("True values y", y_default, max_chars=200, key=f"loss_we_y_{name}")
+    p_text = c2.text_input("Predictions ŷ", p_default, max_chars=200, key=f"loss_we_p_{name}")
     delta = 1.0
     if name == "huber":
         delta = st.number_input("δ", 0.1, 10.0, 1.0, 0.1, key="loss_we_delta")

@@ -298,20 +298,9 @@ def _problems(path: Path) -> list[str]:
     return problems
 
 
-# Gaps reported to the page's owner and not fixed yet: file name -> the problem text.
-# Remove an entry when the page is fixed (the test then checks that file fully again).
-KNOWN_GAPS = {
-    "losses.py": "text_input without max_chars",
-}
-
-
 @pytest.mark.parametrize("path", PAGE_SOURCES, ids=lambda p: p.name)
 def test_free_input_widgets_have_explicit_bounds(path):
-    problems = _problems(path)
-    known = KNOWN_GAPS.get(path.name)
-    if known and problems and all(problem.endswith(known) for problem in problems):
-        pytest.xfail(f"known gap, reported to the lead: {problems}")
-    assert problems == []
+    assert _problems(path) == []
 
 
 def test_the_widget_scan_catches_unbounded_widgets(tmp_path, monkeypatch):
