@@ -86,14 +86,18 @@ def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
     return Preprocessing(train_idx, test_idx, x_scaler, y_scaler)
 
 
-def scaler_latex(scaler: Scaler, name: str) -> str:
+def scaler_latex(scaler: Scaler, name: str, inverse: bool = False) -> str:
     """The fitted scaling as LaTeX with its numbers, e.g. ``area' = (area - 30.5) / 219.5``.
 
     The numbers are the scaler's own offset and scale, printed to 6 significant digits, so
-    the formula the page shows is the computation ``Scaler.transform`` performs.
+    the formula the page shows is the computation ``Scaler.transform`` performs (or, with
+    inverse, ``Scaler.inverse``: ``area = 219.5 · area' + 30.5``).
     """
     symbol = rf"\text{{{name}}}"
     sign = "-" if scaler.offset >= 0 else "+"
+    if inverse:
+        back = "+" if sign == "-" else "-"
+        return rf"{symbol} = {scaler.scale:.6g} \cdot {symbol}' {back} {abs(scaler.offset):.6g}"
     shifted = f"{symbol} {sign} {abs(scaler.offset):.6g}"
     return rf"{symbol}' = \frac{{{shifted}}}{{{scaler.scale:.6g}}}"
 

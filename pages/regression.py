@@ -99,6 +99,7 @@ def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
     """Train/test MSE per epoch; for a diverged run, the loss per batch as it exploded."""
     if snap.state == "diverged":
         fig = figure("Diverged: the loss per batch exploded", "batch", "MSE", log_y=True)
+        fig.update_yaxes(dtick=None)  # it spans dozens of powers of ten
         losses = np.array([row.get("loss", np.nan) for row in snap.batch_losses])
         return add_line(fig, None, np.where(np.isfinite(losses), losses, np.nan), "train")
     fig = figure("Loss: MSE on the scaled prices", "epoch", "MSE", log_y=True)
@@ -124,7 +125,7 @@ def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
         add_line(
             fit, grid, regression.result_prices(result, grid), "network", color=COLORS["network"]
         )
-    elif np.isfinite(curve).all():
+    elif snap.state != "diverged" and np.isfinite(curve).all():
         add_line(fit, snap.extras["curve_area"], curve, "network", color=COLORS["network"])
     elif snap.state == "diverged":
         fit.add_annotation(
@@ -180,6 +181,7 @@ def compare_runs(runs: list[regression.RunSummary]) -> None:
     for run in runs:
         errors = np.where(np.isfinite(run.test_rmse), run.test_rmse, np.nan)
         add_line(fig, np.arange(1, errors.size + 1), errors, f"{run.label} ({run.status})")
+    fig.update_traces(showlegend=True)  # the legend holds the settings, even for one run
     st.plotly_chart(fig, key="reg_compare")
     st.caption(
         "Your last 5 runs. RMSE = scale × √(MSE on the scaled prices): the test loss in "
@@ -285,11 +287,12 @@ with tabs[1]:
         "to real units with the inverse formula."
     )
     st.latex(prep.x_scaler.formula)
-    st.latex(
-        regression.scaler_latex(prep.x_scaler, "area")
-        + r"\qquad "
-        + regression.scaler_latex(prep.y_scaler, "price")
-    )
+    for inverse in (False, True):
+        st.latex(
+            regression.scaler_latex(prep.x_scaler, "area", inverse)
+            + r"\qquad "
+            + regression.scaler_latex(prep.y_scaler, "price", inverse)
+        )
     left, right = st.columns(2)
     left.plotly_chart(add_points(figure("Raw", data.area_name, data.price_name), data, prep))
     right.plotly_chart(add_points(figure("Scaled", "area'", "price'"), data, prep, scaled=True))
@@ -309,12 +312,13 @@ with tabs[3]:
 
 handle = live.tracked("reg_job")
 snap = handle.snapshot() if handle is not None else None
-result = handle.result() if snap is not None and snap.state in ("done", "stopped") else None
-if result is not None:
+trained = handle.result() if snap is not None and snap.finished else None
+if trained is not None:  # diverged runs too: compare runs shows what a too-high rate does
     runs = st.session_state.get("reg_runs", [])
     st.session_state.reg_runs = regression.remember_run(
-        runs, regression.run_summary(handle.key, result)
+        runs, regression.run_summary(handle.key, trained)
     )
+result = trained if trained is not None and trained.status != "diverged" else None
 state = snap.state if snap is not None else "none"
 waiting = {
     "none": "Train a model first (tab 4).",

@@ -242,6 +242,12 @@ def test_scaler_formula_shown_is_the_transform_computed(trained, data):
         offset = float(offset) * (1 if sign == "-" else -1)
         x = np.array([40.0, 150.0, 2e5])
         np.testing.assert_allclose((x - offset) / float(scale), scaler.transform(x), rtol=1e-5)
+        inverse = regression.scaler_latex(scaler, name, inverse=True)
+        scale, sign, offset = re.search(
+            r"= ([\d.e+]+) \\cdot .*' ([-+]) ([\d.e+]+)$", inverse
+        ).groups()
+        offset = float(offset) * (1 if sign == "+" else -1)
+        np.testing.assert_allclose(float(scale) * x + offset, scaler.inverse(x), rtol=1e-5)
 
 
 def test_a_too_high_learning_rate_ends_diverged_through_jobs(tmp_path, monkeypatch, data):

@@ -72,6 +72,7 @@ def test_a_diverged_run_is_explained_with_a_smaller_learning_rate():
     assert handle.snapshot().state == "diverged"
     assert "too high" in at.error[0].value and "10× smaller: 1" in at.error[0].value
     assert "diverged" in at.info[0].value  # look-inside and predict say why they are empty
+    assert at.session_state["reg_runs"][-1].status == "diverged"  # kept to compare with
 
 
 def test_a_bad_csv_names_the_problem_and_keeps_the_previous_data():
