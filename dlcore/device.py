@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlcore import settings
+
 # CPU flags that qualify for mixed_bfloat16, each backed by a measurement of the default
 # MNIST recipe at equal accuracy (bench/train_mnist.py --precision-check, bench/README.md):
 # - amx_bf16 (Intel Sapphire Rapids and later): oneDNN runs bf16 convolutions on AMX;
@@ -31,7 +33,6 @@ from typing import Any
 # took 1.8x the CPU time of float32, so such a CPU stays float32.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 MIN_FP16_COMPUTE_CAPABILITY = (7, 0)
-PRECISION_ENV = "DLCORE_PRECISION"  # "auto" (default) or a policy name, for benchmarks
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -174,7 +175,7 @@ def configure() -> DeviceInfo:
             import tensorflow as tf
 
             flags, cpu_name = read_cpu_flags()
-            override = os.environ.get(PRECISION_ENV, "auto").strip() or "auto"
+            override = settings.precision_override()
             plan = plan_device(_gpu_specs(tf), flags, usable_cores(), cpu_name, override)
             strategy = STRATEGIES[plan.strategy_name](tf)
             _info = DeviceInfo(

@@ -31,3 +31,8 @@ def cache_max_bytes() -> int:
 def max_concurrent_jobs() -> int:
     """How many training jobs may run at once on this machine (default 1)."""
     return max(1, int(os.environ.get("DLCORE_MAX_JOBS", "1")))
+
+
+def precision_override() -> str:
+    """`DLCORE_PRECISION`: "auto" (default: the measured choice) or a Keras policy name."""
+    return os.environ.get("DLCORE_PRECISION", "auto").strip() or "auto"

@@ -69,7 +69,7 @@ def test_read_cpu_flags_parses_cpuinfo(tmp_path):
 
 
 def test_configure_on_this_machine_is_cached_and_matches_the_plan(monkeypatch):
-    monkeypatch.delenv(device.PRECISION_ENV, raising=False)
+    monkeypatch.delenv("DLCORE_PRECISION", raising=False)
     info = device.configure()
     assert device.configure() is info
     import tensorflow as tf
