@@ -181,7 +181,9 @@ def compare_runs(runs: list[regression.RunSummary]) -> None:
     for run in runs:
         errors = np.where(np.isfinite(run.test_rmse), run.test_rmse, np.nan)
         add_line(fig, np.arange(1, errors.size + 1), errors, f"{run.label} ({run.status})")
-    fig.update_traces(showlegend=True)  # the legend holds the settings, even for one run
+    # Markers: a run that diverged in its second epoch has a single finite point.
+    fig.update_traces(showlegend=True, mode="lines+markers", marker_size=3)
+    fig.update_layout(legend_y=-0.3)
     st.plotly_chart(fig, key="reg_compare")
     st.caption(
         "Your last 5 runs. RMSE = scale × √(MSE on the scaled prices): the test loss in "
