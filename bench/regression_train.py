@@ -6,8 +6,9 @@ Two recipes, each run in its own fresh Python process, one after the other:
   - "dlcore": ``dlcore.training.train(RegressionConfig())`` as the page's jobs run it, with
     the per-batch progress callback, divergence checks and the per-epoch curve.
 The ratio dlcore/keras shows what the live-training machinery costs (measured below 1 on
-the development machine: the callbacks cost less than the noise between processes). "fit" is the time of
-``model.fit`` alone, "train" the whole call (split, scaling, build, fit, metrics), "CPU"
+the development machine: the callbacks cost less than the noise between processes).
+"fit" is the time of ``model.fit`` alone, "train" the whole call (split, scaling, build, fit,
+metrics), "CPU"
 the process's CPU time during the call: steadier than wall time on a shared, busy machine.
 
 Usage (from the repository root):
