@@ -2,14 +2,15 @@
 
 Two recipes, each run in its own fresh Python process, one after the other:
   - "keras": the tutorial's loop written as plain Keras (min-max scaling, Dense(10, relu),
-    Dense(1), SGD 0.01, MSE, batch 32, ``model.fit`` with no callbacks): the floor;
+    Dense(1), SGD 0.01, MSE, batch 32, ``model.fit`` with no callbacks, float64 NumPy
+    input as in the tutorial): a reference;
   - "dlcore": ``dlcore.training.train(RegressionConfig())`` as the page's jobs run it, with
     the per-batch progress callback, divergence checks and the per-epoch curve.
 The ratio dlcore/keras shows what the live-training machinery costs (measured below 1 on
 the development machine: the callbacks cost less than the noise between processes).
 "fit" is the time of ``model.fit`` alone, "train" the whole call (split, scaling, build, fit,
-metrics), "CPU"
-the process's CPU time during the call: steadier than wall time on a shared, busy machine.
+metrics), "CPU" the process's CPU time during the call: steadier than wall time on a shared,
+busy machine.
 
 Usage (from the repository root):
     python bench/regression_train.py               # 2 rounds of keras, dlcore

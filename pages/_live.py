@@ -3,13 +3,12 @@
 The job's key, config and data live in ``st.session_state[state_key]``; the handle comes
 back from ``jobs.get(key)`` on every run (or from ``jobs.submit`` again when this process
 forgot the job: the cache makes that instant once it finished). While the job is queued or
-running, a fragment polls ``handle.snapshot()`` every ``every`` seconds and redraws only
+running, a fragment polls ``handle.snapshot()`` every POLL_SECONDS and redraws only
 itself; when the job ends it triggers one full rerun so the page shows the final result.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,39 +16,15 @@ import streamlit as st
 
 from dlcore import jobs
 from dlcore.jobs import JobHandle, JobSnapshot
+from pages._runtime import keep_keras_state
 
 Render = Callable[[JobSnapshot, JobHandle], None]
 POLL_SECONDS = 0.5
 
 
-def _clean_without_keras() -> None:
-    """Streamlit's after-run cleanup, minus its ``keras.backend.clear_session()``."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close("all")
-
-
-def _keep_training_fast() -> None:
-    """Stop every script run (a fragment poll included) from stalling background training.
-
-    After each run Streamlit calls ``keras.backend.clear_session()`` once Keras is
-    imported: that resets Keras' global state for every thread (the training thread's
-    too), clears TensorFlow's kernel cache and forces a full garbage collection; then it
-    runs another full collection (``runner.postScriptGC``). With TensorFlow loaded each
-    collection holds the GIL for 0.1-0.4 s, so polling at 2 Hz slowed a training job
-    about 10x (measured; see bench/regression_live.py). Both are process-wide, like the
-    jobs they protect; Python's automatic garbage collection still runs.
-    """
-    from streamlit import config
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = _clean_without_keras
-    if not config.is_manually_set("runner.postScriptGC"):
-        config.set_option("runner.postScriptGC", False, "pages/_live.py")
-
-
-_keep_training_fast()
+# A poll is a script run: without this, each one would reset Keras under the training
+# thread and force a full garbage collection (pages/_runtime.py; about 10x slower training).
+keep_keras_state()
 
 
 def track(state_key: str, handle: JobHandle, config: Any, data: Any = None) -> None:

@@ -9,6 +9,9 @@ from dlcore import jobs, models, regression
 from dlcore.configs import REGRESSION_ACTIVATIONS, REGRESSION_OPTIMIZERS, RegressionConfig
 from dlcore.errors import InvalidDataset
 from pages import _live as live
+from pages._runtime import ensure_app_navigation
+
+ensure_app_navigation()
 
 OPTIMIZERS = {
     "sgd": "plain gradient descent (SGD)",
