@@ -68,12 +68,18 @@ def apply_gc_mode(mode: str) -> None:
     """How Python's garbage collector treats the rerun, which matters once TensorFlow is loaded.
 
     Streamlit runs a full gc.collect() after every script run (runner.postScriptGC, on by
-    default); with TensorFlow's ~400k objects in memory that alone costs ~200 ms of CPU here.
-    "config" keeps what the project's .streamlit/config.toml says (what the server does);
-    "off" turns the post-run collection off; "freeze" keeps it but calls gc.freeze() after
-    warm-up, so the collection skips everything imported so far (as an app could do once).
+    default) and calls keras.backend.clear_session() (another full collection); with
+    TensorFlow's ~400k objects in memory each costs ~200 ms of CPU here. "app" (default) is
+    what the served app does (app.py: no clear_session, .streamlit/config.toml: no post-run
+    collection, gc.freeze() once TensorFlow is loaded); "config" keeps Streamlit's own
+    clear_session and the configured post-run collection; "off" turns that collection off;
+    "freeze" keeps it but calls gc.freeze() after warm-up.
     """
-    if mode == "off":
+    if mode == "app":
+        from pages._runtime import freeze_tensorflow_objects
+
+        freeze_tensorflow_objects()
+    elif mode == "off":
         config.set_option("runner.postScriptGC", False)
     elif mode == "freeze":
         gc.collect()
@@ -82,6 +88,10 @@ def apply_gc_mode(mode: str) -> None:
 
 def bench_page(name: str, reruns: int, key: str | None, gc_mode: str = "config") -> dict:
     """Warm up a page, then time `reruns` reruns each moving one control; figures in seconds."""
+    if gc_mode == "app":
+        from pages._runtime import keep_keras_state
+
+        keep_keras_state()
     at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=300)
     started = time.perf_counter()
     at.run()
@@ -125,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, help="target median in seconds (overrides)")
     parser.add_argument(
         "--gc",
-        choices=["config", "off", "freeze"],
-        default="config",
-        help="post-run garbage collection: as configured, off, or after gc.freeze()",
+        choices=["app", "config", "off", "freeze"],
+        default="app",
+        help="post-run cleanup: as the app does (default), Streamlit's own, off, or frozen",
     )
     args = parser.parse_args(argv)
     print(f"runner.postScriptGC={config.get_option('runner.postScriptGC')} gc mode={args.gc}")
