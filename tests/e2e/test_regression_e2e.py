@@ -23,10 +23,6 @@ def _curve_title(page) -> str:
 
 def test_train_watch_the_curve_move_then_predict(app_url, browser_page):
     page = browser_page
-    # Open Home first: on a fresh server, a first visit straight to /regression is served by
-    # Streamlit's legacy pages/ handling, without app.py (reported to the lead).
-    page.goto(app_url)
-    wait_idle(page, timeout=120_000)
     page.goto(f"{app_url}/regression")
     wait_idle(page, timeout=120_000)
     assert_no_app_error(page)
