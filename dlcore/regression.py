@@ -209,11 +209,10 @@ def hidden_contributions(
 
 def predict_prices(model: keras.Model, x_scaler: Scaler, y_scaler: Scaler, area) -> np.ndarray:
     """The model's predicted prices (currency) for areas (m²): scale, predict, unscale."""
-    x = x_scaler.transform(np.asarray(area, dtype=np.float64).reshape(-1, 1)).astype(np.float32)
+    from dlcore.training import predict_price
+
     with _model_lock:
-        # predict_on_batch: no per-call Dataset pipeline, ~50x faster than predict here.
-        y = np.asarray(model.predict_on_batch(x), dtype=np.float64).reshape(-1)
-    return y_scaler.inverse(y)
+        return predict_price(model, x_scaler, y_scaler, area)
 
 
 def result_prices(result: TrainResult, area) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from dlcore import data as data_module
 from dlcore import device, models
 from dlcore.configs import MnistConfig, RegressionConfig
+from dlcore.regression import regression_metrics
 
 EVAL_BATCH_SIZE = 1024  # inference only: large batches are faster and need no tuning
 CURVE_POINTS = 100
@@ -269,15 +270,6 @@ def predict_price(model: keras.Model, x_scaler, y_scaler, area: np.ndarray) -> n
     x = x_scaler.transform(np.asarray(area, dtype=np.float64)).astype(np.float32)
     y = np.asarray(model(x.reshape(-1, 1), training=False), dtype=np.float64)
     return y_scaler.inverse(y.reshape(-1))
-
-
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² (1 - SS_res / SS_tot) in the units of y."""
-    error = y_pred - y_true
-    mse = float(np.mean(error**2))
-    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(error**2)) / ss_tot if ss_tot > 0 else math.nan
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(error))), "r2": r2}
 
 
 def _curve_extras(model, prepared: _RegressionData) -> Callable[[], dict]:

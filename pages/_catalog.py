@@ -39,7 +39,7 @@ LESSONS = [
     PageInfo(
         "pages/regression.py",
         "Regression",
-        "🏠",
+        "📉",
         "Predict a house price from its area with a 1→10→1 network, trained live.",
     ),
     PageInfo(
@@ -56,6 +56,7 @@ AVAILABLE = {
     "pages/activations.py",
     "pages/losses.py",
     "pages/optimizers.py",
+    "pages/regression.py",
     "pages/mnist.py",
 }
 
