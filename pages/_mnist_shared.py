@@ -61,9 +61,21 @@ def remember_finished() -> None:
         st.session_state[MODEL] = {"key": handle.key, "config": result.config}
 
 
+def _adopt_cached_preset() -> dict | None:
+    """A default (or quick) model someone already trained on this server, if the cache has one,
+    so a learner can read a digit without training first."""
+    for config in (MnistConfig(), MNIST_QUICK):
+        key = cache.key_for(config, datasets.MNIST_SHA256)
+        if cache.model_path(key).exists():
+            st.session_state[MODEL] = {"key": key, "config": config}
+            return st.session_state[MODEL]
+    return None
+
+
 def current_model() -> Trained | None:
-    """The model of this session's last finished training, or None when there is none."""
-    entry = st.session_state.get(MODEL)
+    """The model of this session's last finished training (or an already-cached preset),
+    or None when there is none."""
+    entry = st.session_state.get(MODEL) or _adopt_cached_preset()
     if entry is None:
         return None
     handle = jobs.get(entry["key"])
