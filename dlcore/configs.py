@@ -18,6 +18,29 @@ REGRESSION_ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "swish", "so
 SCHEDULES = ("cosine", "constant")
 NORMALIZATIONS = ("minmax", "standard")
 
+# The numeric bounds each config validates (inclusive); pages build their widgets from these
+# tables too, so a control can never produce a config that fails.
+MNIST_BOUNDS = {
+    "epochs": (1, 50),
+    "batch_size": (8, 2048),
+    "learning_rate": (1e-6, 1.0),
+    "conv1_filters": (1, 256),
+    "conv2_filters": (1, 256),
+    "dense_units": (1, 1024),
+    "dropout": (0.0, 0.9),
+    "train_size": (100, 60_000),
+    "validation_size": (0, 10_000),
+    "seed": (0, 2**31 - 1),
+}
+REGRESSION_BOUNDS = {
+    "hidden_units": (1, 256),
+    "learning_rate": (1e-6, 10.0),
+    "epochs": (1, 2000),
+    "batch_size": (1, 4096),
+    "test_fraction": (0.05, 0.5),
+    "seed": (0, 2**31 - 1),
+}
+
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -31,6 +54,12 @@ def _check_float(name: str, value: object, low: float, high: float) -> None:
         raise ValueError(f"{name} must be a number, got {value!r}")
     if not low <= float(value) <= high:  # NaN fails this comparison too
         raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value}")
+
+
+def _check_bounds(config: object, bounds: dict[str, tuple]) -> None:
+    for name, (low, high) in bounds.items():
+        check = _check_int if isinstance(low, int) else _check_float
+        check(name, getattr(config, name), low, high)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -75,20 +104,11 @@ class MnistConfig(_Config):
     kind = "mnist"
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1, 50)
-        _check_int("batch_size", self.batch_size, 8, 2048)
-        _check_float("learning_rate", self.learning_rate, 1e-6, 1.0)
+        _check_bounds(self, MNIST_BOUNDS)
         _check_choice("optimizer", self.optimizer, MNIST_OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_int("conv1_filters", self.conv1_filters, 1, 256)
-        _check_int("conv2_filters", self.conv2_filters, 1, 256)
-        _check_int("dense_units", self.dense_units, 1, 1024)
-        _check_float("dropout", self.dropout, 0.0, 0.9)
         if not isinstance(self.batch_norm, bool) or not isinstance(self.augment, bool):
             raise ValueError("batch_norm and augment must be True or False")
-        _check_int("train_size", self.train_size, 100, 60_000)
-        _check_int("validation_size", self.validation_size, 0, 10_000)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
         if self.train_size + self.validation_size > 60_000:
             raise ValueError(
                 "train_size + validation_size cannot exceed the 60,000 training images "
@@ -118,12 +138,7 @@ class RegressionConfig(_Config):
     kind = "regression"
 
     def __post_init__(self) -> None:
-        _check_int("hidden_units", self.hidden_units, 1, 256)
+        _check_bounds(self, REGRESSION_BOUNDS)
         _check_choice("activation", self.activation, REGRESSION_ACTIVATIONS)
         _check_choice("optimizer", self.optimizer, REGRESSION_OPTIMIZERS)
-        _check_float("learning_rate", self.learning_rate, 1e-6, 10.0)
-        _check_int("epochs", self.epochs, 1, 2000)
-        _check_int("batch_size", self.batch_size, 1, 4096)
         _check_choice("normalization", self.normalization, NORMALIZATIONS)
-        _check_float("test_fraction", self.test_fraction, 0.05, 0.5)
-        _check_int("seed", self.seed, 0, 2**31 - 1)

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from dlcore import metrics
-from dlcore.configs import MnistConfig
+from dlcore.configs import MNIST_BOUNDS, MnistConfig
 
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
@@ -33,20 +33,8 @@ KERNEL = 3  # both convolutions are 3x3, as in the tutorial
 POOL = 2  # both poolings are 2x2
 NORMALIZATION_LATEX = r"x_{\text{normalized}} = \frac{x}{255}"
 
-# The page's controls and their bounds; each matches the bound MnistConfig validates,
-# which a test checks, so a widget can never produce a config that fails.
-CONTROL_BOUNDS = {
-    "epochs": (1, 50),
-    "batch_size": (8, 2048),
-    "learning_rate": (1e-6, 1.0),
-    "conv1_filters": (1, 256),
-    "conv2_filters": (1, 256),
-    "dense_units": (1, 1024),
-    "dropout": (0.0, 0.9),
-    "train_size": (100, 60_000),
-    "validation_size": (0, 10_000),
-    "seed": (0, 2**31 - 1),
-}
+# The page's controls use the bounds MnistConfig validates (a test checks they agree).
+CONTROL_BOUNDS = MNIST_BOUNDS
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
