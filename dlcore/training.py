@@ -148,6 +148,21 @@ class _FitOutcome:
     best_epoch: int | None
 
 
+def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: dict) -> TrainResult:
+    """The TrainResult of a finished fit."""
+    return TrainResult(
+        config=config,
+        model=model,
+        history=outcome.history,
+        metrics=metrics,
+        status=outcome.status,
+        train_seconds=outcome.seconds,
+        device=info.summary,
+        epochs_run=len(outcome.history.get("loss", [])),
+        extras=extras,
+    )
+
+
 def _fit(model, train_data, fit_kwargs, control: _RunControl, patience: int | None) -> _FitOutcome:
     """Run model.fit with the run control (and early stopping), and settle the status."""
     callbacks: list[keras.callbacks.Callback] = [control]
@@ -219,17 +234,7 @@ def _train_mnist(config: MnistConfig, data, progress, stop_event, patience) -> T
         _batched(tf, splits["test"], EVAL_BATCH_SIZE), verbose=0, return_dict=True
     )
     metrics = {"test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"])}
-    return TrainResult(
-        config=config,
-        model=model,
-        history=outcome.history,
-        metrics=metrics,
-        status=outcome.status,
-        train_seconds=outcome.seconds,
-        device=info.summary,
-        epochs_run=len(outcome.history.get("loss", [])),
-        extras={"best_epoch": outcome.best_epoch},
-    )
+    return _result(config, model, outcome, metrics, info, {"best_epoch": outcome.best_epoch})
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,17 +323,7 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
         "test_idx": prepared.test_idx,
         "best_epoch": outcome.best_epoch,
     }
-    return TrainResult(
-        config=config,
-        model=model,
-        history=outcome.history,
-        metrics=metrics,
-        status=outcome.status,
-        train_seconds=outcome.seconds,
-        device=info.summary,
-        epochs_run=len(outcome.history.get("loss", [])),
-        extras=extras,
-    )
+    return _result(config, model, outcome, metrics, info, extras)
 
 
 def _default_houses() -> data_module.HouseDataset:
