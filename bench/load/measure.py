@@ -105,6 +105,8 @@ async def _learner(
         await session.connect()
         run = await scenario.open(session, rng)
         recorder.opens.append(run.seconds)
+        if not run.ok:
+            recorder.add(run, f"{scenario.name} (opening)")
         ready = True
         await opened.wait()
         while time.monotonic() < until[0]:

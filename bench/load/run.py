@@ -41,6 +41,7 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 from measure import MAX_SESSIONS, Phase, print_phase, run_phase  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
+from stclient import Session  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # The server
@@ -54,9 +55,10 @@ class Server:
         self.url, self.process, self.popen = url, process, popen
 
     @classmethod
-    def start(cls, app_dir: Path, cache_dir: Path, log_path: Path) -> Server:
+    def start(cls, app_dir: Path, cache_dir: Path, log_path: Path, extra_env=()) -> Server:
         port = _free_port()
         env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir)}
+        env.update(item.split("=", 1) for item in extra_env)
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
         command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
         log = open(log_path, "ab")  # noqa: SIM115 - kept open for the server's lifetime
@@ -164,6 +166,22 @@ async def train_under_load(server: Server, args) -> list[Phase]:
     return await run_training_under_load(server, args)
 
 
+async def warm_up(server: Server) -> None:
+    """Open the app's root URL once, as the first visitor after a start usually does.
+
+    Until some session has run app.py (and so st.navigation), Streamlit treats the
+    pages/ folder as a legacy multipage app: a deep link such as /activations runs
+    pages/activations.py by itself, without app.py. See bench/load/README.md.
+    """
+    session = Session(server.url)
+    await session.connect()
+    try:
+        run = await session.open_page("")
+        print(f"warm-up: root page in {run.seconds:.2f} s; pages {session.pages}")
+    finally:
+        await session.close()
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     target = parser.add_mutually_exclusive_group(required=True)
@@ -181,6 +199,10 @@ def parse_args(argv=None):
     parser.add_argument("--trainers", type=int, default=3, help="sessions asking to train")
     parser.add_argument("--max-seconds", type=float, default=1800, help="hard stop")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--no-warmup", action="store_true", help="do not open / first")
+    parser.add_argument(
+        "--server-env", action="append", default=[], help="KEY=VALUE for the started server"
+    )
     args = parser.parse_args(argv)
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
@@ -197,11 +219,13 @@ async def main_async(args) -> list[Phase]:
     if args.start:
         cache_dir = args.cache_dir or workdir / "cache"
         args.cache_dir = cache_dir
-        server = Server.start(args.app_dir, cache_dir, workdir / "server.log")
+        server = Server.start(args.app_dir, cache_dir, workdir / "server.log", args.server_env)
         print(f"server {server.url} pid {server.process.pid}, log {workdir / 'server.log'}")
     else:
         server = Server.attach(args.url)
     try:
+        if not args.no_warmup:
+            await warm_up(server)
         if args.soak:
             mode = soak
         elif args.train_under_load:

@@ -106,6 +106,7 @@ async def _open_mnist(session: Session, rng: random.Random) -> Run:
     run = await _upload(session, rng)
     if "mnist_offer_quick_digit" in session.widgets and not _has_prediction(run):
         await session.click("mnist_offer_quick_digit")  # a cache hit when the model is warm
+        await session.follow(limit=600)  # else watch it train (or join the session training it)
         run = await session.set("mnist_tab", MNIST_TAB)
     if not _has_prediction(run):
         raise ProtocolError("no prediction after uploading a digit (is the quick model cached?)")

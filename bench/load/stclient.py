@@ -92,6 +92,7 @@ class Session:
         self.widgets: dict[str, Widget] = {}
         self.states: dict[str, WidgetState] = {}
         self.auto_reruns: dict[str, float] = {}  # fragment id -> interval (run_every)
+        self.pages: list[str] = []  # URL paths of the pages the app lists
         self._cache: dict[str, ForwardMsg] = {}  # cacheable messages by hash
         self._xsrf = ""
 
@@ -161,6 +162,7 @@ class Session:
             self.session_id = msg.new_session.initialize.session_id
         elif kind == "navigation":
             self.page_script_hash = msg.navigation.page_script_hash
+            self.pages = [page.url_pathname for page in msg.navigation.app_pages]
         elif kind == "page_info_changed":
             self.query = msg.page_info_changed.query_string
         elif kind == "delta":
@@ -233,6 +235,15 @@ class Session:
     async def auto_rerun(self, fragment_id: str) -> Run:
         """What the browser sends every run_every seconds for a fragment."""
         return await self._rerun(fragment_id, auto=True)
+
+    async def follow(self, limit: float) -> Run | None:
+        """Poll like the browser (each fragment's run_every) until no fragment auto-reruns."""
+        run, deadline = None, time.monotonic() + limit
+        while self.auto_reruns and time.monotonic() < deadline:
+            fragment_id, interval = next(iter(self.auto_reruns.items()))
+            await asyncio.sleep(interval)
+            run = await self.auto_rerun(fragment_id)
+        return run
 
     async def upload(self, key: str, name: str, payload: bytes, mime: str) -> Run:
         """Upload one file into a file_uploader the way the frontend does, then rerun."""
