@@ -166,18 +166,20 @@ async def train_under_load(server: Server, args) -> list[Phase]:
     return await run_training_under_load(server, args)
 
 
-async def warm_up(server: Server) -> None:
-    """Open the app's root URL once, as the first visitor after a start usually does.
+async def warm_up(server: Server, pages: list[str]) -> None:
+    """Open the root URL, then each measured page once, one after the other.
 
-    Until some session has run app.py (and so st.navigation), Streamlit treats the
-    pages/ folder as a legacy multipage app: a deep link such as /activations runs
-    pages/activations.py by itself, without app.py. See bench/load/README.md.
+    The root first: until some session has run app.py (and so st.navigation), Streamlit
+    treats pages/ as a legacy multipage app. Then each page alone, as a teacher would
+    before the class: the first TensorFlow import must not happen in 25 script threads at
+    once (see README.md, "Cold start"); --cold skips this to reproduce that.
     """
-    session = Session(server.url)
+    session = Session(server.url, timeout=600)
     await session.connect()
     try:
-        run = await session.open_page("")
-        print(f"warm-up: root page in {run.seconds:.2f} s; pages {session.pages}")
+        for page in ["", *pages]:
+            run = await session.open_page(page)
+            print(f"warm-up: /{page} in {run.seconds:.2f} s, {len(run.exceptions)} errors")
     finally:
         await session.close()
 
@@ -199,7 +201,8 @@ def parse_args(argv=None):
     parser.add_argument("--trainers", type=int, default=3, help="sessions asking to train")
     parser.add_argument("--max-seconds", type=float, default=1800, help="hard stop")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--no-warmup", action="store_true", help="do not open / first")
+    parser.add_argument("--no-warmup", action="store_true", help="no warm-up visit at all")
+    parser.add_argument("--cold", action="store_true", help="warm up with / only, no page")
     parser.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE for the started server"
     )
@@ -225,7 +228,10 @@ async def main_async(args) -> list[Phase]:
         server = Server.attach(args.url)
     try:
         if not args.no_warmup:
-            await warm_up(server)
+            pages = [] if args.cold else [SCENARIOS[name].page for name in args.scenarios]
+            if args.train_under_load:
+                pages = [] if args.cold else ["activations", "optimizers", "mnist"]
+            await warm_up(server, pages)
         if args.soak:
             mode = soak
         elif args.train_under_load:
