@@ -1,5 +1,7 @@
 """Optimizers: the real Keras optimizers race downhill on 2-D loss surfaces."""
 
+import base64
+import io
 import math
 
 import numpy as np
@@ -75,79 +77,105 @@ def end_table(rows: list[opt.EndPoint]) -> pd.DataFrame:
     )
 
 
+def png_uri(image: np.ndarray) -> str:
+    """The contour picture as a PNG data URI (what Plotly's validator would make of it)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def race_figure(found) -> go.Figure:
     """Contour map, clickable grid, minima, full paths, and one ball per optimizer that the
-    Plotly animation moves along its path (frames sample every few steps, so it stays light)."""
+    Plotly animation moves along its path (frames sample every few steps, so it stays light).
+
+    Built as plain dicts and wrapped without Plotly's per-property validation: validating
+    the ~50 animation frames cost ~70 ms of CPU per rerun, most of this page's time
+    (bench/load). Streamlit serializes a Figure as is, without validating it again.
+    """
     surface, results = found.surface, found.results
     (x0, x1), (y0, y1) = surface.x_range, surface.y_range
-    fig = go.Figure()
-    # The contour is a layout image: Plotly drops contour traces while it animates frames.
-    fig.add_layout_image(
-        source=Image.fromarray(found.image),
-        xref="x",
-        yref="y",
-        x=x0,
-        y=y1,
-        sizex=x1 - x0,
-        sizey=y1 - y0,
-        sizing="stretch",
-        layer="below",
-    )
-    gx, gy = np.meshgrid(np.linspace(*surface.x_range, 31), np.linspace(*surface.y_range, 31))
-    fig.add_scatter(
-        x=gx.ravel(),
-        y=gy.ravel(),
-        mode="markers",
-        marker={"size": 14, "opacity": 0},
-        hovertemplate="start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
-        showlegend=False,
-    )
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 31), np.linspace(y0, y1, 31))
+    data = [
+        {
+            "type": "scatter",
+            "x": gx.ravel(),
+            "y": gy.ravel(),
+            "mode": "markers",
+            "marker": {"size": 14, "opacity": 0},
+            "hovertemplate": "start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
+            "showlegend": False,
+        }
+    ]
     marks = [(surface.minima, {"symbol": "star", "size": 16, "color": "gold"})]
     marks.append(([found.start], {"size": 10, "color": "white", "line": {"width": 2}}))
     for points, marker in marks:
         if points:
             xs, ys = zip(*points, strict=True)
-            fig.add_scatter(
-                x=xs, y=ys, mode="markers", marker=marker, hoverinfo="skip", showlegend=False
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": xs,
+                    "y": ys,
+                    "mode": "markers",
+                    "marker": marker,
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                }
             )
     for name, result in results.items():
-        fig.add_scatter(
-            x=result.path[:, 0],
-            y=result.path[:, 1],
-            mode="lines",
-            opacity=0.75,
-            name=opt.get(name).label,
-            line={"color": COLORS[name], "width": 2},
+        data.append(
+            {
+                "type": "scatter",
+                "x": result.path[:, 0],
+                "y": result.path[:, 1],
+                "mode": "lines",
+                "opacity": 0.75,
+                "name": opt.get(name).label,
+                "line": {"color": COLORS[name], "width": 2},
+            }
         )
+    colors = [COLORS[n] for n in results]
 
-    def balls(k: int) -> go.Scatter:
+    def balls(k: int) -> dict:
         ends = np.array([r.path[min(k, len(r.path) - 1)] for r in results.values()])
-        return go.Scatter(
-            x=ends[:, 0],
-            y=ends[:, 1],
-            mode="markers",
-            showlegend=False,
-            marker={
-                "size": 12,
-                "color": [COLORS[n] for n in results],
-                "line": {"width": 1.5, "color": "black"},
-            },
-            hoverinfo="skip",
-        )
+        return {
+            "type": "scatter",
+            "x": ends[:, 0],
+            "y": ends[:, 1],
+            "mode": "markers",
+            "showlegend": False,
+            "hoverinfo": "skip",
+            "marker": {"size": 12, "color": colors, "line": {"width": 1.5, "color": "black"}},
+        }
 
     steps = max(len(r.path) for r in results.values()) - 1
     shown = sorted({*range(0, steps, math.ceil(steps / MAX_FRAMES) or 1), steps})
-    fig.add_trace(balls(steps))
-    fig.frames = [go.Frame(data=[balls(k)], traces=[len(fig.data) - 1], name=str(k)) for k in shown]
+    data.append(balls(steps))
+    frames = [{"data": [balls(k)], "traces": [len(data) - 1], "name": str(k)} for k in shown]
     buttons = [
         ("▶ Play", [None, {**STILL, "frame": {"duration": 80, "redraw": True}}]),
         ("❚❚ Pause", [[None], STILL]),
     ]
-    fig.update_layout(
-        height=620,
-        margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom"},
-        updatemenus=[
+    axis = {"showgrid": False, "zeroline": False}
+    layout = {
+        "height": 620,
+        "margin": {"t": 40, "b": 10, "l": 10, "r": 10},
+        "legend": {"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom"},
+        "images": [
+            # The contour is a layout image: Plotly drops contour traces while it animates.
+            {
+                "source": png_uri(found.image),
+                "xref": "x",
+                "yref": "y",
+                "x": x0,
+                "y": y1,
+                "sizex": x1 - x0,
+                "sizey": y1 - y0,
+                "sizing": "stretch",
+                "layer": "below",
+            }
+        ],
+        "updatemenus": [
             {
                 "type": "buttons",
                 "direction": "left",
@@ -160,7 +188,7 @@ def race_figure(found) -> go.Figure:
                 ],
             }
         ],
-        sliders=[
+        "sliders": [
             {
                 "active": len(shown) - 1,
                 "x": 0.22,
@@ -174,10 +202,10 @@ def race_figure(found) -> go.Figure:
                 ],
             }
         ],
-    )
-    fig.update_xaxes(range=[x0, x1], title="x", showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[y0, y1], title="y", showgrid=False, zeroline=False)
-    return fig
+        "xaxis": {"range": [x0, x1], "title": {"text": "x"}, **axis},
+        "yaxis": {"range": [y0, y1], "title": {"text": "y"}, **axis},
+    }
+    return go.Figure({"data": data, "layout": layout, "frames": frames}, _validate=False)
 
 
 st.title("🏁 Optimizers")
@@ -329,3 +357,8 @@ else:
 
 with st.expander("Going deeper: what Keras really computes"):
     st.markdown("\n".join(f"- {note}" for note in opt.KERAS_NOTES))
+
+
+# A rerun's module globals can outlive it (see bench/load/README.md): keep them small.
+for _name in ("found", "loss_fig", "fig", "a"):
+    globals().pop(_name, None)
