@@ -6,7 +6,7 @@ import streamlit as st
 
 from dlcore import cache
 from pages._catalog import HOME, listed_lessons
-from pages._runtime import freeze_tensorflow_objects, keep_keras_state
+from pages._runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon="🧠", layout="wide")
 keep_keras_state()
@@ -31,6 +31,8 @@ def render_sidebar(slot) -> None:
 # The slot is made before the page runs so it keeps its place; it is filled afterwards so
 # that it can tell whether the page loaded TensorFlow.
 sidebar_slot = st.sidebar.empty()
+if page.url_path:  # every page but Home computes with TensorFlow
+    import_tensorflow_once()
 page.run()
 render_sidebar(sidebar_slot)
 freeze_tensorflow_objects()

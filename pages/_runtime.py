@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 
 import streamlit as st
 
@@ -23,6 +24,22 @@ def ensure_app_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+_import_lock = threading.Lock()
+
+
+def import_tensorflow_once() -> None:
+    """Import TensorFlow and Keras under one process-wide lock before a page uses them.
+
+    When many sessions of a fresh server open TensorFlow pages at the same moment, their
+    script threads would import TensorFlow concurrently; under load (25 sessions) that left
+    the process broken until restarted (bench/load --cold). One lock makes the first import
+    happen once, the others wait for it; afterwards this costs a lock acquisition.
+    """
+    with _import_lock:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
 
 
 def _close_pyplot_only() -> None:
