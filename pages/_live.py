@@ -58,7 +58,9 @@ def _progress_line(snap: JobSnapshot) -> str:
 
 def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
     """One clear message for a finished job: done, stopped, diverged, failed or cancelled."""
-    if snap.state == "done":
+    if snap.state == "done" and "could not be cached" in (snap.message or ""):
+        st.warning(snap.message)  # the result is usable, but it will not survive a restart
+    elif snap.state == "done":
         st.success(snap.message or "Training finished.")
     elif snap.state == "diverged":
         st.error(diverged_hint or snap.message)
