@@ -456,8 +456,8 @@ def load(key: str) -> TrainResult | None:
         return None
     try:
         result = _read_entry(key, path)
-    except MemoryError:
-        raise
+    except (MemoryError, ImportError):
+        raise  # the process is in trouble, not the entry: keep it
     except Exception as exc:  # any failure to verify or parse means the entry is unusable
         if _inode(path) == inode:  # else it was removed or replaced while we read it
             _discard(key, inode, exc)

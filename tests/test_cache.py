@@ -305,3 +305,19 @@ def test_count_entries_on_a_missing_directory_is_zero(cache_dir):
     assert not cache_dir.exists()
     assert cache.count_entries() == 0
     assert cache.list_entries() == []
+
+
+def test_a_broken_environment_is_not_mistaken_for_a_corrupt_entry(monkeypatch):
+    """If Keras cannot even be imported, the error surfaces and the valid entry stays."""
+    key, _ = saved()
+    cache._forget()
+
+    def no_keras(path):
+        raise ImportError("keras is half-imported")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "_load_model", no_keras)
+        with pytest.raises(ImportError):
+            cache.load(key)
+    assert cache.entry_path(key).is_dir()
+    assert load_from_disk(key) is not None
