@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -39,7 +36,6 @@ BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
 _CHUNK = 1 << 20  # pixels counted at a time by pixel_stats
-_save_lock = threading.Lock()  # Keras saving touches global state; one save at a time
 
 
 # ---------------------------------------------------------------------------------------
@@ -304,15 +300,6 @@ def summary_text(model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda text, **_: lines.append(text), line_length=66)
     return "\n".join(lines).strip("\n")
-
-
-def model_bytes(model) -> bytes:
-    """The model as the bytes of a ``.keras`` file (Keras' own format), for a download."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "mnist_cnn.keras"
-        with _save_lock:
-            model.save(path)
-        return path.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,11 +7,17 @@ model as copyable tf.keras code, so the page can show what the learner would typ
 from __future__ import annotations
 
 import math
+import tempfile
+import threading
+from pathlib import Path
 
 import keras
 from keras import layers
 
 from dlcore.configs import MnistConfig, RegressionConfig
+
+# Keras saving touches global state and the models are shared by sessions: one save at a time.
+_save_lock = threading.Lock()
 
 CNN_LAYER_NAMES = ("conv1", "pool1", "conv2", "pool2", "flatten", "dense", "output")
 
@@ -237,3 +243,12 @@ def keras_code(config: MnistConfig | RegressionConfig) -> str:
         valid = ", ".join(cls.__name__ for cls in _CODE_WRITERS)
         raise ValueError(f"No code writer for {type(config).__name__}; valid: {valid}")
     return writer(config)
+
+
+def model_bytes(model: keras.Model) -> bytes:
+    """The model as the bytes of a ``.keras`` file (Keras' own format), for a download."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        with _save_lock:
+            model.save(path)
+        return path.read_bytes()

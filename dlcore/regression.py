@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -332,15 +330,6 @@ def history_csv(history) -> bytes:
 
 def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, (np.floating, np.integer)) else value
-
-
-def model_bytes(model: keras.Model) -> bytes:
-    """The model as the bytes of a ``.keras`` file (Keras' own format), for a download."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "house_price_model.keras"
-        with _model_lock:
-            model.save(path)
-        return path.read_bytes()
 
 
 def settings_label(config: RegressionConfig) -> str:

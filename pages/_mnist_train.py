@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from dlcore import jobs
+from dlcore import jobs, models
 from dlcore import mnist_views as views
 from dlcore.configs import MNIST_OPTIMIZERS, MNIST_QUICK, SCHEDULES, MnistConfig
 from pages import _live as live
@@ -152,7 +152,7 @@ def _final(result) -> None:
     d = st.columns(2)
     d[0].download_button(
         "Download the model (.keras)",
-        lambda: views.model_bytes(result.model),
+        lambda: models.model_bytes(result.model),
         "mnist_cnn.keras",
         on_click="ignore",
         key="mnist_dl_model",
@@ -186,14 +186,10 @@ def _render_live(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
 
 @st.cache_data(show_spinner="Building the model…", max_entries=32)
 def _summary(config_json: str, config: MnistConfig) -> str:
-    from dlcore import models
-
     return views.summary_text(models.build_cnn(config))
 
 
 def _code_and_summary(config: MnistConfig) -> None:
-    from dlcore import models
-
     left, right = st.columns(2)
     with left:
         st.markdown("**The same model in tf.keras** (copy it with the icon at the top right)")

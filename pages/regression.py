@@ -230,7 +230,7 @@ def predict(result, data: houses.HouseDataset) -> None:
     c = st.columns(2)
     c[0].download_button(
         "Download the model (.keras)",
-        lambda: regression.model_bytes(result.model),
+        lambda: models.model_bytes(result.model),
         "house_price_model.keras",
         on_click="ignore",
     )

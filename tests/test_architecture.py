@@ -24,8 +24,11 @@ def test_dlcore_never_imports_streamlit():
 
 def test_light_modules_do_not_import_tensorflow():
     """The sidebar and Home use these; importing them must not cost a TensorFlow import."""
-    light = [m for m in ("configs", "errors", "settings", "cache", "jobs", "metrics", "images")
-             if m in MODULES]
+    light = [
+        m
+        for m in ("configs", "errors", "settings", "cache", "jobs", "metrics", "images")
+        if m in MODULES
+    ]
     imported = _imported_after("\n".join(f"import dlcore.{name}" for name in light))
     assert "tensorflow" not in imported
     assert "keras" not in imported

@@ -148,7 +148,7 @@ def test_model_bytes_round_trip_to_the_same_predictions(tmp_path):
     from dlcore import models
 
     model = models.build_cnn(MnistConfig(conv1_filters=2, conv2_filters=2, dense_units=4))
-    data = views.model_bytes(model)
+    data = models.model_bytes(model)
     assert data[:2] == b"PK"  # a .keras file is a zip archive
     path = tmp_path / "m.keras"
     path.write_bytes(data)

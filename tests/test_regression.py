@@ -132,7 +132,7 @@ def test_history_csv_has_one_row_per_epoch_with_the_values():
 def test_model_bytes_reload_to_the_same_predictions(tmp_path):
     model = _random_model("sigmoid", units=5)
     path = tmp_path / "downloaded.keras"
-    path.write_bytes(regression.model_bytes(model))
+    path.write_bytes(models.model_bytes(model))
     again = keras.saving.load_model(path)
     x = np.linspace(0, 1, 7, dtype=np.float32).reshape(-1, 1)
     np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), rtol=1e-6)
