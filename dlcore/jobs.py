@@ -71,6 +71,8 @@ class JobSnapshot:
         error: A plain-language message when the job failed, else None.
         cached: Whether the result came from the cache.
         message: One line describing the state for the page.
+        warning: Set when a usable result has a problem worth showing (it could not be
+            cached, so it will not survive a restart), else None.
     """
 
     state: str
@@ -89,6 +91,7 @@ class JobSnapshot:
     error: str | None = None
     cached: bool = False
     message: str = ""
+    warning: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -120,6 +123,7 @@ class _Job:
         self.error: str | None = None
         self.cached = False
         self.message = ""
+        self.warning: str | None = None
         self.result: TrainResult | None = None
 
     def note(self, message: str) -> None:
@@ -178,6 +182,7 @@ class _Job:
                 error=self.error,
                 cached=self.cached,
                 message=self._message(queue_position),
+                warning=self.warning,
             )
 
     def _fraction(self) -> float:
@@ -522,7 +527,10 @@ def _store(job: _Job, result: TrainResult) -> str:
         cache.save(job.key, result, data_fingerprint=job.fingerprint)
     except CacheError as exc:
         logger.warning("Trained %s but could not cache it: %s", job.key[:12], exc)
-        return f"Trained in {seconds}, but the result could not be cached: {exc}"
+        message = f"Trained in {seconds}, but the result could not be cached: {exc}"
+        with job.lock:
+            job.warning = message
+        return message
     return f"Trained in {seconds} and saved in the cache"
 
 

@@ -58,8 +58,8 @@ def _progress_line(snap: JobSnapshot) -> str:
 
 def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
     """One clear message for a finished job: done, stopped, diverged, failed or cancelled."""
-    if snap.state == "done" and "could not be cached" in (snap.message or ""):
-        st.warning(snap.message)  # the result is usable, but it will not survive a restart
+    if snap.state == "done" and snap.warning:
+        st.warning(snap.warning)  # the result is usable, but something about it needs saying
     elif snap.state == "done":
         st.success(snap.message or "Training finished.")
     elif snap.state == "diverged":

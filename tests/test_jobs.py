@@ -11,7 +11,7 @@ import pytest
 from dlcore import cache, jobs, training
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.errors import InvalidDataset
+from dlcore.errors import CacheError, InvalidDataset
 from tests.test_cache import make_result
 
 BATCHES = 4
@@ -84,6 +84,7 @@ def test_hit_after_miss():
     done = first.snapshot()
     assert (done.state, done.cached, done.fraction) == ("done", False, 1.0)
     assert "saved in the cache" in done.message
+    assert done.warning is None
 
     started = time.perf_counter()
     second = jobs.submit(config(), trainer=trainer)
@@ -275,3 +276,16 @@ def test_real_training_from_two_threads_trains_once():
     cached = jobs.submit(tiny, houses, trainer=counting_train)
     assert cached.snapshot().cached and len(calls) == 1
     assert cached.result().metrics["test_r2"] == handles[0].result().metrics["test_r2"]
+
+
+def test_a_result_that_cannot_be_cached_is_done_with_a_warning(monkeypatch):
+    def disk_full(key, result, *, data_fingerprint=None):
+        raise CacheError("No space left on device")
+
+    monkeypatch.setattr(cache, "save", disk_full)
+    handle = jobs.submit(config(seed=7), trainer=FakeTrainer())
+    assert handle.wait(WAIT)
+    snapshot = handle.snapshot()
+    assert snapshot.state == "done" and handle.result() is not None
+    assert "could not be cached" in snapshot.warning
+    assert "No space left on device" in snapshot.warning
