@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import re
@@ -299,6 +300,15 @@ def contour_image(grid: ContourGrid, bands: int = 24) -> np.ndarray:
     edge[1:, :] |= band[1:, :] != band[:-1, :]
     rgb[edge] *= 0.7
     return np.round(rgb[::-1]).astype(np.uint8)
+
+
+def contour_png(surface: str | Surface, resolution: int = 300) -> bytes:
+    """``contour_image`` of the surface sampled at ``resolution``², encoded as PNG bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(contour_image(contour_grid(surface, resolution))).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def distance_to_nearest_minimum(surface: str | Surface, point) -> float | None:
@@ -1098,13 +1108,12 @@ def inside_adam(result: RaceResult, settings: Mapping[str, float] | None = None)
 
 @dataclass(frozen=True)
 class Exploration:
-    """Everything the Optimizers page shows, from one call (plain arrays; pickles).
+    """Everything the Optimizers page shows about one race, from one call (plain arrays;
+    pickles small: the contour picture depends only on the surface, see ``contour_png``).
 
     Attributes:
         surface: The surface raced on.
         start: The start point.
-        grid: The contour grid.
-        image: ``contour_image(grid)``, the picture behind the paths.
         results: Optimizer name -> RaceResult.
         table: The end-point table.
         adam: Inside-Adam trace when Adam raced, else None.
@@ -1112,8 +1121,6 @@ class Exploration:
 
     surface: Surface
     start: tuple[float, float]
-    grid: ContourGrid
-    image: np.ndarray
     results: dict[str, RaceResult]
     table: list[EndPoint]
     adam: AdamTrace | None
@@ -1125,9 +1132,8 @@ def explore(
     start=None,
     steps: int = 200,
     tolerance: float = 1e-3,
-    resolution: int = 300,
 ) -> Exploration:
-    """Race the optimizers and read the race: contour grid, end points and inside Adam.
+    """Race the optimizers and read the race: end points and inside Adam.
 
     Raises:
         ValueError: As ``race``, or a tolerance that is not a positive number.
@@ -1137,13 +1143,6 @@ def explore(
     surf = _resolve_surface(surface)
     results = race(surf, settings, start, steps)
     adam = inside_adam(results["adam"], settings.get("adam")) if "adam" in results else None
-    grid = contour_grid(surf, resolution)
     return Exploration(
-        surf,
-        _check_start(start, surf),
-        grid,
-        contour_image(grid),
-        results,
-        end_points(results, surf, tolerance),
-        adam,
+        surf, _check_start(start, surf), results, end_points(results, surf, tolerance), adam
     )

@@ -1,16 +1,14 @@
 """Optimizers: the real Keras optimizers race downhill on 2-D loss surfaces."""
 
 import base64
-import io
 import math
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
 from dlcore import optimizers as opt
+from pages._plain_figure import PlainFigure, values
 from pages._runtime import ensure_app_navigation
 
 ensure_app_navigation()
@@ -29,8 +27,15 @@ STILL = {
 
 @st.cache_data(max_entries=64, show_spinner="Racing the optimizers in TensorFlow…")
 def explore(surface: str, condition: float, settings: dict, start: tuple, steps: int, tol: float):
-    """Every number on this page, from one dlcore call (cached per set of controls)."""
+    """The race and what it shows, from one dlcore call (cached per set of controls)."""
     return opt.explore(opt.get_surface(surface, condition), settings, start, steps, tol)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def contour_uri(surface: str, condition: float) -> str:
+    """The contour picture behind the paths as a PNG data URI (it depends on the surface only)."""
+    png = opt.contour_png(opt.get_surface(surface, condition))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def decades(low: float, high: float, series=(1, 2, 5)) -> list[float]:
@@ -77,29 +82,17 @@ def end_table(rows: list[opt.EndPoint]) -> pd.DataFrame:
     )
 
 
-def png_uri(image: np.ndarray) -> str:
-    """The contour picture as a PNG data URI (what Plotly's validator would make of it)."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def race_figure(found) -> go.Figure:
-    """Contour map, clickable grid, minima, full paths, and one ball per optimizer that the
-    Plotly animation moves along its path (frames sample every few steps, so it stays light).
-
-    Built as plain dicts and wrapped without Plotly's per-property validation: validating
-    the ~50 animation frames cost ~70 ms of CPU per rerun, most of this page's time
-    (bench/load). Streamlit serializes a Figure as is, without validating it again.
-    """
+def race_figure(found, picture: str) -> PlainFigure:
+    """Contour picture, clickable grid, minima, full paths, and one ball per optimizer that the
+    Plotly animation moves along its path (frames sample every few steps, so it stays light)."""
     surface, results = found.surface, found.results
     (x0, x1), (y0, y1) = surface.x_range, surface.y_range
     gx, gy = np.meshgrid(np.linspace(x0, x1, 31), np.linspace(y0, y1, 31))
     data = [
         {
             "type": "scatter",
-            "x": gx.ravel(),
-            "y": gy.ravel(),
+            "x": values(gx.ravel()),
+            "y": values(gy.ravel()),
             "mode": "markers",
             "marker": {"size": 14, "opacity": 0},
             "hovertemplate": "start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
@@ -114,8 +107,8 @@ def race_figure(found) -> go.Figure:
             data.append(
                 {
                     "type": "scatter",
-                    "x": xs,
-                    "y": ys,
+                    "x": list(xs),
+                    "y": list(ys),
                     "mode": "markers",
                     "marker": marker,
                     "hoverinfo": "skip",
@@ -126,8 +119,8 @@ def race_figure(found) -> go.Figure:
         data.append(
             {
                 "type": "scatter",
-                "x": result.path[:, 0],
-                "y": result.path[:, 1],
+                "x": values(result.path[:, 0]),
+                "y": values(result.path[:, 1]),
                 "mode": "lines",
                 "opacity": 0.75,
                 "name": opt.get(name).label,
@@ -140,8 +133,8 @@ def race_figure(found) -> go.Figure:
         ends = np.array([r.path[min(k, len(r.path) - 1)] for r in results.values()])
         return {
             "type": "scatter",
-            "x": ends[:, 0],
-            "y": ends[:, 1],
+            "x": values(ends[:, 0]),
+            "y": values(ends[:, 1]),
             "mode": "markers",
             "showlegend": False,
             "hoverinfo": "skip",
@@ -164,7 +157,7 @@ def race_figure(found) -> go.Figure:
         "images": [
             # The contour is a layout image: Plotly drops contour traces while it animates.
             {
-                "source": png_uri(found.image),
+                "source": picture,
                 "xref": "x",
                 "yref": "y",
                 "x": x0,
@@ -205,138 +198,54 @@ def race_figure(found) -> go.Figure:
         "xaxis": {"range": [x0, x1], "title": {"text": "x"}, **axis},
         "yaxis": {"range": [y0, y1], "title": {"text": "y"}, **axis},
     }
-    return go.Figure({"data": data, "layout": layout, "frames": frames}, _validate=False)
+    return PlainFigure({"data": data, "layout": layout, "frames": frames})
 
 
-st.title("🏁 Optimizers")
-st.markdown(
-    "Training a network means walking **downhill** on its loss surface. An **optimizer** turns "
-    "the slope under your feet (the gradient) into a step. Here the real `keras.optimizers` race "
-    "on 2-D surfaces, so you can *see* them differ: who zig-zags, who overshoots, who gets stuck."
-)
-left, right = st.columns([1, 2], gap="large")
-surface_key = left.selectbox(
-    "Surface", opt.surfaces(), key="opt_surface", format_func=lambda n: opt.get_surface(n).label
-)
-condition = 10.0
-if surface_key == "bowl":
-    condition = left.select_slider(
-        "Condition number κ (how stretched)",
-        decades(1, 1000),
-        10.0,
-        key="opt_condition",
-        format_func="{:g}".format,
-    )
-surface = opt.get_surface(surface_key, condition)
-left.latex(surface.latex)
-left.caption(surface.description)
-chosen = left.multiselect(
-    "Optimizers",
-    opt.names(),
-    ["sgd", "momentum", "rmsprop", "adam", "nadam"],
-    key="opt_chosen",
-    format_func=lambda n: opt.get(n).label,
-)
-steps = left.slider("Steps", 10, 1000, 200, 10, key="opt_steps")
-start = []
-for axis, (low, high), default in zip(
-    "xy", (surface.x_range, surface.y_range), surface.default_start, strict=True
-):
-    # A click on the map writes this key, so the slider takes its value from session state.
-    st.session_state.setdefault(key := f"opt_{axis}_{surface_key}", default)
-    start.append(left.slider(f"Start {axis}", low, high, step=0.01, key=key))
-tol = left.select_slider(
-    "Counts as “reached” when the loss is within",
-    decades(1e-6, 1, (1,)),
-    1e-3,
-    key="opt_tol",
-    format_func="{:g}".format,
-)
-if not chosen:
-    st.info("Pick at least one optimizer to start the race.")
-    st.stop()
-
-st.markdown("**Each optimizer's settings and update rule** (what Keras computes at step t)")
-settings = {}
-for name, tab in zip(chosen, st.tabs([opt.get(n).label for n in chosen]), strict=True):
-    spec = opt.get(name)
-    knobs, rules = tab.columns([1, 2])
-    knobs.caption(spec.summary)
-    settings[name] = {h.name: control(name, h, knobs) for h in spec.hyperparameters}
-    for rule in spec.rules:
-        rules.caption(rule.title)
-        for line in rule.latex:
-            rules.latex(line)
-
-try:
-    found = explore(surface_key, condition, settings, tuple(start), steps, tol)
-except ValueError as error:
-    st.error(f"These settings cannot be raced: {error}")
-    st.stop()
-
-with right:
-    st.caption(
-        "★ minimum · ○ start. ▶ replays the race, the slider scrubs through it. "
-        "Click the map to start from there."
-    )
-    st.plotly_chart(
-        race_figure(found),
-        key="opt_chart",
-        on_select=lambda: pick_start(surface_key),
-        selection_mode="points",
-        config={"displayModeBar": False},
-    )
-    for row in found.table:
-        if row.diverged_at is not None:
-            why = "learning rate too high?" if surface.has_minimum else "the saddle has no bottom"
-            st.warning(f"{opt.get(row.optimizer).label} diverged at step {row.diverged_at} ({why})")
-
-loss_col, table_col = st.columns([2, 3])
-loss_fig = go.Figure(
-    layout={
+def loss_figure(found) -> PlainFigure:
+    """Each optimizer's loss per step: the gap to the minimum on a log scale when there is one."""
+    surface = found.surface
+    data = [
+        {
+            "type": "scatter",
+            "y": (result.losses - (surface.min_value or 0.0)).tolist(),
+            "name": opt.get(name).label,
+            "line": {"color": COLORS[name]},
+        }
+        for name, result in found.results.items()
+    ]
+    yaxis = {"type": "log", "title": {"text": "J(w) − J*"}} if surface.has_minimum else {}
+    layout = {
         "height": 340,
         "margin": {"t": 30, "b": 10},
-        "title": "Loss per step",
-        "xaxis_title": "step",
+        "title": {"text": "Loss per step"},
+        "xaxis": {"title": {"text": "step"}},
+        "yaxis": yaxis or {"title": {"text": "J(w)"}},
         "legend": {"orientation": "h", "y": -0.25},
-        "yaxis": {"type": "log", "title": "J(w) − J*"}
-        if surface.has_minimum
-        else {"title": "J(w)"},
     }
-)
-for name, result in found.results.items():
-    gap = result.losses - (surface.min_value or 0.0)
-    loss_fig.add_scatter(y=gap, name=opt.get(name).label, line={"color": COLORS[name]})
-loss_col.plotly_chart(loss_fig, key="opt_loss")
-table_col.markdown(f"**Where each optimizer ended** (reached = loss within {tol:g} of the minimum)")
-table_col.dataframe(end_table(found.table), hide_index=True)
+    return PlainFigure({"data": data, "layout": layout})
 
-st.subheader("Inside Adam")
-if found.adam is None:
-    st.info("Add Adam to the race to look inside it.")
-else:
-    a = found.adam
-    st.markdown(
-        "Adam keeps two running averages per coordinate: **m** (which way the gradient "
-        "points) and **v** (how big it is, squared). Both start at 0, so early on they "
-        "are too small; dividing by 1 − βᵗ corrects that. Each coordinate then moves by "
-        "α·m̂ / (√v̂ + ε̂): big steps where the gradient is steady, small where it is large "
-        "or jumpy. The numbers are read from Keras' own optimizer variables."
-    )
-    fig = go.Figure(
-        layout={
-            "height": 300,
-            "margin": {"t": 30, "b": 10},
-            "yaxis_type": "log",
-            "title": "Step size per coordinate",
-            "xaxis_title": "t",
-        }
-    )
+
+def adam_figure(a: opt.AdamTrace) -> PlainFigure:
+    """Adam's step per coordinate next to its effective learning rate α/(√v̂+ε̂)."""
+    t = a.t.tolist()
+    data = []
     for i, axis in enumerate("xy"):
-        fig.add_scatter(x=a.t, y=np.abs(a.update[:, i]), name=f"|step {axis}|")
-        fig.add_scatter(
-            x=a.t, y=a.effective_learning_rate[:, i], name=f"α/(√v̂+ε̂) {axis}", line={"dash": "dot"}
-        )
+        data.append({"type": "scatter", "x": t, "y": np.abs(a.update[:, i]).tolist()})
+        data[-1]["name"] = f"|step {axis}|"
+        data.append({"type": "scatter", "x": t, "y": a.effective_learning_rate[:, i].tolist()})
+        data[-1].update(name=f"α/(√v̂+ε̂) {axis}", line={"dash": "dot"})
+    layout = {
+        "height": 300,
+        "margin": {"t": 30, "b": 10},
+        "title": {"text": "Step size per coordinate"},
+        "xaxis": {"title": {"text": "t"}},
+        "yaxis": {"type": "log"},
+    }
+    return PlainFigure({"data": data, "layout": layout})
+
+
+def adam_table(a: opt.AdamTrace) -> pd.DataFrame:
+    """Adam's variables per step, one column per variable and coordinate."""
     columns = {
         "g": a.gradient,
         "m": a.m,
@@ -347,18 +256,147 @@ else:
         "step": a.update,
     }
     table = {f"{k} {axis}": v[:, i] for k, v in columns.items() for i, axis in enumerate("xy")}
+    return pd.DataFrame(table, index=pd.Index(a.t, name="t"))
+
+
+def choose_race():
+    """The left column's controls: surface, optimizers, steps, start point and tolerance."""
+    left = st.container()
+    surface_key = left.selectbox(
+        "Surface", opt.surfaces(), key="opt_surface", format_func=lambda n: opt.get_surface(n).label
+    )
+    condition = 10.0
+    if surface_key == "bowl":
+        condition = left.select_slider(
+            "Condition number κ (how stretched)",
+            decades(1, 1000),
+            10.0,
+            key="opt_condition",
+            format_func="{:g}".format,
+        )
+    surface = opt.get_surface(surface_key, condition)
+    left.latex(surface.latex)
+    left.caption(surface.description)
+    chosen = left.multiselect(
+        "Optimizers",
+        opt.names(),
+        ["sgd", "momentum", "rmsprop", "adam", "nadam"],
+        key="opt_chosen",
+        format_func=lambda n: opt.get(n).label,
+    )
+    steps = left.slider("Steps", 10, 1000, 200, 10, key="opt_steps")
+    start = []
+    for axis, (low, high), default in zip(
+        "xy", (surface.x_range, surface.y_range), surface.default_start, strict=True
+    ):
+        # A click on the map writes this key, so the slider takes its value from session state.
+        st.session_state.setdefault(key := f"opt_{axis}_{surface_key}", default)
+        start.append(left.slider(f"Start {axis}", low, high, step=0.01, key=key))
+    tol = left.select_slider(
+        "Counts as “reached” when the loss is within",
+        decades(1e-6, 1, (1,)),
+        1e-3,
+        key="opt_tol",
+        format_func="{:g}".format,
+    )
+    return surface_key, condition, chosen, steps, tuple(start), tol
+
+
+def choose_settings(chosen: list[str]) -> dict:
+    """One tab per optimizer: its hyperparameters beside the update rule they enter."""
+    st.markdown("**Each optimizer's settings and update rule** (what Keras computes at step t)")
+    settings = {}
+    for name, tab in zip(chosen, st.tabs([opt.get(n).label for n in chosen]), strict=True):
+        spec = opt.get(name)
+        knobs, rules = tab.columns([1, 2])
+        knobs.caption(spec.summary)
+        settings[name] = {h.name: control(name, h, knobs) for h in spec.hyperparameters}
+        for rule in spec.rules:
+            rules.caption(rule.title)
+            for line in rule.latex:
+                rules.latex(line)
+    return settings
+
+
+def show_race(found, surface_key: str, condition: float) -> None:
+    """The race map with its animation, and a warning per optimizer that blew up."""
+    st.caption(
+        "★ minimum · ○ start. ▶ replays the race, the slider scrubs through it. "
+        "Click the map to start from there."
+    )
+    st.plotly_chart(
+        race_figure(found, contour_uri(surface_key, condition)),
+        key="opt_chart",
+        on_select=lambda: pick_start(surface_key),
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    why = "learning rate too high?" if found.surface.has_minimum else "the saddle has no bottom"
+    for row in found.table:
+        if row.diverged_at is not None:
+            st.warning(f"{opt.get(row.optimizer).label} diverged at step {row.diverged_at} ({why})")
+
+
+def show_results(found, tol: float) -> None:
+    """Loss per step, and where each optimizer ended."""
+    loss_col, table_col = st.columns([2, 3])
+    loss_col.plotly_chart(loss_figure(found), key="opt_loss")
+    table_col.markdown(
+        f"**Where each optimizer ended** (reached = loss within {tol:g} of the minimum)"
+    )
+    table_col.dataframe(end_table(found.table), hide_index=True)
+
+
+def show_inside_adam(a: opt.AdamTrace | None) -> None:
+    """Adam's running averages and bias corrections, read from Keras' own variables."""
+    st.subheader("Inside Adam")
+    if a is None:
+        st.info("Add Adam to the race to look inside it.")
+        return
+    st.markdown(
+        "Adam keeps two running averages per coordinate: **m** (which way the gradient "
+        "points) and **v** (how big it is, squared). Both start at 0, so early on they "
+        "are too small; dividing by 1 − βᵗ corrects that. Each coordinate then moves by "
+        "α·m̂ / (√v̂ + ε̂): big steps where the gradient is steady, small where it is large "
+        "or jumpy. The numbers are read from Keras' own optimizer variables."
+    )
     chart_col, data_col = st.columns(2)
-    chart_col.plotly_chart(fig, key="opt_adam_chart")
+    chart_col.plotly_chart(adam_figure(a), key="opt_adam_chart")
+    three_digits = st.column_config.NumberColumn(format="%.3g")
+    table = adam_table(a)
     data_col.dataframe(
-        pd.DataFrame(table, index=pd.Index(a.t, name="t")).map("{:.3g}".format),
-        height=300,
-        key="opt_adam_table",
+        table, height=300, key="opt_adam_table", column_config=dict.fromkeys(table, three_digits)
     )
 
-with st.expander("Going deeper: what Keras really computes"):
-    st.markdown("\n".join(f"- {note}" for note in opt.KERAS_NOTES))
+
+def main() -> None:
+    # A function, not module-level code: a rerun's module globals can outlive it
+    # (bench/load/README.md, "Memory"), a function's locals do not.
+    st.title("🏁 Optimizers")
+    st.markdown(
+        "Training a network means walking **downhill** on its loss surface. An **optimizer** "
+        "turns the slope under your feet (the gradient) into a step. Here the real "
+        "`keras.optimizers` race on 2-D surfaces, so you can *see* them differ: who zig-zags, "
+        "who overshoots, who gets stuck."
+    )
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        surface_key, condition, chosen, steps, start, tol = choose_race()
+    if not chosen:
+        st.info("Pick at least one optimizer to start the race.")
+        return
+    settings = choose_settings(chosen)
+    try:
+        found = explore(surface_key, condition, settings, start, steps, tol)
+    except ValueError as error:
+        st.error(f"These settings cannot be raced: {error}")
+        return
+    with right:
+        show_race(found, surface_key, condition)
+    show_results(found, tol)
+    show_inside_adam(found.adam)
+    with st.expander("Going deeper: what Keras really computes"):
+        st.markdown("\n".join(f"- {note}" for note in opt.KERAS_NOTES))
 
 
-# A rerun's module globals can outlive it (see bench/load/README.md): keep them small.
-for _name in ("found", "loss_fig", "fig", "a"):
-    globals().pop(_name, None)
+main()

@@ -1,5 +1,9 @@
 """The Optimizers page: controls change the race, formulas are shown, blow-ups are explained."""
 
+import json
+
+import plotly.graph_objects as go
+
 from tests.app.conftest import page_test
 
 TUTORIAL_GD = r"w_{t+1} = w_t - \alpha \nabla_w J(w_t)"
@@ -62,3 +66,21 @@ def test_start_sliders_follow_the_surface_and_move_the_race():
     at.slider(key="opt_x_himmelblau").set_value(4.0).run()
     assert not at.exception
     assert end_table(at)["Adam"]["final loss"] != first["Adam"]["final loss"]
+
+
+def test_charts_are_valid_plotly_figures_and_the_race_animates_to_the_end():
+    at = page_test("pages/optimizers.py").run()
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 3  # race, loss per step, inside Adam
+    for spec in charts:
+        # The page skips Plotly's validation on every rerun (pages/_plain_figure.py):
+        # here Plotly validates each spec once and raises on anything it does not know.
+        assert len(go.Figure(spec).data) == len(spec["data"])
+    race = charts[0]
+    assert race["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    assert race["layout"]["sliders"][0]["steps"][-1]["label"] == "200"
+    assert 40 <= len(race["frames"]) <= 51 and race["frames"][-1]["name"] == "200"
+    paths = {trace["name"]: trace for trace in race["data"] if trace.get("mode") == "lines"}
+    balls = race["frames"][-1]["data"][0]
+    ends = [(path["x"][-1], path["y"][-1]) for path in paths.values()]
+    assert list(zip(balls["x"], balls["y"], strict=True)) == ends
