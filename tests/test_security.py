@@ -78,6 +78,9 @@ def test_streamlit_reads_the_same_settings(monkeypatch):
         assert config.get_option("server.maxUploadSize") == _config()["server"]["maxUploadSize"]
         assert config.get_option("server.enableXsrfProtection") is True
         assert config.get_option("client.showErrorDetails") == "none"
+        # Not security but load: no source watcher re-scanning TensorFlow's modules per run.
+        assert config.get_option("server.fileWatcherType") == "none"
+        assert config.get_option("runner.postScriptGC") is False
     finally:
         config.get_config_options(force_reparse=True)
 
