@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
+
+from dlcore.errors import TrainingTooLarge
 
 MNIST_OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
 REGRESSION_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adagrad")
@@ -40,6 +43,19 @@ REGRESSION_BOUNDS = {
     "test_fraction": (0.05, 0.5),
     "seed": (0, 2**31 - 1),
 }
+
+
+# Work caps. The server trains one job at a time for the whole class (DLCORE_MAX_JOBS), so
+# no single run may hold that slot for long. The default MNIST recipe takes ~1 minute on
+# 2 CPU cores (bench/train_mnist.py), the default regression ~7 s (bench/regression_train.py).
+MAX_MNIST_WORK = 10.0  # multiply-adds of a whole run, relative to the default recipe's
+MAX_MNIST_STEPS = 30_000  # optimizer steps (tiny batches: each step has a fixed cost)
+MAX_REGRESSION_STEPS = 100_000  # ~1.3 ms each on CPU: about 2 minutes
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    """Number of optimizer steps in one pass over num_examples (last batch may be short)."""
+    return max(1, math.ceil(num_examples / batch_size))
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
@@ -114,6 +130,42 @@ class MnistConfig(_Config):
                 "train_size + validation_size cannot exceed the 60,000 training images "
                 "(the validation images are held out of training)"
             )
+        self._check_work()
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps of the whole run."""
+        return self.epochs * steps_per_epoch(self.train_size, self.batch_size)
+
+    @property
+    def multiply_adds_per_image(self) -> int:
+        """One forward pass: 3x3 valid convolutions and 2x2 pooling, 28 -> 26 -> 13 -> 11 -> 5."""
+        f1, f2, dense = self.conv1_filters, self.conv2_filters, self.dense_units
+        return 26 * 26 * 9 * f1 + 11 * 11 * 9 * f1 * f2 + 5 * 5 * f2 * dense + dense * 10
+
+    @property
+    def work(self) -> float:
+        """Multiply-adds of the whole run relative to the default recipe (1.0 = default).
+
+        Counts the layers' arithmetic over every training image of every epoch; the extra
+        cost of augmentation and batch normalization is left out.
+        """
+        default = 3 * 55_000 * (26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 5 * 5 * 64 * 128 + 1280)
+        return self.epochs * self.train_size * self.multiply_adds_per_image / default
+
+    def _check_work(self) -> None:
+        advice = "Lower the epochs or the training images"
+        if self.work > MAX_MNIST_WORK:
+            raise TrainingTooLarge(
+                f"this run is {self.work:.1f}x the default recipe's arithmetic; the limit is "
+                f"{MAX_MNIST_WORK:g}x, so that one run cannot hold the class's training slot "
+                f"for long. {advice}, or make the network narrower"
+            )
+        if self.steps > MAX_MNIST_STEPS:
+            raise TrainingTooLarge(
+                f"this run takes {self.steps:,} optimizer steps; the limit is "
+                f"{MAX_MNIST_STEPS:,}. {advice}, or use larger batches"
+            )
 
 
 # The "quick" preset: a short run on a slice of the data, for a first look in seconds.
@@ -142,3 +194,21 @@ class RegressionConfig(_Config):
         _check_choice("activation", self.activation, REGRESSION_ACTIVATIONS)
         _check_choice("optimizer", self.optimizer, REGRESSION_OPTIMIZERS)
         _check_choice("normalization", self.normalization, NORMALIZATIONS)
+
+    def steps(self, train_rows: int) -> int:
+        """Optimizer steps of the whole run on ``train_rows`` training rows."""
+        return self.epochs * steps_per_epoch(train_rows, self.batch_size)
+
+    def check_steps(self, train_rows: int) -> None:
+        """Refuse a run on ``train_rows`` rows that would hold the training slot too long.
+
+        Raises:
+            TrainingTooLarge: more than MAX_REGRESSION_STEPS optimizer steps.
+        """
+        steps = self.steps(train_rows)
+        if steps > MAX_REGRESSION_STEPS:
+            raise TrainingTooLarge(
+                f"{self.epochs:,} epochs of {train_rows:,} houses in batches of "
+                f"{self.batch_size} make {steps:,} optimizer steps; the limit is "
+                f"{MAX_REGRESSION_STEPS:,}. Use fewer epochs or larger batches"
+            )

@@ -23,3 +23,10 @@ class CacheError(DlcoreError):
 
 class TrainingFailed(DlcoreError):
     """A training job failed; the message says what went wrong."""
+
+
+class TrainingTooLarge(DlcoreError, ValueError):
+    """A config would train for too long on a shared server; the message says what to lower.
+
+    A ValueError too: it is a config that fails validation, like any out-of-range setting.
+    """

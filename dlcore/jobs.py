@@ -369,8 +369,13 @@ def submit(
 
     Returns:
         A handle whose snapshot is "done" (cache hit) or "queued"/"running".
+
+    Raises:
+        TrainingTooLarge: a regression run with too many optimizer steps on this data
+            (an MNIST config checks its own work when it is created).
     """
     data, fingerprint = _resolve_data(config, data)
+    _check_steps(config, data)
     key = cache.key_for(config, fingerprint)
     with _cond:
         live = _live_job(key)
@@ -410,6 +415,15 @@ def _resolve_data(config: Any, data: Any) -> tuple[Any, str]:
     if isinstance(fingerprint, str):
         return data, fingerprint
     return data, _fingerprint_arrays(data)
+
+
+def _check_steps(config: Any, data: Any) -> None:
+    """Refuse before queueing, not after a wait: a regression run's steps depend on its data."""
+    from dlcore.data import HouseDataset, split_train_test
+
+    if config.kind == "regression" and isinstance(data, HouseDataset):
+        train_idx, _ = split_train_test(data, config.test_fraction, config.seed)
+        config.check_steps(train_idx.size)
 
 
 def _fingerprint_arrays(data: Any) -> str:

@@ -6,7 +6,6 @@ model as copyable tf.keras code, so the page can show what the learner would typ
 
 from __future__ import annotations
 
-import math
 import tempfile
 import threading
 from pathlib import Path
@@ -14,17 +13,12 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from dlcore.configs import MnistConfig, RegressionConfig
+from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 
 # Keras saving touches global state and the models are shared by sessions: one save at a time.
 _save_lock = threading.Lock()
 
 CNN_LAYER_NAMES = ("conv1", "pool1", "conv2", "pool2", "flatten", "dense", "output")
-
-
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-    """Number of optimizer steps in one pass over num_examples (last batch may be short)."""
-    return max(1, math.ceil(num_examples / batch_size))
 
 
 def _learning_rate(config: MnistConfig, total_steps: int):

@@ -20,7 +20,7 @@ import numpy as np
 
 from dlcore import data as data_module
 from dlcore import device, models
-from dlcore.configs import MnistConfig, RegressionConfig
+from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 from dlcore.regression import regression_metrics
 
 EVAL_BATCH_SIZE = 1024  # inference only: large batches are faster and need no tuning
@@ -226,7 +226,7 @@ def _train_mnist(config: MnistConfig, data, progress, stop_event, patience) -> T
     if has_val:
         fit_kwargs["validation_data"] = _batched(tf, splits["val"], EVAL_BATCH_SIZE)
     monitor = _Monitor("val_accuracy", "max") if has_val else _Monitor("loss", "min")
-    batches = models.steps_per_epoch(n_train, config.batch_size)
+    batches = steps_per_epoch(n_train, config.batch_size)
     control = _RunControl(progress, stop_event, batches, monitor, None)
     train_data = _batched(tf, splits["train"], config.batch_size, shuffle_seed=config.seed)
     outcome = _fit(model, train_data, fit_kwargs, control, patience)
@@ -306,9 +306,10 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
     prepared = _prepare_regression(config, data if data is not None else _default_houses())
     x_train, y_train = prepared.scaled(prepared.train_idx)
     x_test, y_test = prepared.scaled(prepared.test_idx)
+    config.check_steps(len(x_train))
     keras.utils.set_random_seed(config.seed)
     model = models.build_regression_mlp(config)  # float32, no strategy: 31 weights
-    batches = models.steps_per_epoch(len(x_train), config.batch_size)
+    batches = steps_per_epoch(len(x_train), config.batch_size)
     control = _RunControl(
         progress, stop_event, batches, _Monitor("val_loss", "min"), _curve_extras(model, prepared)
     )
@@ -380,6 +381,7 @@ def train(
 
     Raises:
         ValueError: unknown config type or invalid patience.
+        TrainingTooLarge: a regression run with too many optimizer steps on this data.
         DataUnavailable: MNIST data is missing or corrupt.
     """
     trainer = TRAINERS.get(type(config))

@@ -7,7 +7,14 @@ import streamlit as st
 
 from dlcore import jobs, models
 from dlcore import mnist_views as views
-from dlcore.configs import MNIST_OPTIMIZERS, MNIST_QUICK, SCHEDULES, MnistConfig
+from dlcore.configs import (
+    MAX_MNIST_STEPS,
+    MAX_MNIST_WORK,
+    MNIST_OPTIMIZERS,
+    MNIST_QUICK,
+    SCHEDULES,
+    MnistConfig,
+)
 from pages import _live as live
 from pages._mnist_shared import JOB, start_training
 
@@ -239,6 +246,11 @@ def render() -> None:
     try:
         config = MnistConfig(**values)
         st.session_state[SETTINGS] = config.to_dict()
+        st.caption(
+            f"This run: {config.steps:,} optimizer steps, {config.work:.1f}× the default "
+            f"recipe's arithmetic (a run may use up to {MAX_MNIST_WORK:g}× and "
+            f"{MAX_MNIST_STEPS:,} steps: the server trains one run at a time for everyone)."
+        )
     except ValueError as exc:
         config = None
         st.error(f"These settings cannot be trained: {exc}.")

@@ -6,8 +6,13 @@ import streamlit as st
 
 from dlcore import data as houses
 from dlcore import jobs, models, regression
-from dlcore.configs import REGRESSION_ACTIVATIONS, REGRESSION_OPTIMIZERS, RegressionConfig
-from dlcore.errors import InvalidDataset
+from dlcore.configs import (
+    MAX_REGRESSION_STEPS,
+    REGRESSION_ACTIVATIONS,
+    REGRESSION_OPTIMIZERS,
+    RegressionConfig,
+)
+from dlcore.errors import InvalidDataset, TrainingTooLarge
 from pages import _live as live
 from pages._runtime import ensure_app_navigation
 
@@ -305,7 +310,17 @@ with tabs[2]:
     st.caption("The same model in tf.keras (copy it with the icon at the top right):")
     st.code(models.keras_code(config), language="python")
 with tabs[3]:
-    if st.button("▶ Train", type="primary", key="reg_train"):
+    try:
+        config.check_steps(prep.train_idx.size)
+        too_long = False
+        st.caption(
+            f"{config.steps(prep.train_idx.size):,} optimizer steps "
+            f"(up to {MAX_REGRESSION_STEPS:,}: the server trains one run at a time for everyone)."
+        )
+    except TrainingTooLarge as exc:
+        too_long = True
+        st.error(f"These settings cannot be trained: {exc}.")
+    if st.button("▶ Train", type="primary", key="reg_train", disabled=too_long):
         previous, handle = live.tracked("reg_job"), jobs.submit(config, data)
         if previous is not None and previous.key != handle.key:
             previous.cancel()  # the learner changed their mind: free the slot for the new run

@@ -158,10 +158,88 @@ def test_the_largest_cnn_allowed_stays_small():
     """At the widest settings, the CNN has under 10 M parameters (about 40 MB)."""
     from dlcore.mnist_views import parameter_table
 
-    widest = MnistConfig(conv1_filters=256, conv2_filters=256, dense_units=1024, batch_norm=True)
+    widest = MnistConfig(
+        conv1_filters=256, conv2_filters=256, dense_units=1024, batch_norm=True, train_size=2_000
+    )
     parameters = sum(row.count for row in parameter_table(widest))
     assert parameters <= MAX_CNN_PARAMETERS
     assert parameters > sum(row.count for row in parameter_table(MNIST_QUICK))
+
+
+# What a whole run may cost, written independently of dlcore.configs: the default recipe's
+# arithmetic is ~1 minute on 2 CPU cores, a run may use 10x that and 30,000 steps.
+MAX_WORK, MAX_MNIST_STEPS, MAX_REGRESSION_STEPS = 10.0, 30_000, 100_000
+
+
+def test_the_work_estimate_counts_the_arithmetic_of_the_real_network():
+    """Multiply-adds per image from the built Keras model's own layer shapes."""
+    from dlcore import models
+
+    for config in (MnistConfig(), MnistConfig(conv1_filters=7, conv2_filters=5, dense_units=3)):
+        total = 0
+        for layer in models.build_cnn(config).layers:
+            if layer.__class__.__name__ == "Conv2D":
+                _, h, w, filters = layer.output.shape
+                total += h * w * filters * 9 * layer.input.shape[-1]
+            elif layer.__class__.__name__ == "Dense":
+                total += layer.input.shape[-1] * layer.units
+        assert config.multiply_adds_per_image == total
+    assert MnistConfig().work == pytest.approx(1.0)
+    assert MNIST_QUICK.work == pytest.approx(2 * 12_000 / (3 * 55_000))
+    assert MnistConfig().steps == 3 * 860
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"epochs": 50}, "16.7x the default recipe"),  # 50 epochs of 55,000 images
+        ({"conv1_filters": 256, "conv2_filters": 256, "dense_units": 1024}, "the limit is 10x"),
+        ({"batch_size": 8, "epochs": 5}, "34,375 optimizer steps"),
+    ],
+)
+def test_a_run_that_would_hold_the_training_slot_too_long_is_refused(changes, words):
+    from dlcore.errors import TrainingTooLarge
+
+    with pytest.raises(TrainingTooLarge, match=words):
+        MnistConfig(**changes)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    epochs=st.integers(1, 50),
+    batch=st.sampled_from([8, 16, 32, 64, 128, 256, 512, 1024, 2048]),
+    train=st.integers(100, 55_000),
+    widths=st.tuples(st.integers(1, 256), st.integers(1, 256), st.integers(1, 1024)),
+)
+def test_every_mnist_run_accepted_is_affordable(epochs, batch, train, widths):
+    try:
+        config = MnistConfig(
+            epochs=epochs,
+            batch_size=batch,
+            train_size=train,
+            conv1_filters=widths[0],
+            conv2_filters=widths[1],
+            dense_units=widths[2],
+        )
+    except ValueError:
+        return
+    assert epochs * math.ceil(train / batch) <= MAX_MNIST_STEPS
+    default = MnistConfig()
+    work = epochs * train * config.multiply_adds_per_image
+    assert work <= MAX_WORK * 3 * 55_000 * default.multiply_adds_per_image
+
+
+def test_regression_steps_depend_on_the_data_and_are_capped():
+    from dlcore.errors import TrainingTooLarge
+
+    default = RegressionConfig()
+    assert default.steps(800) == 200 * 25
+    default.check_steps(800)
+    RegressionConfig(batch_size=8).check_steps(4_000)  # exactly 100,000 steps
+    with pytest.raises(TrainingTooLarge, match="160,000 optimizer steps; the limit is 100,000"):
+        RegressionConfig(batch_size=1).check_steps(800)
+    with pytest.raises(ValueError):  # a TrainingTooLarge is a ValueError: pages catch both
+        RegressionConfig(epochs=2000, batch_size=256).check_steps(80_000)
 
 
 # ---------------------------------------------------------------------------------------

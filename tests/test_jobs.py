@@ -11,7 +11,7 @@ import pytest
 from dlcore import cache, jobs, training
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.errors import CacheError, InvalidDataset
+from dlcore.errors import CacheError, InvalidDataset, TrainingTooLarge
 from tests.test_cache import make_result
 
 BATCHES = 4
@@ -289,3 +289,17 @@ def test_a_result_that_cannot_be_cached_is_done_with_a_warning(monkeypatch):
     assert snapshot.state == "done" and handle.result() is not None
     assert "could not be cached" in snapshot.warning
     assert "No space left on device" in snapshot.warning
+
+
+def test_a_regression_run_with_too_many_steps_is_refused_before_it_queues():
+    """Batch 1 over 800 training houses for 200 epochs: 160,000 steps, over the cap."""
+    trainer = FakeTrainer()
+    too_long = RegressionConfig(batch_size=1)
+    houses = make_house_prices(n_samples=1_000)
+    with pytest.raises(TrainingTooLarge, match="160,000 optimizer steps"):
+        jobs.submit(too_long, houses, trainer=trainer)
+    assert trainer.calls == [] and jobs.get(cache.key_for(too_long, houses.fingerprint)) is None
+    # The same settings on a small dataset are fine: the cap counts steps, not settings.
+    assert jobs.submit(too_long, make_house_prices(n_samples=500), trainer=trainer).wait(WAIT)
+    with pytest.raises(TrainingTooLarge):  # training.train refuses too (the CLI calls it)
+        training.train(too_long, houses)

@@ -191,3 +191,12 @@ def test_a_preset_model_already_in_the_cache_is_used_without_training(monkeypatc
     assert not at.exception, [e.value for e in at.exception]
     assert not any("no trained model" in info.value for info in at.info)
     assert at.session_state["mnist_model"]["config"] == tiny
+
+
+def test_a_run_too_long_for_a_shared_server_is_refused_before_it_trains():
+    at = _open(page_test("pages/mnist.py", timeout=120), "Train")
+    assert any("2,580 optimizer steps, 1.0× the default" in c.value for c in at.caption)
+    at.number_input(key="mnist_w_epochs").set_value(50).run()
+    assert not at.exception
+    assert "16.7x the default recipe's arithmetic; the limit is 10x" in at.error[0].value
+    assert at.button(key="mnist_train").disabled

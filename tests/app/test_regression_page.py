@@ -107,3 +107,15 @@ def test_stop_ends_the_run_early_and_keeps_its_best_epoch():
     assert snap.state == "stopped" and snap.epoch < 2000
     assert at.info[0].value.startswith("Stopped after")
     assert {m.label for m in at.metric} >= {"MSE", "RMSE", "MAE", "R²"}  # the best epoch's model
+
+
+def test_a_run_with_too_many_steps_is_refused_and_train_is_disabled():
+    at = _run(page_test("pages/regression.py"))
+    assert any(c.value.startswith("5,000 optimizer steps") for c in at.caption)
+    at.session_state["reg_batch"] = 1
+    _run(at)
+    assert "make 160,000 optimizer steps; the limit is 100,000" in at.error[0].value
+    assert at.button(key="reg_train").disabled
+    at.session_state["reg_batch"] = 32
+    _run(at)
+    assert not at.error and not at.button(key="reg_train").disabled
