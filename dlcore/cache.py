@@ -396,8 +396,18 @@ def _remove_dir(path: Path) -> bool:
         os.rename(path, trash)
     except FileNotFoundError:
         return False
-    shutil.rmtree(trash, ignore_errors=True)
+    _delete(trash)
     return True
+
+
+def _delete(path: Path) -> None:
+    """Delete a directory tree; a symbolic link is unlinked, never followed (rmtree refuses
+    links, which would leave them behind)."""
+    if path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _touch(path: Path) -> None:
@@ -414,11 +424,11 @@ def _clean_stale_temp(current_key: str | None = None) -> None:
     """
     for child in _children(prefixes=(TMP_PREFIX, TRASH_PREFIX)):
         if child.name.startswith(TRASH_PREFIX):
-            shutil.rmtree(child, ignore_errors=True)
+            _delete(child)
             continue
         key = child.name[len(TMP_PREFIX) : len(TMP_PREFIX) + 64]
         if _KEY_RE.fullmatch(key) and (key == current_key or _lock_is_free(key)):
-            shutil.rmtree(child, ignore_errors=True)
+            _delete(child)
 
 
 def _children(prefixes: tuple[str, ...]) -> list[Path]:

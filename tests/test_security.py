@@ -191,6 +191,8 @@ def test_an_entry_that_is_a_link_out_of_the_cache_is_not_loaded(two_caches):
     with pytest.warns(RuntimeWarning, match="symbolic link"):
         assert cache.load(key) is None
     assert elsewhere.is_dir() and (elsewhere / "model.keras").exists()  # outside untouched
+    # The link itself is gone, not parked in the cache directory as trash.
+    assert [path.name for path in entry.parent.iterdir()] == [".locks"]
 
 
 def test_a_model_file_linked_from_outside_is_not_loaded(two_caches):
