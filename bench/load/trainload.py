@@ -68,7 +68,7 @@ async def _train(url: str, seed: int, delay: float, limit: float) -> Trainer:
 
 def _count_entries(cache_dir) -> int:
     if cache_dir is None or not cache_dir.exists():
-        return -1
+        return 0  # nothing trained yet: the server makes the directory on its first save
     return sum(1 for p in cache_dir.iterdir() if re.fullmatch(r"[0-9a-f]{64}", p.name))
 
 
