@@ -157,8 +157,8 @@ class MnistConfig(_Config):
         advice = "Lower the epochs or the training images"
         if self.work > MAX_MNIST_WORK:
             raise TrainingTooLarge(
-                f"this run is {self.work:.1f}x the default recipe's arithmetic; the limit is "
-                f"{MAX_MNIST_WORK:g}x, so that one run cannot hold the class's training slot "
+                f"this run is {self.work:.1f}× the default recipe's arithmetic; the limit is "
+                f"{MAX_MNIST_WORK:g}×, so that one run cannot hold the class's training slot "
                 f"for long. {advice}, or make the network narrower"
             )
         if self.steps > MAX_MNIST_STEPS:

@@ -224,7 +224,7 @@ def _code_and_summary(config: MnistConfig) -> None:
 def _train_button(config: MnistConfig | None) -> None:
     if st.button("▶ Train", type="primary", key="mnist_train", disabled=config is None):
         start_training(config)
-    if live.live_panel(JOB, _render_live, diverged_hint=DIVERGED) is None:
+    if live.live_panel(JOB, _render_live, diverged_hint=DIVERGED) is None and config is not None:
         st.info(
             "Press **Train**. A model trained before with the same settings comes back at "
             "once; otherwise you watch it learn, batch by batch."

@@ -327,7 +327,7 @@ with tabs[3]:
         live.track("reg_job", handle, config, data)
     job = st.session_state.get("reg_job")
     hint = regression.divergence_advice(job["config"]) if job else ""
-    if live.live_panel("reg_job", render_training, diverged_hint=hint) is None:
+    if live.live_panel("reg_job", render_training, diverged_hint=hint) is None and not too_long:
         st.info("Press **Train**: the curve will move over the data, epoch by epoch.")
 
 handle = live.tracked("reg_job")

@@ -192,8 +192,8 @@ def test_the_work_estimate_counts_the_arithmetic_of_the_real_network():
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"epochs": 50}, "16.7x the default recipe"),  # 50 epochs of 55,000 images
-        ({"conv1_filters": 256, "conv2_filters": 256, "dense_units": 1024}, "the limit is 10x"),
+        ({"epochs": 50}, "16.7× the default recipe"),  # 50 epochs of 55,000 images
+        ({"conv1_filters": 256, "conv2_filters": 256, "dense_units": 1024}, "the limit is 10×"),
         ({"batch_size": 8, "epochs": 5}, "34,375 optimizer steps"),
     ],
 )

@@ -198,5 +198,6 @@ def test_a_run_too_long_for_a_shared_server_is_refused_before_it_trains():
     assert any("2,580 optimizer steps, 1.0× the default" in c.value for c in at.caption)
     at.number_input(key="mnist_w_epochs").set_value(50).run()
     assert not at.exception
-    assert "16.7x the default recipe's arithmetic; the limit is 10x" in at.error[0].value
+    assert "16.7× the default recipe's arithmetic; the limit is 10×" in at.error[0].value
     assert at.button(key="mnist_train").disabled
+    assert not any("Press **Train**" in info.value for info in at.info)

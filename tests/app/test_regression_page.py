@@ -116,6 +116,7 @@ def test_a_run_with_too_many_steps_is_refused_and_train_is_disabled():
     _run(at)
     assert "make 160,000 optimizer steps; the limit is 100,000" in at.error[0].value
     assert at.button(key="reg_train").disabled
+    assert not any("Press **Train**" in info.value for info in at.info)
     at.session_state["reg_batch"] = 32
     _run(at)
     assert not at.error and not at.button(key="reg_train").disabled
