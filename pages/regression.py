@@ -248,74 +248,75 @@ def predict(result, data: houses.HouseDataset) -> None:
     )
 
 
-regression.warm_up_in_background()  # TensorFlow's first-run costs, paid before Train is clicked
-st.title("🏠 House prices: your first neural network")
-st.write(
-    "Predict a house's price from its area with the tutorial's network: 1 input, a hidden "
-    "layer of 10 units, 1 output, trained by gradient descent on the mean squared error."
-)
-tabs = st.tabs(
-    ["1 · Data", "2 · Scaling", "3 · Model", "4 · Train", "5 · Look inside", "6 · Predict"]
-)
-with tabs[0]:
-    data = choose_data()
-    c = st.columns(2)
-    test_fraction = c[0].slider("Share kept for testing", 0.05, 0.5, 0.2, 0.05, key="reg_test")
-    seed = c[1].number_input("Seed (split and starting weights)", 0, 10_000, 0, key="reg_seed")
-with tabs[1]:
-    scaling = st.radio("Scaling", list(SCALINGS), format_func=SCALINGS.get, key="reg_norm")
-with tabs[2]:
-    c = st.columns(3)
-    units = c[0].slider("Hidden units", 1, 64, 10, key="reg_units")
-    activation = c[1].selectbox("Activation", REGRESSION_ACTIVATIONS, key="reg_act")
-    optimizer = c[2].selectbox(
-        "Optimizer",
-        REGRESSION_OPTIMIZERS,
-        format_func=lambda o: OPTIMIZERS.get(o, o),
-        key="reg_opt",
-    )
-    lr = c[0].select_slider("Learning rate", LEARNING_RATES, 0.01, key="reg_lr")
-    epochs = c[1].number_input("Epochs", 1, 2000, 200, 10, key="reg_epochs")
-    batch = c[2].select_slider(
-        "Batch size", [1, 8, 16, 32, 64, 128, 256, 1024], 32, key="reg_batch"
-    )
-config = RegressionConfig(
-    units, activation, optimizer, lr, int(epochs), batch, scaling, test_fraction, int(seed)
-)
-prep = regression.preprocess(data, config)
-
-with tabs[0]:
-    st.caption(
-        f"{data.source}. The network trains on {prep.train_idx.size} houses; "
-        f"{prep.test_idx.size} are kept aside to test it on houses it never saw."
-    )
-    st.plotly_chart(add_points(figure("The houses", data.area_name, data.price_name), data, prep))
-with tabs[1]:
-    st.write(
-        "Networks learn best from small numbers of similar size. Both columns are rescaled "
-        "with numbers fitted on the training houses only; every prediction is mapped back "
-        "to real units with the inverse formula."
-    )
-    st.latex(prep.x_scaler.formula)
-    for inverse in (False, True):
-        st.latex(
-            regression.scaler_latex(prep.x_scaler, "area", inverse)
-            + r"\qquad "
-            + regression.scaler_latex(prep.y_scaler, "price", inverse)
+def choose_settings(tabs) -> tuple[houses.HouseDataset, RegressionConfig]:
+    """The data (tab 1) and every training setting (tabs 1-3)."""
+    with tabs[0]:
+        data = choose_data()
+        c = st.columns(2)
+        test_fraction = c[0].slider("Share kept for testing", 0.05, 0.5, 0.2, 0.05, key="reg_test")
+        seed = c[1].number_input("Seed (split and starting weights)", 0, 10_000, 0, key="reg_seed")
+    with tabs[1]:
+        scaling = st.radio("Scaling", list(SCALINGS), format_func=SCALINGS.get, key="reg_norm")
+    with tabs[2]:
+        c = st.columns(3)
+        units = c[0].slider("Hidden units", 1, 64, 10, key="reg_units")
+        activation = c[1].selectbox("Activation", REGRESSION_ACTIVATIONS, key="reg_act")
+        optimizer = c[2].selectbox(
+            "Optimizer",
+            REGRESSION_OPTIMIZERS,
+            format_func=lambda o: OPTIMIZERS.get(o, o),
+            key="reg_opt",
         )
-    left, right = st.columns(2)
-    left.plotly_chart(add_points(figure("Raw", data.area_name, data.price_name), data, prep))
-    right.plotly_chart(add_points(figure("Scaled", "area'", "price'"), data, prep, scaled=True))
-with tabs[2]:
-    st.caption("The same model in tf.keras (copy it with the icon at the top right):")
-    st.code(models.keras_code(config), language="python")
-with tabs[3]:
+        lr = c[0].select_slider("Learning rate", LEARNING_RATES, 0.01, key="reg_lr")
+        epochs = c[1].number_input("Epochs", 1, 2000, 200, 10, key="reg_epochs")
+        batch = c[2].select_slider(
+            "Batch size", [1, 8, 16, 32, 64, 128, 256, 1024], 32, key="reg_batch"
+        )
+    config = RegressionConfig(
+        units, activation, optimizer, lr, int(epochs), batch, scaling, test_fraction, int(seed)
+    )
+    return data, config
+
+
+def show_preparation(tabs, data: houses.HouseDataset, config: RegressionConfig, prep) -> None:
+    """The split (tab 1), the scaling with its fitted formulas (tab 2), the Keras code (tab 3)."""
+    with tabs[0]:
+        st.caption(
+            f"{data.source}. The network trains on {prep.train_idx.size} houses; "
+            f"{prep.test_idx.size} are kept aside to test it on houses it never saw."
+        )
+        houses_fig = figure("The houses", data.area_name, data.price_name)
+        st.plotly_chart(add_points(houses_fig, data, prep))
+    with tabs[1]:
+        st.write(
+            "Networks learn best from small numbers of similar size. Both columns are rescaled "
+            "with numbers fitted on the training houses only; every prediction is mapped back "
+            "to real units with the inverse formula."
+        )
+        st.latex(prep.x_scaler.formula)
+        for inverse in (False, True):
+            st.latex(
+                regression.scaler_latex(prep.x_scaler, "area", inverse)
+                + r"\qquad "
+                + regression.scaler_latex(prep.y_scaler, "price", inverse)
+            )
+        left, right = st.columns(2)
+        left.plotly_chart(add_points(figure("Raw", data.area_name, data.price_name), data, prep))
+        scaled = figure("Scaled", "area'", "price'")
+        right.plotly_chart(add_points(scaled, data, prep, scaled=True))
+    with tabs[2]:
+        st.caption("The same model in tf.keras (copy it with the icon at the top right):")
+        st.code(models.keras_code(config), language="python")
+
+
+def train_tab(data: houses.HouseDataset, config: RegressionConfig, train_rows: int) -> None:
+    """The run's size, Train, and the live panel (tab 4)."""
     try:
-        config.check_steps(prep.train_idx.size)
+        config.check_steps(train_rows)
         too_long = False
         st.caption(
-            f"{config.steps(prep.train_idx.size):,} optimizer steps "
-            f"(up to {MAX_REGRESSION_STEPS:,}: the server trains one run at a time for everyone)."
+            f"{config.steps(train_rows):,} optimizer steps (up to {MAX_REGRESSION_STEPS:,}: "
+            "the server trains one run at a time for everyone)."
         )
     except TrainingTooLarge as exc:
         too_long = True
@@ -330,37 +331,65 @@ with tabs[3]:
     if live.live_panel("reg_job", render_training, diverged_hint=hint) is None and not too_long:
         st.info("Press **Train**: the curve will move over the data, epoch by epoch.")
 
-handle = live.tracked("reg_job")
-snap = handle.snapshot() if handle is not None else None
-trained = handle.result() if snap is not None and snap.finished else None
-if trained is not None:  # diverged runs too: compare runs shows what a too-high rate does
-    runs = st.session_state.get("reg_runs", [])
-    st.session_state.reg_runs = regression.remember_run(
-        runs, regression.run_summary(handle.key, trained)
-    )
-result = trained if trained is not None and trained.status != "diverged" else None
-state = snap.state if snap is not None else "none"
-waiting = {
-    "none": "Train a model first (tab 4).",
-    "queued": "Waiting for a training slot…",
-    "running": "Training… watch it on tab 4; the results appear here when it ends.",
-}
-waiting = waiting.get(state, f"The last run {state} (tab 4): nothing to show.")
-with tabs[4]:
-    if result is not None:
-        look_inside(result, job["data"])
-    else:
-        st.info(waiting)
-    if st.session_state.get("reg_runs"):
-        compare_runs(st.session_state.reg_runs)
-with tabs[5]:
-    if result is not None:
-        predict(result, job["data"])
-    else:
-        st.info(waiting)
 
-with st.expander("Going deeper"):
-    st.markdown("""
+def finished_run():
+    """The tracked job's usable result (None while none) and what to say instead.
+
+    A finished run, diverged ones included, is remembered for "compare runs".
+    """
+    handle = live.tracked("reg_job")
+    snap = handle.snapshot() if handle is not None else None
+    trained = handle.result() if snap is not None and snap.finished else None
+    if trained is not None:  # diverged runs too: compare runs shows what a too-high rate does
+        runs = st.session_state.get("reg_runs", [])
+        st.session_state.reg_runs = regression.remember_run(
+            runs, regression.run_summary(handle.key, trained)
+        )
+    state = snap.state if snap is not None else "none"
+    waiting = {
+        "none": "Train a model first (tab 4).",
+        "queued": "Waiting for a training slot…",
+        "running": "Training… watch it on tab 4; the results appear here when it ends.",
+    }.get(state, f"The last run {state} (tab 4): nothing to show.")
+    return (trained if trained is not None and trained.status != "diverged" else None), waiting
+
+
+def main() -> None:
+    # A function, not module-level code: a rerun's module globals can outlive it
+    # (bench/load/README.md, "Memory"), a function's locals do not.
+    regression.warm_up_in_background()  # TensorFlow's first-run costs, paid before Train
+    st.title("🏠 House prices: your first neural network")
+    st.write(
+        "Predict a house's price from its area with the tutorial's network: 1 input, a hidden "
+        "layer of 10 units, 1 output, trained by gradient descent on the mean squared error."
+    )
+    tabs = st.tabs(
+        ["1 · Data", "2 · Scaling", "3 · Model", "4 · Train", "5 · Look inside", "6 · Predict"]
+    )
+    data, config = choose_settings(tabs)
+    prep = regression.preprocess(data, config)
+    show_preparation(tabs, data, config, prep)
+    with tabs[3]:
+        train_tab(data, config, prep.train_idx.size)
+    result, waiting = finished_run()
+    trained_on = st.session_state["reg_job"]["data"] if result is not None else None
+    with tabs[4]:
+        if result is not None:
+            look_inside(result, trained_on)
+        else:
+            st.info(waiting)
+        if st.session_state.get("reg_runs"):
+            compare_runs(st.session_state.reg_runs)
+    with tabs[5]:
+        if result is not None:
+            predict(result, trained_on)
+        else:
+            st.info(waiting)
+    with st.expander("Going deeper"):
+        st.markdown(GOING_DEEPER)
+
+
+GOING_DEEPER = """
 - **Why scale?** Areas (~100) and prices (~500,000) differ by thousands: one learning rate
   cannot suit both. Scaled, both lie near 0–1 and gradient descent takes even steps.
 - **The loss** is the mean squared error on the *scaled* prices. Keras reports the training
@@ -372,4 +401,6 @@ with st.expander("Going deeper"):
   last hinge) while sigmoid or tanh flatten out. Neither knows real prices there.
 - **Batch size:** the gradient is averaged over one batch; small batches mean many noisy
   steps per epoch, large ones few smooth steps.
-""")
+"""
+
+main()
