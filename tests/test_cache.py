@@ -27,13 +27,8 @@ FINGERPRINT = "f" * 64
 
 
 @pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    """Every test gets its own empty cache directory and an empty in-process memo."""
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("DLCORE_CACHE_DIR", str(directory))
-    cache._forget()
-    yield directory
-    cache._forget()
+def _every_test_has_its_own_cache(cache_dir):
+    """The ``cache_dir`` fixture (tests/conftest.py) for every test here."""
 
 
 def make_result(seed: int = 0, status: str = "completed", model=None) -> TrainResult:

@@ -16,13 +16,6 @@ from dlcore.__main__ import _progress_line, main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("DLCORE_CACHE_DIR", str(directory))
-    return directory
-
-
 def dlcore_cli(*args: str) -> subprocess.CompletedProcess:
     """Run ``python -m dlcore ARGS`` in a fresh interpreter (the environment is inherited)."""
     return subprocess.run(

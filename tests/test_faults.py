@@ -27,8 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from dlcore import cache, jobs
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
@@ -55,15 +53,6 @@ PAUSED_WRITER = textwrap.dedent(
     sys.exit(main(sys.argv[1:]))
     """
 )
-
-
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("DLCORE_CACHE_DIR", str(directory))
-    cache._forget()
-    yield directory
-    cache._forget()
 
 
 def _env(cache_dir: Path) -> dict[str, str]:
