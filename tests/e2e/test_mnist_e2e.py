@@ -4,6 +4,8 @@ photo of a digit through the real file uploader and see the reading; a bad file 
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import assert_no_app_error, wait_idle
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -78,13 +80,14 @@ def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
     reading = page.locator('[data-testid="stMetric"]').filter(has_text="I read")
     reading.wait_for(timeout=60_000)
     assert re.search(r"I read\s*[0-9]", reading.inner_text())
-    assert page.get_by_text("centered by mass").first.is_visible()  # the stage strip
+    # The stage strip; its images lay out a moment after the reading arrives, so retry.
+    expect(page.get_by_text("centered by mass").first).to_be_visible(timeout=30_000)
     page.screenshot(path="/tmp/e2e_mnist_digit.png", full_page=True)
     assert_no_app_error(page)
 
     _open_tab(page, "Evaluate")
     page.get_by_text("Confusion matrix").first.wait_for(timeout=120_000)
-    assert page.get_by_text("Predicted:").first.is_visible()  # the tutorial's 5x5 grid
+    expect(page.get_by_text("Predicted:").first).to_be_visible(timeout=30_000)  # 5x5 grid
     page.screenshot(path="/tmp/e2e_mnist_evaluate.png", full_page=True)
     assert_no_app_error(page)
     assert not page.errors

@@ -9,7 +9,7 @@ from tests.e2e.conftest import assert_no_app_error, running_app, wait_idle
 def test_home_then_every_listed_page(app_url, browser_page):
     browser_page.goto(app_url)
     wait_idle(browser_page)
-    assert browser_page.get_by_text("Deep Learning Playground").first.is_visible()
+    expect(browser_page.get_by_text("Deep Learning Playground").first).to_be_visible()
     assert_no_app_error(browser_page)
     browser_page.screenshot(path="/tmp/e2e_home.png", full_page=True)
 
@@ -18,7 +18,7 @@ def test_home_then_every_listed_page(app_url, browser_page):
         nav.get_by_text(lesson.title, exact=True).click()
         wait_idle(browser_page, timeout=120_000)
         assert_no_app_error(browser_page)
-        assert browser_page.locator("h1").first.is_visible(), lesson.title
+        expect(browser_page.locator("h1").first, lesson.title).to_be_visible()
     assert not browser_page.errors
 
 

@@ -3,6 +3,8 @@
 import re
 import time
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import assert_no_app_error, wait_idle
 
 PROGRESS = '[data-testid="stProgress"]'
@@ -49,8 +51,8 @@ def test_train_watch_the_curve_move_then_predict(app_url, browser_page):
     area.fill("600")
     area.press("Enter")
     wait_idle(page)
-    assert page.get_by_text("Predicted price").is_visible()
-    assert page.get_by_text("outside the training range").is_visible()
+    expect(page.get_by_text("Predicted price")).to_be_visible()
+    expect(page.get_by_text("outside the training range")).to_be_visible()
     page.screenshot(path="/tmp/e2e_regression_predict.png")
     assert_no_app_error(page)
     assert not page.errors
