@@ -236,9 +236,7 @@ def test_animated_gif_reads_the_first_frame():
 
 def test_large_photo_is_reduced_before_any_pixel_work():
     photo = draw_seven().resize((4000, 2667)).convert("RGB")
-    started = time.perf_counter()
-    prepared = prepare_digit(encode(photo, "JPEG", quality=90))
-    assert time.perf_counter() - started < 2.0  # a full-size decode and filters take longer
+    prepared = prepare_digit(encode(photo, "JPEG", quality=90))  # speed: bench/predict_latency.py
     assert max(stage(prepared, "original").shape[:2]) <= images.PREVIEW_SIZE
     assert similarity(prepared.uint8, prepare_digit(encode(draw_seven())).uint8) > 0.95
 
@@ -312,10 +310,10 @@ def test_truncated_file_is_refused(fmt):
 @pytest.mark.parametrize("size", [(50_000, 50_000), (8_000, 6_000)])
 def test_decompression_bomb_is_refused_from_its_header(size):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: the neighbours' load does not count
     message = _refused(_png_claiming(*size))
     assert "pixels" in message
-    assert time.perf_counter() - started < 0.5  # nothing was decoded
+    assert time.thread_time() - started < 0.5  # nothing was decoded
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024
 
 
