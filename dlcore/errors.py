@@ -25,6 +25,10 @@ class TrainingFailed(DlcoreError):
     """A training job failed; the message says what went wrong."""
 
 
+class QueueFull(DlcoreError):
+    """Too many trainings are waiting on this server; the message asks to try again later."""
+
+
 class TrainingTooLarge(DlcoreError, ValueError):
     """A config would train for too long on a shared server; the message says what to lower.
 

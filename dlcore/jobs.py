@@ -1,11 +1,17 @@
 """Background training jobs with progress snapshots, what the pages poll.
 
-``submit(config)`` returns a JobHandle at once. A result already in the cache comes back
-finished; otherwise a daemon thread trains it, or the caller joins the job already queued
-or running for the same cache key, so two sessions asking for the same training train it
-once. At most ``settings.max_concurrent_jobs()`` jobs train at a time in this process; the
-others wait in first-come order and know their place in the queue. A page reads
-``handle.snapshot()``: a frozen copy of the state, cheap enough to take on every rerun.
+``submit(config, owner=...)`` returns a JobHandle at once. A result already in the cache
+comes back finished; otherwise a daemon thread trains it, or the caller joins the job
+already queued or running for the same cache key, so two sessions asking for the same
+training train it once. At most ``settings.max_concurrent_jobs()`` jobs train at a time in
+this process; the others wait in first-come order and know their place in the queue. A page
+reads ``handle.snapshot()``: a frozen copy of the state, cheap enough to take on every rerun.
+
+A job belongs to the owners that want it (a page passes its session). ``cancel()``
+withdraws one owner; the job stops only when no owner still wants it, so a learner who
+joined keeps training to the end. Each owner wants at most one live job: submitting another
+withdraws it from the previous one. At most ``settings.max_queued_jobs()`` jobs wait at once;
+past that ``submit`` raises QueueFull, so one visitor cannot fill the queue.
 
 TensorFlow is imported only when a job actually trains (through dlcore.training).
 """
@@ -18,14 +24,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import filelock
 
 from dlcore import cache, settings
-from dlcore.errors import CacheError, DlcoreError, TrainingFailed
+from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
 
 if TYPE_CHECKING:
     from dlcore.configs import MnistConfig, RegressionConfig
@@ -71,6 +77,7 @@ class JobSnapshot:
         error: A plain-language message when the job failed, else None.
         cached: Whether the result came from the cache.
         message: One line describing the state for the page.
+        owners: How many owners (learners) still want this job; 0 once nobody does.
         warning: Set when a usable result has a problem worth showing (it could not be
             cached, so it will not survive a restart), else None.
     """
@@ -92,6 +99,7 @@ class JobSnapshot:
     cached: bool = False
     message: str = ""
     warning: str | None = None
+    owners: int = 0
 
     @property
     def finished(self) -> bool:
@@ -125,6 +133,7 @@ class _Job:
         self.message = ""
         self.warning: str | None = None
         self.result: TrainResult | None = None
+        self.owners: set[Hashable] = set()  # guarded by the registry's _cond, not self.lock
 
     def note(self, message: str) -> None:
         """Set the one-line message shown with the snapshot."""
@@ -160,6 +169,7 @@ class _Job:
 
     def snapshot(self, queue_position: int) -> JobSnapshot:
         """A frozen, consistent copy of the state (called with the registry lock held)."""
+        owners = len(self.owners)
         with self.lock:
             now = self.finished_at or time.monotonic()
             fraction = 1.0 if self.state == "done" else self._fraction()
@@ -183,6 +193,7 @@ class _Job:
                 cached=self.cached,
                 message=self._message(queue_position),
                 warning=self.warning,
+                owners=owners,
             )
 
     def _fraction(self) -> float:
@@ -266,13 +277,18 @@ _registry: dict[str, _Job] = {}
 _waiting: list[_Job] = []  # queued jobs, first come first served
 _running = 0
 _finished: deque[_Job] = deque()
+_owned: dict[Hashable, _Job] = {}  # each owner's one live job
 
 
 class JobHandle:
-    """A caller's view of one job; several handles may share a job (joined sessions)."""
+    """One owner's view of a job; several handles may share a job (joined sessions).
 
-    def __init__(self, job: _Job):
+    A handle from ``get(key)`` without an owner only reads the job; it cannot cancel it.
+    """
+
+    def __init__(self, job: _Job, owner: Hashable | None = None):
         self._job = job
+        self._owner = owner
 
     @property
     def key(self) -> str:
@@ -300,44 +316,85 @@ class JobHandle:
         return self._job.done_event.wait(timeout)
 
     def cancel(self) -> None:
-        """Cancel the job, for every session that joined it.
+        """Withdraw this handle's owner; the job stops when no owner still wants it.
 
-        A queued job leaves the queue at once ("cancelled"). A running job is asked to
-        stop after the current batch; training keeps its best epoch and the job ends
-        "stopped" (or "cancelled" if training had not started yet).
+        A queued job nobody wants leaves the queue at once ("cancelled"). A running one is
+        asked to stop after the current batch; training keeps its best epoch and the job
+        ends "stopped" (or "cancelled" if training had not started yet). Others who joined
+        the job keep it: it trains on for them.
+
+        Raises:
+            RuntimeError: the handle has no owner (it came from ``get`` without one).
         """
-        job = self._job
+        if self._owner is None:
+            raise RuntimeError("A job handle without an owner cannot cancel the job.")
         with _cond:
-            if job in _waiting:
-                _waiting.remove(job)
-                job.finish("cancelled", message="Cancelled while waiting in the queue")
-                _retire(job)
-                job.done_event.set()
-                _cond.notify_all()
-                return
-        if not job.done_event.is_set():
-            job.stop_event.set()
-            job.note("Stopping after the current batch")
+            _withdraw(self._job, self._owner)
 
     def __repr__(self) -> str:
         return f"JobHandle(key={self.key[:12]}…, state={self.snapshot().state!r})"
 
 
-def get(key: str) -> JobHandle | None:
-    """The job registered under key (live, or recently finished), or None."""
+def get(key: str, *, owner: Hashable | None = None) -> JobHandle | None:
+    """The job registered under key (live, or recently finished), or None.
+
+    With an owner, the handle can withdraw that owner (``cancel``); the owner is not added
+    to the job: only ``submit`` makes an owner want a job.
+    """
     with _cond:
         job = _registry.get(key)
-    return JobHandle(job) if job is not None else None
+    return JobHandle(job, owner) if job is not None else None
 
 
 def _live_job(key: str) -> _Job | None:
-    """The queued or running job for key; call with _cond held."""
+    """The queued or running job for key that can still be joined; call with _cond held.
+
+    A job that is stopping (nobody wanted it any more) cannot: a new submit starts afresh.
+    """
     job = _registry.get(key)
-    return job if job is not None and not job.done_event.is_set() else None
+    if job is None or job.done_event.is_set() or job.stop_event.is_set():
+        return None
+    return job
+
+
+def _adopt(job: _Job, owner: Hashable) -> JobHandle:
+    """Make owner want job, withdrawing it from its previous live job; _cond held."""
+    previous = _owned.get(owner)
+    if previous is not None and previous is not job:
+        _withdraw(previous, owner)
+    job.owners.add(owner)
+    _owned[owner] = job
+    return JobHandle(job, owner)
+
+
+def _withdraw(job: _Job, owner: Hashable) -> None:
+    """Owner no longer wants job; stop the job if nobody does any more; _cond held."""
+    job.owners.discard(owner)
+    if _owned.get(owner) is job:
+        del _owned[owner]
+    if job.owners or job.done_event.is_set():
+        return
+    if job in _waiting:
+        _waiting.remove(job)
+        job.finish("cancelled", message="Cancelled while waiting in the queue")
+        _retire(job)
+        job.done_event.set()
+        _cond.notify_all()
+    else:
+        job.stop_event.set()
+        job.note("Stopping after the current batch")
+
+
+def _release_owners(job: _Job) -> None:
+    """A finished job is nobody's live job any more; _cond held."""
+    for owner in job.owners:
+        if _owned.get(owner) is job:
+            del _owned[owner]
 
 
 def _retire(job: _Job) -> None:
     """Remember a finished job, forgetting the oldest beyond FINISHED_KEPT; _cond held."""
+    _release_owners(job)
     _finished.append(job)
     while len(_finished) > FINISHED_KEPT:
         old = _finished.popleft()
@@ -354,6 +411,7 @@ def submit(
     config: MnistConfig | RegressionConfig,
     data: Any = None,
     *,
+    owner: Hashable | None = None,
     trainer: Trainer | None = None,
 ) -> JobHandle:
     """Get the result of training config: from the cache, a running job, or a new job.
@@ -364,6 +422,8 @@ def submit(
         config: The frozen training config.
         data: The training data, or None for the demo's default dataset (MNIST, or the
             default synthetic house prices).
+        owner: Who wants the result (a page passes its session). The owner is withdrawn
+            from the job it wanted before, if any. None: an owner of its own for this call.
         trainer: The training function, ``trainer(config, data, progress=, stop_event=)``;
             None uses dlcore.training.train (tests inject a fake one).
 
@@ -373,27 +433,46 @@ def submit(
     Raises:
         TrainingTooLarge: a regression run with too many optimizer steps on this data
             (an MNIST config checks its own work when it is created).
+        QueueFull: a new job would wait behind settings.max_queued_jobs() others.
     """
+    owner = object() if owner is None else owner
     data, fingerprint = _resolve_data(config, data)
     _check_steps(config, data)
     key = cache.key_for(config, fingerprint)
     with _cond:
         live = _live_job(key)
-    if live is not None:
-        return JobHandle(live)
+        if live is not None:
+            return _adopt(live, owner)
     stored = cache.load(key)
-    if stored is not None:
-        return JobHandle(_finished_from_cache(key, config, stored))
     with _cond:
+        if stored is not None:
+            previous = _owned.get(owner)
+            if previous is not None:
+                _withdraw(previous, owner)
+            return JobHandle(_finished_from_cache(key, config, stored), owner)
         live = _live_job(key)
-        if live is not None:  # another thread submitted it while we looked in the cache
-            return JobHandle(live)
-        job = _Job(key, config, data, fingerprint, trainer or _default_trainer)
-        _registry[key] = job
-        _waiting.append(job)
+        if live is None:  # else another thread submitted it while we looked in the cache
+            live = _enqueue(key, config, data, fingerprint, trainer, owner)
+        return _adopt(live, owner)
+
+
+def _enqueue(key, config, data, fingerprint, trainer, owner) -> _Job:
+    """Register a new job and start its thread, if the queue has room; _cond held."""
+    previous = _owned.get(owner)
+    if previous is not None:  # withdraw first: its place in the queue may be the one we need
+        _withdraw(previous, owner)
+    limit = settings.max_queued_jobs()
+    if len(_waiting) >= limit:
+        raise QueueFull(
+            f"The class queue is full: {len(_waiting)} trainings are already waiting. "
+            "Try again in a minute."
+        )
+    job = _Job(key, config, data, fingerprint, trainer or _default_trainer)
+    _registry[key] = job
+    _waiting.append(job)
     worker = threading.Thread(target=_run, args=(job,), name=f"dlcore-job-{key[:8]}", daemon=True)
     worker.start()
-    return JobHandle(job)
+    return job
 
 
 def _default_trainer(config, data, *, progress, stop_event):
@@ -446,15 +525,14 @@ def _fingerprint_arrays(data: Any) -> str:
 
 
 def _finished_from_cache(key: str, config: Any, result: TrainResult) -> _Job:
-    """Register an already finished job holding a cached result."""
+    """Register an already finished job holding a cached result; _cond held."""
     job = _Job(key, config, None, "", _default_trainer)
     job.started = time.monotonic()
     job.finish_with(result, "done", "Loaded from the cache")
     job.done_event.set()
-    with _cond:
-        if _live_job(key) is None:
-            _registry[key] = job
-            _retire(job)
+    if _live_job(key) is None:
+        _registry[key] = job
+        _retire(job)
     return job
 
 

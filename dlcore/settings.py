@@ -33,6 +33,12 @@ def max_concurrent_jobs() -> int:
     return max(1, int(os.environ.get("DLCORE_MAX_JOBS", "1")))
 
 
+def max_queued_jobs() -> int:
+    """How many training jobs may wait for a slot at once (default 8): a full queue refuses
+    new jobs, so one visitor cannot make the whole class wait."""
+    return max(1, int(os.environ.get("DLCORE_MAX_QUEUED", "8")))
+
+
 def precision_override() -> str:
     """`DLCORE_PRECISION`: "auto" (default: the measured choice) or a Keras policy name."""
     return os.environ.get("DLCORE_PRECISION", "auto").strip() or "auto"

@@ -5,16 +5,22 @@ back from ``jobs.get(key)`` on every run (or from ``jobs.submit`` again when thi
 forgot the job: the cache makes that instant once it finished). While the job is queued or
 running, a fragment polls ``handle.snapshot()`` every POLL_SECONDS and redraws only
 itself; when the job ends it triggers one full rerun so the page shows the final result.
+
+A job belongs to the sessions that want it: each session owns at most one job per panel
+(its state key), so Stop or a new Train withdraws only this learner, and a job that others
+joined trains on for them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from dlcore import jobs
+from dlcore.errors import QueueFull
 from dlcore.jobs import JobHandle, JobSnapshot
 from pages._runtime import keep_keras_state
 
@@ -27,9 +33,29 @@ POLL_SECONDS = 0.5
 keep_keras_state()
 
 
+def owner(state_key: str) -> str:
+    """This session's owner name for the panel's jobs: one live job per session and panel,
+    so training on one page does not withdraw the learner's training on another."""
+    session = st.session_state.setdefault("session_owner", uuid.uuid4().hex)
+    return f"{session}:{state_key}"
+
+
 def track(state_key: str, handle: JobHandle, config: Any, data: Any = None) -> None:
     """Remember a submitted job in session state, so reruns and tab changes find it."""
     st.session_state[state_key] = {"key": handle.key, "config": config, "data": data}
+
+
+def start(state_key: str, config: Any, data: Any = None) -> JobHandle | None:
+    """Submit a training for this session and follow it; this session's previous job in the
+    panel is withdrawn. A full queue is remembered and shown by the panel; returns None."""
+    try:
+        handle = jobs.submit(config, data, owner=owner(state_key))
+    except QueueFull as exc:
+        st.session_state[f"{state_key}_refused"] = str(exc)
+        return None
+    st.session_state.pop(f"{state_key}_refused", None)
+    track(state_key, handle, config, data)
+    return handle
 
 
 def tracked(state_key: str) -> JobHandle | None:
@@ -37,11 +63,25 @@ def tracked(state_key: str) -> JobHandle | None:
     job = st.session_state.get(state_key)
     if job is None:
         return None
-    handle = jobs.get(job["key"])
+    handle = jobs.get(job["key"], owner=owner(state_key))
     if handle is None:  # the process forgot it (restart, or many jobs since)
-        handle = jobs.submit(job["config"], job["data"])
+        try:
+            handle = jobs.submit(job["config"], job["data"], owner=owner(state_key))
+        except QueueFull:
+            return None  # it waits for a free place in the queue; the learner may retry
         track(state_key, handle, job["config"], job["data"])
     return handle
+
+
+def _others_line(snap: JobSnapshot) -> str | None:
+    """Say when other learners wait for the same training (it trains once for all)."""
+    if snap.owners < 2:
+        return None
+    return (
+        f"👥 {snap.owners} learners are waiting for this training (you and "
+        f"{snap.owners - 1} other{'s' if snap.owners > 2 else ''}): it trains once for everyone, "
+        "and Stop only takes you off it."
+    )
 
 
 def _progress_line(snap: JobSnapshot) -> str:
@@ -73,7 +113,7 @@ def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
 @st.fragment(run_every=POLL_SECONDS)
 def _poll(state_key: str, key: str, render: Render) -> None:
     """Redraw progress and the caller's live charts; one full rerun once the job ends."""
-    handle = jobs.get(key)
+    handle = jobs.get(key, owner=owner(state_key))
     if handle is None:
         st.rerun()
     snap = handle.snapshot()
@@ -83,7 +123,10 @@ def _poll(state_key: str, key: str, render: Render) -> None:
         st.info(f"Waiting for a free training slot: position {snap.queue_position} in the queue.")
     else:
         st.progress(snap.fraction, text=_progress_line(snap))
-    if st.button("⏹ Stop", key=f"{state_key}_stop", help="Stop after the current batch"):
+    if (others := _others_line(snap)) is not None:
+        st.caption(others)
+    stop_help = "Stop after the current batch (others who joined keep training)"
+    if st.button("⏹ Stop", key=f"{state_key}_stop", help=stop_help):
         handle.cancel()
     render(snap, handle)
 
@@ -99,6 +142,8 @@ def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSn
     Returns:
         The latest snapshot, or None when this session follows no job.
     """
+    if (refused := st.session_state.get(f"{state_key}_refused")) is not None:
+        st.warning(refused)
     handle = tracked(state_key)
     if handle is None:
         return None

@@ -90,8 +90,7 @@ def current_model() -> Trained | None:
 
 def start_training(config: MnistConfig, open_train_tab: bool = False) -> None:
     """Submit a training (a cache hit finishes at once) and follow it on the Train tab."""
-    handle = jobs.submit(config)
-    live.track(JOB, handle, config)
+    live.start(JOB, config)
     if open_train_tab:
         st.session_state[TAB] = "Train"
 

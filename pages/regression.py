@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dlcore import data as houses
-from dlcore import jobs, models, regression
+from dlcore import models, regression
 from dlcore.configs import (
     MAX_REGRESSION_STEPS,
     REGRESSION_ACTIVATIONS,
@@ -158,10 +158,7 @@ def train_tab(data: houses.HouseDataset, config: RegressionConfig, train_rows: i
         too_long = True
         st.error(f"These settings cannot be trained: {exc}.")
     if st.button("▶ Train", type="primary", key="reg_train", disabled=too_long):
-        previous, handle = live.tracked("reg_job"), jobs.submit(config, data)
-        if previous is not None and previous.key != handle.key:
-            previous.cancel()  # the learner changed their mind: free the slot for the new run
-        live.track("reg_job", handle, config, data)
+        live.start("reg_job", config, data)  # withdraws this learner's previous run, if any
     job = st.session_state.get("reg_job")
     hint = regression.divergence_advice(job["config"]) if job else ""
     if live.live_panel("reg_job", render_training, diverged_hint=hint) is None and not too_long:

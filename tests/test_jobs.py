@@ -11,7 +11,7 @@ import pytest
 from dlcore import cache, jobs, training
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.errors import CacheError, InvalidDataset, TrainingTooLarge
+from dlcore.errors import CacheError, InvalidDataset, QueueFull, TrainingTooLarge
 from tests.test_cache import make_result
 
 BATCHES = 4
@@ -27,8 +27,11 @@ def isolated(tmp_path, monkeypatch):
     yield
     with jobs._cond:
         live = [job for job in jobs._registry.values() if not job.done_event.is_set()]
+    with jobs._cond:
+        for job in live:
+            for owner in list(job.owners):
+                jobs._withdraw(job, owner)
     for job in live:
-        jobs.JobHandle(job).cancel()
         job.done_event.wait(WAIT)
     cache._forget()
 
@@ -301,3 +304,97 @@ def test_a_regression_run_with_too_many_steps_is_refused_before_it_queues():
     assert jobs.submit(too_long, make_house_prices(n_samples=500), trainer=trainer).wait(WAIT)
     with pytest.raises(TrainingTooLarge):  # training.train refuses too (the CLI calls it)
         training.train(too_long, houses)
+
+
+# ---------------------------------------------------------------------------------------
+# Owners: a job belongs to the learners who want it
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_joined_learner_keeps_training_when_the_first_one_stops():
+    trainer = FakeTrainer(blocked=True)
+    alice = jobs.submit(config(), owner="alice", trainer=trainer)
+    bob = jobs.submit(config(), owner="bob", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    assert alice.key == bob.key and bob.snapshot().owners == 2
+
+    alice.cancel()
+    assert bob.snapshot().owners == 1 and bob.snapshot().state == "running"
+    trainer.gate.set()
+    assert bob.wait(WAIT)
+    assert bob.snapshot().state == "done" and "saved in the cache" in bob.snapshot().message
+    assert trainer.calls == [0]
+    assert cache.load(bob.key) is not None
+
+
+def test_the_job_stops_when_its_last_owner_leaves():
+    trainer = FakeTrainer(blocked=True)
+    alice = jobs.submit(config(), owner="alice", trainer=trainer)
+    bob = jobs.submit(config(), owner="bob", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    alice.cancel()
+    bob.cancel()
+    assert bob.wait(WAIT)
+    assert bob.snapshot().state == "stopped" and bob.snapshot().owners == 0
+    assert cache.load(bob.key) is None
+
+
+def test_an_owner_has_one_live_job_submitting_another_withdraws_the_first():
+    trainer = FakeTrainer(blocked=True)
+    running = jobs.submit(config(1), owner="other", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    handles = [jobs.submit(config(seed), owner="eager", trainer=trainer) for seed in range(2, 10)]
+    snapshots = [handle.snapshot() for handle in handles]
+
+    assert [s.state for s in snapshots] == ["cancelled"] * 7 + ["queued"]
+    assert snapshots[-1].queue_position == 1  # the next learner waits behind one job, not 8
+    trainer.gate.set()
+    assert handles[-1].wait(WAIT) and running.wait(WAIT)
+    assert trainer.calls == [1, 9]
+
+
+def test_changing_settings_leaves_a_job_others_joined_running():
+    trainer = FakeTrainer(blocked=True)
+    shared = jobs.submit(config(1), owner="alice", trainer=trainer)
+    jobs.submit(config(1), owner="bob", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    jobs.submit(config(2), owner="alice", trainer=trainer)  # alice changed her mind
+    assert shared.snapshot().state == "running" and shared.snapshot().owners == 1
+    trainer.gate.set()
+    assert shared.wait(WAIT) and shared.snapshot().state == "done"
+
+
+def test_a_full_queue_refuses_a_new_job_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("DLCORE_MAX_QUEUED", "2")
+    trainer = FakeTrainer(blocked=True)
+    jobs.submit(config(1), owner="a", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    jobs.submit(config(2), owner="b", trainer=trainer)
+    jobs.submit(config(3), owner="c", trainer=trainer)
+    with pytest.raises(QueueFull, match="queue is full.*Try again in a minute"):
+        jobs.submit(config(4), owner="d", trainer=trainer)
+    joined = jobs.submit(config(3), owner="d", trainer=trainer)  # joining adds no job
+    assert joined.snapshot().state == "queued" and joined.snapshot().owners == 2
+    trainer.gate.set()
+    assert joined.wait(WAIT)
+
+
+def test_a_handle_without_an_owner_cannot_cancel():
+    trainer = FakeTrainer(blocked=True)
+    handle = jobs.submit(config(), owner="alice", trainer=trainer)
+    with pytest.raises(RuntimeError, match="without an owner"):
+        jobs.get(handle.key).cancel()
+    jobs.get(handle.key, owner="alice").cancel()
+    assert handle.wait(WAIT) and handle.snapshot().state in ("stopped", "cancelled")
+
+
+def test_a_stopping_job_is_not_joined_a_new_submit_trains_afresh():
+    trainer = FakeTrainer(blocked=True)
+    first = jobs.submit(config(), owner="alice", trainer=trainer)
+    wait_until(trainer.running.is_set)
+    first.cancel()
+    second = jobs.submit(config(), owner="bob", trainer=trainer)
+    assert first.wait(WAIT) and first.snapshot().state == "stopped"
+    trainer.gate.set()
+    assert second.wait(WAIT) and second.snapshot().state == "done"
+    assert trainer.calls == [0, 0]
