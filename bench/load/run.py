@@ -15,6 +15,7 @@ Examples (from the repository root):
   python bench/load/run.py --url http://127.0.0.1:8501 --scenarios activations --sessions 10
   python bench/load/run.py --start --soak 300 --sessions 25
   python bench/load/run.py --start --train-under-load --sessions 10
+  python bench/load/run.py --start --hostile --sessions 10 --seconds 60
 """
 
 from __future__ import annotations
@@ -166,6 +167,13 @@ async def train_under_load(server: Server, args) -> list[Phase]:
     return await run_training_under_load(server, args)
 
 
+async def hostile(server: Server, args) -> list[Phase]:
+    """Concept pages alone, then while one visitor uploads hostile files."""
+    from hostile import hostile_phases
+
+    return await hostile_phases(server, args)
+
+
 async def warm_up(server: Server, pages: list[str]) -> None:
     """Open the root URL, then each measured page once, one after the other.
 
@@ -198,6 +206,7 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--soak", type=float, help="one mixed phase of this many seconds")
     parser.add_argument("--train-under-load", action="store_true")
+    parser.add_argument("--hostile", action="store_true", help="add a hostile uploader")
     parser.add_argument("--trainers", type=int, default=3, help="sessions asking to train")
     parser.add_argument("--max-seconds", type=float, default=1800, help="hard stop")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -229,13 +238,15 @@ async def main_async(args) -> list[Phase]:
     try:
         if not args.no_warmup:
             pages = [] if args.cold else [SCENARIOS[name].page for name in args.scenarios]
-            if args.train_under_load:
+            if args.train_under_load or args.hostile:
                 pages = [] if args.cold else ["activations", "optimizers", "mnist"]
             await warm_up(server, pages)
         if args.soak:
             mode = soak
         elif args.train_under_load:
             mode = train_under_load
+        elif args.hostile:
+            mode = hostile
         else:
             mode = matrix
         return await asyncio.wait_for(mode(server, args), timeout=args.max_seconds)

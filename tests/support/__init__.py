@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: generated inputs (hostile uploads) and their helpers."""
