@@ -269,7 +269,7 @@ def test_full_disk_keeps_earlier_entries_and_raises_cache_error(monkeypatch, cac
     key_b = cache.key_for(result_b.config, FINGERPRINT)
     with monkeypatch.context() as patch, pytest.raises(CacheError, match="No space left"):
         patch.setattr(cache, "_write_file", disk_full)
-        cache.save(key_b, result_b)
+        cache.save(key_b, result_b, data_fingerprint=FINGERPRINT)
 
     assert [info.key for info in cache.list_entries()] == [key_a]
     assert load_from_disk(key_a) is not None
