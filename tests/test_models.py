@@ -88,6 +88,58 @@ def test_cnn_optimizer_registry(name):
     assert optimizer.__class__.__name__.lower() == name
 
 
+def _settings(optimizer) -> dict:
+    """An optimizer's Keras config without its name (Keras numbers names: "sgd", "sgd_1")."""
+    config = optimizer.get_config()
+    config.pop("name")
+    return config
+
+
+# The optimizers the models compile, spelled out as Keras constructors: each class with
+# Keras' own defaults, except regression's "momentum" (SGD with momentum 0.9).
+MODEL_OPTIMIZERS = [
+    (MnistConfig, "adam", lambda lr: keras.optimizers.Adam(learning_rate=lr)),
+    (MnistConfig, "sgd", lambda lr: keras.optimizers.SGD(learning_rate=lr)),
+    (MnistConfig, "rmsprop", lambda lr: keras.optimizers.RMSprop(learning_rate=lr)),
+    (MnistConfig, "adamw", lambda lr: keras.optimizers.AdamW(learning_rate=lr)),
+    (MnistConfig, "nadam", lambda lr: keras.optimizers.Nadam(learning_rate=lr)),
+    (RegressionConfig, "sgd", lambda lr: keras.optimizers.SGD(learning_rate=lr)),
+    (RegressionConfig, "momentum", lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9)),
+    (RegressionConfig, "rmsprop", lambda lr: keras.optimizers.RMSprop(learning_rate=lr)),
+    (RegressionConfig, "adam", lambda lr: keras.optimizers.Adam(learning_rate=lr)),
+    (RegressionConfig, "adagrad", lambda lr: keras.optimizers.Adagrad(learning_rate=lr)),
+]
+
+
+@pytest.mark.parametrize(("config_type", "name", "expected"), MODEL_OPTIMIZERS)
+def test_models_compile_each_optimizer_with_its_keras_settings(config_type, name, expected):
+    if config_type is MnistConfig:
+        config = MnistConfig(optimizer=name, schedule="constant", learning_rate=0.004)
+        built = models.build_cnn(config).optimizer
+    else:
+        config = RegressionConfig(optimizer=name, learning_rate=0.004)
+        built = models.build_regression_mlp(config).optimizer
+    assert type(built) is type(expected(0.004))
+    assert _settings(built) == _settings(expected(0.004))
+
+
+@pytest.mark.parametrize(("config_type", "name", "expected"), MODEL_OPTIMIZERS)
+def test_keras_code_writes_the_optimizer_the_model_compiles(config_type, name, expected):
+    config = config_type(optimizer=name, learning_rate=0.004)
+    if config_type is MnistConfig:
+        config = config.replace(schedule="constant")
+    namespace: dict = {}
+    exec(models.keras_code(config), namespace)
+    assert _settings(namespace["model"].optimizer) == _settings(expected(0.004))
+
+
+def test_the_cosine_schedule_reaches_the_optimizer_unchanged():
+    config = MnistConfig(optimizer="adamw", train_size=1000, batch_size=100, epochs=2)
+    built = models.build_cnn(config).optimizer
+    schedule = keras.optimizers.schedules.CosineDecay(0.002, decay_steps=20, alpha=0.0)
+    assert _settings(built) == _settings(keras.optimizers.AdamW(learning_rate=schedule))
+
+
 def test_regression_mlp_tutorial_shape():
     model = models.build_regression_mlp(RegressionConfig())
     assert model.count_params() == 31  # 1x10 + 10 biases + 10x1 + 1 bias
