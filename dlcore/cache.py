@@ -247,9 +247,17 @@ _held = threading.local()  # .holds: {key: _Hold} of the locks the current threa
 # lock cannot be created.
 _key_locks: dict[str, threading.Lock] = {}
 _key_locks_guard = threading.Lock()
-# A forked child inherits these locks in whatever state the parent's other threads left
-# them, and those threads do not exist in the child: start it with fresh ones.
-os.register_at_fork(after_in_child=_key_locks.clear)
+
+
+def _fresh_key_locks() -> None:
+    """A forked child inherits these locks in whatever state the parent's other threads
+    left them, and those threads do not exist in the child: start it with fresh ones."""
+    global _key_locks_guard
+    _key_locks_guard = threading.Lock()
+    _key_locks.clear()
+
+
+os.register_at_fork(after_in_child=_fresh_key_locks)
 
 
 def _holds() -> dict[str, _Hold]:
@@ -315,33 +323,46 @@ def lock(key: str, timeout: float = -1) -> Iterator[None]:
 @contextlib.contextmanager
 def _file_lock(key: str, deadline: float | None) -> Iterator[str]:
     """Hold the key's lock file; yields "" or, when it cannot be had, the reason why."""
+    fd = None
     try:
         fd = _open_lock_file(key)
     except OSError as exc:
         problem = f"cannot create its lock file ({exc})"
+    else:
+        try:
+            problem = _flock(fd, key, deadline)
+        except BaseException:
+            os.close(fd)
+            raise
+    if problem:
         logger.warning("Cache lock %s… within this process only: %s", key[:12], problem)
-        yield problem
-        return
     try:
-        _flock(fd, key, deadline)
-        yield ""
+        yield problem
     finally:
-        os.close(fd)  # closing the only descriptor releases the flock
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the flock
 
 
-def _flock(fd: int, key: str, deadline: float | None) -> None:
-    """Take an exclusive flock on fd, polling until deadline (None: forever)."""
-    if fcntl is None:
-        raise OSError(errno.ENOSYS, "no flock on this system")
+def _flock(fd: int, key: str, deadline: float | None) -> str:
+    """Take an exclusive flock on fd, polling until deadline (None: forever).
+
+    Returns:
+        "" once held, or why it cannot be held at all (a file system without locks).
+
+    Raises:
+        filelock.Timeout: another holder kept it past deadline.
+    """
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return ""
         except BlockingIOError:
             left = _seconds_left(deadline)
             if left == 0:
                 raise filelock.Timeout(str(cache_location() / LOCK_DIR / f"{key}.lock")) from None
             time.sleep(LOCK_POLL_SECONDS if left < 0 else min(LOCK_POLL_SECONDS, left))
+        except OSError as exc:  # ENOLCK, EOPNOTSUPP: this file system cannot lock files
+            return f"cannot lock its lock file ({exc})"
 
 
 def _open_lock_file(key: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import textwrap
 import threading
 import time
 import tracemalloc
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -537,6 +539,23 @@ def test_without_a_lock_file_training_goes_on_and_save_raises_cache_error(no_loc
             cache.save(key, trained, data_fingerprint=FINGERPRINT)
     assert trained.model is not None and not trained.cached
     assert cache.count_entries() == 0 and cache.load(key) is None
+
+
+def test_a_file_system_without_file_locks_does_not_stop_the_lock(monkeypatch, caplog):
+    """flock fails with ENOLCK on some network file systems: the same fallback applies."""
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    fake = types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB)
+    monkeypatch.setattr(cache, "fcntl", fake)
+    result = make_result()
+    key = cache.key_for(result.config, FINGERPRINT)
+    with caplog.at_level(logging.WARNING, "dlcore.cache"), cache.lock(key):
+        assert run_bounded(lambda: _try_lock(key)).value == "busy"
+        with pytest.raises(CacheError, match="No locks available"):
+            cache.save(key, result, data_fingerprint=FINGERPRINT)
+    assert "within this process only" in caplog.text
 
 
 def test_a_cache_directory_that_cannot_be_made_does_not_stop_the_lock(monkeypatch, tmp_path):

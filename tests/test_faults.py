@@ -6,7 +6,10 @@
   writer that kills itself inside ``cache.save``; here the kill comes from outside, to a
   process running the whole command-line path jobs -> training -> cache).
 - A full disk during the cache write: the learner still gets the trained model with a
-  clear message, and earlier entries stay intact.
+  clear message, and earlier entries stay intact. No room even for the key's lock file
+  (no free inodes, a read-only cache): the job still trains and hands the model back.
+- A FIFO planted in the cache: ``cache list`` answers instead of hanging (the other
+  tampering is in tests/test_cache_tampering.py).
 - A job that diverges (NaN) or runs out of memory half-way ends in a visible state, frees
   its slot, and the next job runs (failures at the start are covered in tests/test_jobs.py).
 """
@@ -161,6 +164,40 @@ def test_full_disk_still_gives_the_trained_model_with_a_clear_message(
     assert list(cache_dir.glob(".tmp-*")) == []
     cache._forget()
     assert cache.load(earlier_key) is not None
+
+
+def test_no_room_for_a_lock_file_still_gives_the_trained_model(cache_dir, monkeypatch):
+    """Reported: with no free inodes, training failed before it started."""
+    from tests.test_cache import make_result
+
+    def no_free_inodes(key):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{key}.lock")
+
+    def healthy(config, data, *, progress, stop_event):
+        return make_result(config.seed)
+
+    monkeypatch.setattr(cache, "_open_lock_file", no_free_inodes)
+    handle = jobs.submit(RegressionConfig(epochs=2, seed=13), trainer=healthy)
+    assert handle.wait(WAIT)
+
+    snapshot = handle.snapshot()
+    assert (snapshot.state, snapshot.cached) == ("done", False)
+    assert "could not be cached" in snapshot.warning
+    assert "No space left on device" in snapshot.warning
+    assert handle.result().model is not None and handle.result().metrics["test_r2"] == 0.875
+    assert cache.count_entries() == 0
+
+
+def test_cache_list_answers_with_a_fifo_planted_in_an_entry(cache_dir):
+    from tests.test_cache import FINGERPRINT, make_result
+
+    result = make_result()
+    key = cache.key_for(result.config, FINGERPRINT)
+    cache.save(key, result, data_fingerprint=FINGERPRINT)
+    meta = cache.entry_path(key) / "meta.json"
+    meta.unlink()
+    os.mkfifo(meta)
+    assert [(entry["key"], entry["kind"]) for entry in _listing(cache_dir)] == [(key, "corrupt")]
 
 
 def test_a_diverging_job_is_shown_not_cached_and_the_next_job_runs(cache_dir, monkeypatch):

@@ -7,7 +7,9 @@
 - requirements.txt asks for the releases with the known fixes (Streamlit >= 1.54, Keras
   >= 3.14.1), and the installed versions satisfy them.
 
-Crafted cache keys are tested in tests/test_cache.py; this file adds symbolic links.
+Crafted cache keys are tested in tests/test_cache.py; this file adds symbolic links, and
+tests/test_cache_tampering.py everything else someone who can write the cache directory can
+plant (FIFOs, sparse files, zip bombs, metadata of another key, links in ``.locks``).
 """
 
 from __future__ import annotations
