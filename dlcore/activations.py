@@ -17,12 +17,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from dlcore.registry import Hyperparameter, Interval, Parametrized, Registry
 
 # Derivatives smaller than this mark a "saturated" region: learning through it nearly stops.
 SATURATION_THRESHOLD = 0.01
@@ -33,7 +34,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 @dataclass(frozen=True)
-class Activation:
+class Activation(Parametrized):
     """One activation function: the Keras code, its formulas and what it is for.
 
     Attributes:
@@ -44,9 +45,12 @@ class Activation:
         derivative_latex: Formula of f'(x) in LaTeX, including the value TF returns at kinks.
         range: Output range in words, e.g. "(0, 1)".
         use: One line on when to use it.
-        params: Bound parameter values, e.g. {"alpha": 0.2}.
-        symbols: LaTeX symbol of each parameter or constant in the formulas, with its value.
+        hyperparameters: The parameters it takes (α): symbol, default, the page's range.
+        constants: LaTeX symbol of each fixed constant in the formulas, with its value.
         elementwise: False for softmax, which maps a whole vector to a vector.
+        params: Bound parameter values, e.g. {"alpha": 0.2}: the defaults unless bound.
+
+    `symbols` (from Parametrized) holds every symbol of the formulas with its value.
     """
 
     name: str
@@ -56,10 +60,12 @@ class Activation:
     derivative_latex: str
     range: str
     use: str
-    params: Mapping[str, float] = field(default_factory=dict)
-    symbols: Mapping[str, float] = field(default_factory=dict)
+    hyperparameters: tuple[Hyperparameter, ...] = ()
+    constants: Mapping[str, float] = field(default_factory=dict)
     elementwise: bool = True
-    param_symbols: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    kind = "activation"
 
     def value(self, x) -> np.ndarray:
         """f(x) in float64, computed by the Keras function.
@@ -90,23 +96,6 @@ class Activation:
             return y.numpy(), tape.jacobian(y, x).numpy()
         return y.numpy(), tape.batch_jacobian(y, x).numpy()
 
-    def with_params(self, **params: float) -> Activation:
-        """A copy with parameters bound; unknown names or bad values raise ValueError."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            valid = ", ".join(sorted(self.params)) or "none"
-            raise ValueError(
-                f"Unknown parameter {unknown[0]!r} for activation {self.name!r}; valid: {valid}"
-            )
-        bound = {**self.params}
-        for key, raw in params.items():
-            number = float(raw)
-            if not np.isfinite(number) or number < 0:
-                raise ValueError(f"{self.name} {key} must be a number >= 0, got {raw!r}")
-            bound[key] = number
-        symbols = {**self.symbols, **{self.param_symbols[k]: v for k, v in bound.items()}}
-        return replace(self, params=MappingProxyType(bound), symbols=MappingProxyType(symbols))
-
     def _call(self, x: tf.Tensor) -> tf.Tensor:
         return self.function(x, **self.params)
 
@@ -115,18 +104,9 @@ def _as_tensor(x) -> tf.Tensor:
     return tf.constant(np.asarray(x, dtype=np.float64))
 
 
-def _entry(
-    name: str,
-    title: str,
-    function,
-    latex: str,
-    derivative_latex: str,
-    range_: str,
-    use: str,
-    **extra,
-) -> Activation:
-    entry = Activation(name, title, function, latex, derivative_latex, range_, use, **extra)
-    return entry.with_params()
+def _alpha(default: float, high: float) -> Hyperparameter:
+    """The α of Leaky ReLU and ELU: Keras takes any α >= 0; the page's slider stops at `high`."""
+    return Hyperparameter("alpha", "α", default, 0.0, high, symbol=r"\alpha", accepts=Interval(0.0))
 
 
 def _cases(positive: str, negative: str, cut: str = r"x > 0", rest: str = r"x \le 0") -> str:
@@ -134,7 +114,7 @@ def _cases(positive: str, negative: str, cut: str = r"x > 0", rest: str = r"x \l
 
 
 _ENTRIES = [
-    _entry(
+    Activation(
         "sigmoid",
         "Sigmoid",
         lambda x: keras.activations.sigmoid(x),
@@ -144,7 +124,7 @@ _ENTRIES = [
         "Output of a yes/no classifier (a probability); avoid in deep hidden layers: "
         "its slope is at most 0.25.",
     ),
-    _entry(
+    Activation(
         "tanh",
         "Tanh",
         lambda x: keras.activations.tanh(x),
@@ -153,7 +133,7 @@ _ENTRIES = [
         "(-1, 1)",
         "Hidden layers of small or recurrent networks: zero-centred, but it saturates too.",
     ),
-    _entry(
+    Activation(
         "relu",
         "ReLU",
         lambda x: keras.activations.relu(x),
@@ -162,7 +142,7 @@ _ENTRIES = [
         "[0, ∞)",
         "The default for hidden layers: cheap, and its slope is 1 wherever it is active.",
     ),
-    _entry(
+    Activation(
         "leaky_relu",
         "Leaky ReLU",
         lambda x, alpha: keras.activations.leaky_relu(x, negative_slope=alpha),
@@ -170,10 +150,9 @@ _ENTRIES = [
         r"\text{LeakyReLU}'(x) = " + _cases("1", r"\alpha"),
         "(-∞, ∞) for α > 0",
         "Like ReLU, but a small slope α for x < 0 keeps 'dead' units learning.",
-        params={"alpha": 0.2},
-        param_symbols={"alpha": r"\alpha"},
+        hyperparameters=(_alpha(0.2, high=1.0),),
     ),
-    _entry(
+    Activation(
         "elu",
         "ELU",
         lambda x, alpha: keras.activations.elu(x, alpha=alpha),
@@ -181,10 +160,9 @@ _ENTRIES = [
         r"\text{ELU}'(x) = " + _cases("1", r"\alpha\,e^x"),
         "(-α, ∞)",
         "Smooth ReLU variant whose negative outputs push the mean activation towards zero.",
-        params={"alpha": 1.0},
-        param_symbols={"alpha": r"\alpha"},
+        hyperparameters=(_alpha(1.0, high=3.0),),
     ),
-    _entry(
+    Activation(
         "selu",
         "SELU",
         lambda x: keras.activations.selu(x),
@@ -193,9 +171,9 @@ _ENTRIES = [
         r"\text{SELU}'(x) = \lambda " + _cases("1", r"\alpha\,e^x", r"x \ge 0", r"x < 0"),
         "(-λα, ∞) ≈ (-1.758, ∞)",
         "Self-normalizing deep dense nets, with the LeCun-normal initializer.",
-        symbols={r"\lambda": SELU_SCALE, r"\alpha": SELU_ALPHA},
+        constants={r"\lambda": SELU_SCALE, r"\alpha": SELU_ALPHA},
     ),
-    _entry(
+    Activation(
         "gelu",
         "GELU",
         lambda x: keras.activations.gelu(x, approximate=False),
@@ -207,7 +185,7 @@ _ENTRIES = [
         "≈ (-0.17, ∞)",
         "Transformers (BERT, GPT): a smooth ReLU that weighs x by how likely it is to be large.",
     ),
-    _entry(
+    Activation(
         "swish",
         "Swish (SiLU)",
         lambda x: keras.activations.silu(x),
@@ -216,7 +194,7 @@ _ENTRIES = [
         "≈ (-0.28, ∞)",
         "Deep CNNs such as EfficientNet: smooth, non-monotonic, often a little better than ReLU.",
     ),
-    _entry(
+    Activation(
         "softplus",
         "Softplus",
         lambda x: keras.activations.softplus(x),
@@ -225,7 +203,7 @@ _ENTRIES = [
         "(0, ∞)",
         "When an output must be positive (a variance, a rate): a smooth ReLU.",
     ),
-    _entry(
+    Activation(
         "softsign",
         "Softsign",
         lambda x: keras.activations.softsign(x),
@@ -234,7 +212,7 @@ _ENTRIES = [
         "(-1, 1)",
         "A tanh look-alike whose tails flatten polynomially, not exponentially.",
     ),
-    _entry(
+    Activation(
         "hard_sigmoid",
         "Hard sigmoid",
         lambda x: keras.activations.hard_sigmoid(x),
@@ -246,7 +224,7 @@ _ENTRIES = [
         "[0, 1]",
         "Mobile networks (MobileNetV3): a cheap piecewise-linear stand-in for the sigmoid.",
     ),
-    _entry(
+    Activation(
         "linear",
         "Linear (identity)",
         lambda x: keras.activations.linear(x),
@@ -255,7 +233,7 @@ _ENTRIES = [
         "(-∞, ∞)",
         "Output layer of a regression (a price): no bend at all.",
     ),
-    _entry(
+    Activation(
         "softmax",
         "Softmax",
         lambda x: keras.activations.softmax(x, axis=-1),
@@ -267,17 +245,17 @@ _ENTRIES = [
         elementwise=False,
     ),
 ]
-_REGISTRY = {entry.name: entry for entry in _ENTRIES}
+_REGISTRY = Registry("activation", _ENTRIES)
 
 
 def names() -> list[str]:
     """Every registered activation, in teaching order (softmax last)."""
-    return list(_REGISTRY)
+    return list(_REGISTRY.names())
 
 
 def elementwise_names() -> list[str]:
     """The activations that act on each number separately (all but softmax)."""
-    return [name for name, entry in _REGISTRY.items() if entry.elementwise]
+    return [entry.name for entry in _REGISTRY if entry.elementwise]
 
 
 def get(name: str, **params: float) -> Activation:
@@ -286,9 +264,8 @@ def get(name: str, **params: float) -> Activation:
     Raises:
         ValueError: `name` is not registered, or a parameter is unknown or invalid.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown activation {name!r}. Valid names: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name].with_params(**params)
+    entry = _REGISTRY.get(name)
+    return entry.with_params(**params) if params else entry
 
 
 def saturation_intervals(

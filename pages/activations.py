@@ -13,7 +13,6 @@ from pages._runtime import ensure_app_navigation
 ensure_app_navigation()
 
 COLORS = ["#e4572e", "#2e86ab", "#3bb273", "#7768ae", "#f3a712", "#a23b72", "#5c5c5c"]
-ALPHA_DEFAULTS = {"leaky_relu": 0.2, "elu": 1.0}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -137,12 +136,12 @@ def explorer_panel() -> None:
     x_range = left.slider("Input range x", -10.0, 10.0, (-6.0, 6.0), 0.5, key="act_range")
     probe = right.slider("Probe x", -10.0, 10.0, 1.0, 0.05, key="act_probe")
     params = {}
-    for name in [n for n in ALPHA_DEFAULTS if n in selected]:
-        top = 3.0 if name == "elu" else 1.0
-        alpha = st.slider(
-            f"α of {title(name)}", 0.0, top, ALPHA_DEFAULTS[name], 0.01, key=f"act_alpha_{name}"
-        )
-        params[name] = {"alpha": alpha}
+    # In registry order, so that the sliders do not swap places with the order of picking.
+    for name in [n for n in options if n in selected]:
+        for h in activations.get(name).hyperparameters:
+            label, key = f"{h.label} of {title(name)}", f"act_{h.name}_{name}"
+            value = st.slider(label, h.low, h.high, h.default, 0.01, key=key)
+            params.setdefault(name, {})[h.name] = value
     if not selected:
         st.info("Pick at least one activation to plot.")
         return
