@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
+import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -100,6 +103,8 @@ class HouseDataset:
         source: One line saying where the data came from.
         area_name: Label of the area column (shown on chart axes).
         price_name: Label of the price column.
+        notes: What the learner should check about how an uploaded file was read (e.g.
+            decimal commas read as points); shown next to the data.
     """
 
     area: np.ndarray
@@ -107,6 +112,7 @@ class HouseDataset:
     source: str = "synthetic"
     area_name: str = "area (m²)"
     price_name: str = "price"
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         area = np.array(self.area, dtype=np.float64).reshape(-1)
@@ -117,6 +123,7 @@ class HouseDataset:
         price.setflags(write=False)
         object.__setattr__(self, "area", area)
         object.__setattr__(self, "price", price)
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     def __len__(self) -> int:
         return int(self.area.size)
@@ -191,10 +198,108 @@ def _check_generator_args(n_samples: int, noise: float, nonlinearity: float, see
 # ---------------------------------------------------------------------------------------
 # CSV upload
 # ---------------------------------------------------------------------------------------
+#
+# The server is shared by a classroom, so an upload's work is bounded before the expensive
+# part: the header's columns and the table's cells are counted on the text first (a file
+# of a million columns is refused in milliseconds), then pandas parses it once and each
+# column is analysed once. The analysis (or the refusal) is remembered by the sha256 of
+# the bytes: the column pickers and the load of one rerun, and every later rerun of any
+# session, cost a hash instead of a parse.
 
 MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_CSV_ROWS = 100_000
 MIN_CSV_ROWS = 10
+MAX_CSV_COLUMNS = 100  # a house-price file needs two
+# Values pandas may build from one upload (data rows × columns): 100,000 rows of 5 columns.
+# The costliest half million (numbers with decimal commas) parse and check in ~0.4 s of CPU
+# and ~40 MB; numbers alone in ~0.1 s (tests/test_csv_hostile.py bounds these).
+MAX_CSV_CELLS = 500_000
+# The largest |value| a house dataset may hold: squares (variance, MSE in currency) stay
+# far below float64's 1.8e308, and no price or area in any currency comes near it.
+MAX_ABS_VALUE = 1e15
+
+_CSV_MEMO_ENTRIES = 32
+_CSV_MEMO_BYTES = 64 * 2**20
+_CSV_SAMPLE = 1000  # filled cells that decide whether a column holds numbers or text
+_SAVE_AS_CSV = "save it as CSV UTF-8 (File → Save as → CSV UTF-8) and upload that file."
+_EXCEL_MAGIC = {
+    b"PK\x03\x04": "an Excel file (.xlsx, or another ZIP archive)",
+    b"\xd0\xcf\x11\xe0": "an Excel file (.xls, the old format)",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_QUOTED_IN_LINE = re.compile(r'"[^"\n]*"')
+_BLANK_LINES = re.compile(r"(?:[ \t]*\n)*")
+_PARSER_WIDTH = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+# A number a person wrote with thousands separators (1,234,000  1.234.567,5  1 234 000)
+# or a decimal comma (123,5): offered in the pickers, and named when refused.
+_SEP = "[,.' \u00a0\u202f]"  # the last two: no-break spaces, as spreadsheets write them
+_THOUSANDS = re.compile(
+    rf"[+-]?[0-9]{{1,3}}(?P<sep>{_SEP})[0-9]{{3}}(?:(?P=sep)[0-9]{{3}})*(?:[.,][0-9]+)?"
+)
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
+# Either, without the back reference (pandas may hand the pattern to pyarrow's RE2).
+_NUMBER_LIKE = rf"[+-]?[0-9]{{1,3}}(?:{_SEP}[0-9]{{3}})+(?:[.,][0-9]+)?|{_DECIMAL_COMMA.pattern}"
+# What pandas.to_numeric reads as a (finite or infinite) number, ASCII digits only.
+_PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+
+
+def _fields_pattern(delimiter: str) -> re.Pattern:
+    """One CSV field as pandas' tokenizer reads it (a quote opens a field only at its start).
+
+    Possessive quantifiers keep the match linear on hostile input (an unclosed quote).
+    """
+    sep = re.escape(delimiter)
+    return re.compile(rf'(?:"(?:[^"]++|"")*+"[^{sep}\n]*+|[^{sep}\n]*+)')
+
+
+_FIELD = {delimiter: _fields_pattern(delimiter) for delimiter in ",;\t"}
+
+
+@dataclass(frozen=True)
+class _CsvColumn:
+    """One column of an analysed upload.
+
+    Attributes:
+        name: The column's name in the header.
+        values: float64 per data row (read-only); NaN where a cell is empty or unreadable.
+        empty_row: First data row (0-based) whose cell is empty or NA, else None.
+        bad: First data row (0-based) whose cell is not a finite number, and its text.
+        offered: Most cells are numbers (or numbers written with separators): the column
+            is offered in the pickers, so choosing it explains its bad cells.
+        note: What the learner should check about how the column was read ("" if nothing).
+    """
+
+    name: str
+    values: np.ndarray
+    empty_row: int | None
+    bad: tuple[int, str] | None
+    offered: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class _CsvTable:
+    """An analysed upload: its columns in file order, its row count and its separator."""
+
+    columns: tuple[_CsvColumn, ...]
+    n_rows: int
+    delimiter: str
+
+    @property
+    def nbytes(self) -> int:
+        return sum(column.values.nbytes + 200 for column in self.columns)
+
+    def column(self, name: str) -> _CsvColumn:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        valid = ", ".join(column.name for column in self.columns)
+        raise InvalidDataset(f"There is no column '{name}'; the columns are: {valid}.")
+
+
+# Analyses (or refusal messages) by sha256 of the upload, least recently used first.
+_csv_memo: OrderedDict[str, _CsvTable | str] = OrderedDict()
+_csv_memo_lock = threading.Lock()
 
 
 def _read_bytes(file: bytes | BinaryIO) -> bytes:
@@ -206,46 +311,220 @@ def _read_bytes(file: bytes | BinaryIO) -> bytes:
     return file.read(MAX_CSV_BYTES + 1)
 
 
-def _decode(raw: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), else Windows-1252; refuse binary content."""
-    if not raw.strip():
+def _analyze(raw: bytes) -> _CsvTable:
+    """The upload's analysis, parsed at most once per content while it stays remembered.
+
+    Raises:
+        InvalidDataset: the file cannot be read as a table (remembered too: a rerun with the
+            same bad file costs a hash).
+    """
+    if not raw or raw.isspace():
         raise InvalidDataset("The file is empty.")
     if len(raw) > MAX_CSV_BYTES:
         raise InvalidDataset(f"The file is larger than {MAX_CSV_BYTES // 2**20} MB.")
-    if b"\x00" in raw:
-        raise InvalidDataset("The file is not a text CSV file (it contains binary data).")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Spreadsheets on Windows often export cp1252; bytes it cannot map are binary.
+    key = hashlib.sha256(raw).hexdigest()
+    with _csv_memo_lock:
+        known = _csv_memo.get(key)
+        if known is not None:
+            _csv_memo.move_to_end(key)
+    if known is None:
+        # Parsed outside the lock: other sessions' reruns must not wait for this upload.
         try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise InvalidDataset("The file is not text: save it as UTF-8 CSV.") from exc
-    control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
-    if control:
-        raise InvalidDataset("The file is not a text CSV file (it contains control bytes).")
-    return text
+            known = _parse_table(raw)
+        except InvalidDataset as exc:
+            known = str(exc)
+        _remember_csv(key, known)
+    if isinstance(known, str):
+        raise InvalidDataset(known)
+    return known
 
 
-def _read_frame(file: bytes | BinaryIO):
-    """Parse an upload into a DataFrame of strings, enforcing size and row limits."""
-    import pandas as pd
+def _remember_csv(key: str, entry: _CsvTable | str) -> None:
+    """Keep an analysis, forgetting the least recently used past the count or byte bound."""
 
-    text = _decode(_read_bytes(file))
-    try:
-        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = ","  # one column, or no consistent delimiter: let pandas report
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise InvalidDataset(f"The file is not a readable CSV table ({exc}).") from exc
+    def size(item: _CsvTable | str) -> int:
+        return item.nbytes if isinstance(item, _CsvTable) else len(item)
+
+    with _csv_memo_lock:
+        _csv_memo[key] = entry
+        _csv_memo.move_to_end(key)
+        while len(_csv_memo) > 1 and (
+            len(_csv_memo) > _CSV_MEMO_ENTRIES
+            or sum(map(size, _csv_memo.values())) > _CSV_MEMO_BYTES
+        ):
+            _csv_memo.popitem(last=False)
+
+
+def _parse_table(raw: bytes) -> _CsvTable:
+    """Decode, bound, parse and analyse an upload (the expensive path, once per content)."""
+    text = _decode(raw)
+    delimiter = _choose_delimiter(text)
+    _check_shape(text, delimiter)
+    frame = _parse_frame(text, delimiter)
     if all(_is_number(name) for name in frame.columns):
         raise InvalidDataset("The first line must hold the column names (it holds numbers).")
     if len(frame) > MAX_CSV_ROWS:
-        raise InvalidDataset(f"The file has {len(frame):,} rows; the limit is {MAX_CSV_ROWS:,}.")
-    return frame
+        raise InvalidDataset(f"The file has more than {MAX_CSV_ROWS:,} rows, the limit.")
+    columns = tuple(_analyze_column(str(name), frame[name], delimiter) for name in frame.columns)
+    return _CsvTable(columns, len(frame), delimiter)
+
+
+def _decode(raw: bytes) -> str:
+    """Text of an upload: UTF-8 (BOM or not), UTF-16 ("Unicode text"), else Windows-1252.
+
+    Line ends become "\\n": pandas reads a lone "\\r" as one too, and the scans count "\\n".
+    """
+    for magic, kind in _EXCEL_MAGIC.items():
+        if raw.startswith(magic):
+            raise InvalidDataset(f"This is {kind}, not a CSV text file: {_SAVE_AS_CSV}")
+    encoding = _utf16_encoding(raw)
+    if encoding is not None:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise InvalidDataset(
+                f"This looks like UTF-16 'Unicode text' but cannot be decoded: {_SAVE_AS_CSV}"
+            ) from exc
+    elif b"\x00" in raw:
+        raise InvalidDataset("The file is not a text CSV file (it contains binary data).")
+    else:
+        text = _decode_8bit(raw)
+    if _CONTROL.search(text):
+        raise InvalidDataset("The file is not a text CSV file (it contains control bytes).")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _utf16_encoding(raw: bytes) -> str | None:
+    """The codec of UTF-16 text (Excel's 'Unicode text' export), else None.
+
+    With a byte-order mark it is certain; without one, text in Latin letters has a NUL in
+    (nearly) every other byte, which no other text encoding has.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = raw[:4096]
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return None
+    if odd.count(0) >= 0.9 * len(odd) and not even.count(0):
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and not odd.count(0):
+        return "utf-16-be"
+    return None
+
+
+def _decode_8bit(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Spreadsheets on Windows often export cp1252; bytes it cannot map are binary.
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise InvalidDataset("The file is not text: save it as UTF-8 CSV.") from exc
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+def _choose_delimiter(text: str) -> str:
+    """The separator the header line uses most outside quotes; the sniffer breaks ties."""
+    header = _QUOTED_IN_LINE.sub("", text[: _line_end(text, 0)])
+    (most, delimiter), (second, _) = sorted(((header.count(d), d) for d in ",;\t"), reverse=True)[
+        :2
+    ]
+    if most > second:
+        return delimiter
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","  # one column, or no consistent separator: pandas reports what it finds
+
+
+def _record_width(text: str, start: int, delimiter: str, limit: int) -> tuple[int, int]:
+    """Fields in the record at ``start`` as pandas splits them, and the record's end.
+
+    Counting stops past ``limit`` fields: a line of a million costs what one of 100 does.
+    """
+    field, pos, fields = _FIELD[delimiter], start, 0
+    while True:
+        pos = field.match(text, pos).end()
+        fields += 1
+        if pos >= len(text) or text[pos] == "\n" or fields > limit:
+            return fields, pos
+        pos += 1  # past the separator
+
+
+def _check_shape(text: str, delimiter: str) -> None:
+    """Refuse, before pandas runs, a table too wide or too big to analyse in about a second."""
+    columns, header_end = _record_width(text, 0, delimiter, MAX_CSV_COLUMNS)
+    if columns > MAX_CSV_COLUMNS:
+        shown = max(text.count(delimiter, 0, _line_end(text, 0)) + 1, columns)
+        raise InvalidDataset(
+            f"The file has {shown:,} columns; at most {MAX_CSV_COLUMNS} are supported. "
+            "Keep the area and price columns."
+        )
+    rows = text.count("\n", header_end + 1) + (not text.endswith("\n"))
+    if rows * columns > MAX_CSV_CELLS:
+        raise InvalidDataset(_too_many_cells(rows, columns))
+    first = _BLANK_LINES.match(text, header_end + 1).end()
+    if first < len(text) and _record_width(text, first, delimiter, columns)[0] > columns:
+        # pandas would silently take the extra values of the first row as row labels.
+        raise InvalidDataset(
+            f"Data row 1 has more values than the first line has column names ({columns}). "
+            f"{_split_hint(delimiter)}"
+        )
+
+
+def _too_many_cells(rows: int, columns: int) -> str:
+    if columns * MAX_CSV_ROWS <= MAX_CSV_CELLS:
+        return f"The file has {rows:,} lines; at most {MAX_CSV_ROWS:,} rows are supported."
+    return (
+        f"The file has {rows:,} rows × {columns} columns = {rows * columns:,} values; at most "
+        f"{MAX_CSV_CELLS:,} are supported. Keep only the area and price columns."
+    )
+
+
+def _split_hint(delimiter: str) -> str:
+    hint = "Check that every row has one value per column."
+    if delimiter == ",":
+        hint += " A decimal comma splits a number in two (1,5 reads as 1 and 5): use a dot."
+    return hint
+
+
+def _parse_frame(text: str, delimiter: str):
+    """The table as pandas reads it: numeric columns as numbers, the others as strings."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            index_col=False,  # never row labels: _check_shape refused rows wider than the header
+            nrows=MAX_CSV_ROWS + 1,
+            skip_blank_lines=True,
+            low_memory=False,  # one type per column, decided on the whole column
+            float_precision="round_trip",  # exactly Python's float() of each cell
+        )
+    except pd.errors.ParserError as exc:
+        width = _PARSER_WIDTH.search(str(exc))
+        if "EOF inside string" in str(exc):
+            raise InvalidDataset(
+                'A quote (") opens a value that is never closed, so the rest of the file '
+                "reads as that one value: remove the stray quote or close it."
+            ) from exc
+        if width is None:
+            raise InvalidDataset(f"The file is not a readable CSV table ({exc}).") from exc
+        expected, line, saw = width.groups()
+        raise InvalidDataset(
+            f"Line {line} has {saw} values but the first line names {expected} columns. "
+            f"{_split_hint(delimiter)}"
+        ) from exc
+    except (pd.errors.EmptyDataError, ValueError) as exc:
+        raise InvalidDataset(f"The file is not a readable CSV table ({exc}).") from exc
 
 
 def _is_number(value: object) -> bool:
@@ -256,36 +535,159 @@ def _is_number(value: object) -> bool:
     return True
 
 
-def _numeric_names(frame) -> list[str]:
+def _first(mask: np.ndarray) -> int | None:
+    found = np.flatnonzero(mask)
+    return int(found[0]) if found.size else None
+
+
+def _analyze_column(name: str, column, delimiter: str) -> _CsvColumn:
+    """What the pickers and the loader need of one column, computed once per upload."""
+    if column.dtype.kind in "iuf":  # pandas read every cell as a number (or NA)
+        values = column.to_numpy(dtype=np.float64)
+        infinite = _first(np.isinf(values))
+        bad = None if infinite is None else (infinite, f"{values[infinite]:g}")
+        offered = bool(np.isfinite(values).any())
+        return _finish_column(name, values, _first(np.isnan(values)), bad, offered, ".")
+    return _text_column(name, column, delimiter)
+
+
+def _finish_column(name, values, empty_row, bad, offered, mark, note="") -> _CsvColumn:
+    values = np.where(np.isfinite(values), values, np.nan)  # a fresh array we may freeze
+    values.setflags(write=False)
+    note = " ".join(filter(None, [note, _grouping_note(name, values, mark)]))
+    return _CsvColumn(name, values, empty_row, bad, offered, note)
+
+
+def _text_column(name: str, column, delimiter: str) -> _CsvColumn:
+    """A column pandas could not read as numbers: find out why, naming the first bad cell.
+
+    Cells are matched against a number pattern first and only the matches are converted:
+    converting a cell that is not a number costs ten times more (1 µs).
+    """
+    cells = column.astype(str).str.strip().where(column.notna())
+    empty = (cells.isna() | (cells == "")).to_numpy(dtype=bool)
+    number = _matches(cells, _PLAIN_NUMBER)
+    sample = np.flatnonzero(~empty)[:_CSV_SAMPLE]
+    like = number[sample] | _matches(cells.iloc[sample], _NUMBER_LIKE)
+    if 2 * np.count_nonzero(like) <= sample.size:  # an empty column too
+        # Mostly text (a city, a date): not offered; its first non-number says why.
+        row = next((int(i) for i in sample if not number[i]), None)
+        bad = None if row is None else (row, str(cells.iloc[row]))
+        return _CsvColumn(name, np.full(len(cells), np.nan), _first(empty), bad, False)
+    values = np.full(len(cells), np.nan)
+    values[number] = _to_float(cells[number])
+    note, mark = "", "."
+    if delimiter in ";\t":  # where a comma is the spreadsheet's decimal mark
+        note = _read_decimal_commas(name, cells, values, ~empty & ~number)
+        mark = "," if note else "."
+    bad_row = _first(~empty & ~np.isfinite(values))
+    bad = None if bad_row is None else (bad_row, str(cells.iloc[bad_row]))
+    return _finish_column(name, values, _first(empty), bad, True, mark, note)
+
+
+def _matches(cells, pattern: str) -> np.ndarray:
+    return cells.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+
+
+def _to_float(cells) -> np.ndarray:
     import pandas as pd
 
-    names = []
-    for name in frame.columns:
-        cells = frame[name].dropna().str.strip()
-        cells = cells[(cells != "").to_numpy(dtype=bool)]
-        if len(cells) and pd.to_numeric(cells, errors="coerce").notna().all():
-            names.append(str(name))
-    return names
+    return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _read_decimal_commas(name: str, cells, values: np.ndarray, unread: np.ndarray) -> str:
+    """Read 123,5 as 123.5 (in place) in a column that writes no number with a dot; say so."""
+    comma = unread & _matches(cells, _DECIMAL_COMMA.pattern)
+    if not comma.any():
+        return ""
+    dotted = np.isfinite(values) & cells.str.contains(".", regex=False).to_numpy(
+        dtype=bool, na_value=False
+    )
+    if dotted.any():
+        return ""  # dots and commas mixed: which is the decimal mark? The bad cell says.
+    values[comma] = _to_float(cells[comma].str.replace(",", ".", regex=False))
+    row = _first(comma)
+    return (
+        f"Column '{name}': decimal commas were read as decimal points "
+        f"('{cells.iloc[row]}' → {values[row]:g})."
+    )
+
+
+def _grouping_note(name: str, values: np.ndarray, mark: str) -> str:
+    """Warn when a column's numbers look like thousands written with a separator (670.369).
+
+    Such a column parses, so it would otherwise be misread in silence: every value is
+    below 1000 with at most three decimals, and most have exactly three.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 2 or np.abs(finite).max() >= 1000 or (np.abs(finite[finite != 0]) < 1).any():
+        return ""
+    with np.errstate(all="ignore"):
+        whole = lambda x: np.abs(x - np.round(x)) < 1e-6  # noqa: E731
+        three = whole(finite * 1000) & ~whole(finite * 100)
+        if not whole(finite * 1000).all() or 2 * three.sum() < finite.size:
+            return ""
+    example = f"{finite[three][0]:.3f}".replace(".", mark)
+    word = "dot" if mark == "." else "comma"
+    return (
+        f"Column '{name}': every value has three digits after the {word} (e.g. {example}), so "
+        f"they are read as decimals. If the {word} separates thousands ({example} meaning "
+        f"{example.replace(mark, '')}), remove it from the file and upload it again."
+    )
+
+
+def _cell_hint(cell: str, delimiter: str) -> str:
+    """Why a cell that looks like a number is not read as one, and how to write it."""
+    grouped = _THOUSANDS.fullmatch(cell)
+    if grouped and not (grouped.group("sep") == "," and cell.count(",") == 1 and "." not in cell):
+        digits = cell.replace(grouped.group("sep"), "").replace(",", ".")
+        return f" It looks like a number with thousands separators: remove them (write {digits})."
+    if _DECIMAL_COMMA.fullmatch(cell):
+        whole, _, decimals = cell.partition(",")
+        if grouped:  # 1,234: thousands or a decimal comma? Only the learner knows.
+            return (
+                f" If the comma separates thousands, write {whole}{decimals}; if it is a "
+                f"decimal comma, write {whole}.{decimals} (CSV files use a dot for decimals)."
+            )
+        mixed = " (this column also has numbers with a dot)" if delimiter in ";\t" else ""
+        return f" Use a dot for decimals{mixed}: write {whole}.{decimals}."
+    return ""
+
+
+def _too_few_columns(table: _CsvTable, names: list[str]) -> str:
+    """Why fewer than two columns are offered, naming a column that was not."""
+    message = (
+        "The CSV needs at least two numeric columns (area and price); "
+        f"numeric columns found: {', '.join(names) or 'none'}."
+    )
+    if len(table.columns) == 1:
+        return message + (
+            f" The file has a single column ('{table.columns[0].name}'): separate the values "
+            "with commas, semicolons or tabs."
+        )
+    text = next(column for column in table.columns if not column.offered)
+    if text.bad is None:
+        return message + f" Column '{text.name}' is empty."
+    row, cell = text.bad
+    return message + f" Column '{text.name}' holds text (data row {row + 1}: '{cell}')."
 
 
 def csv_numeric_columns(file: bytes | BinaryIO) -> list[str]:
     """Names of the CSV's numeric columns, in file order, to fill the column pickers.
 
-    A column counts as numeric when every non-empty cell is a number (empty cells are
-    reported by load_house_prices_csv, with their row).
+    A column is offered when most of its filled cells (judged on the first 1,000) are
+    numbers, or numbers written with separators: choosing one with a bad cell makes
+    load_house_prices_csv name that cell's row and what to fix. The file is parsed once
+    per content, here or in load_house_prices_csv, whichever comes first.
 
     Raises:
-        InvalidDataset: the file is empty, binary, too big, not a table, or has fewer than
-            two numeric columns.
+        InvalidDataset: the file is empty, binary, too big or too wide, not a table, or
+            has fewer than two numeric columns (the message names a text column).
     """
-    frame = _read_frame(file)
-    names = _numeric_names(frame)
+    table = _analyze(_read_bytes(file))
+    names = [column.name for column in table.columns if column.offered]
     if len(names) < 2:
-        found = ", ".join(names) or "none"
-        raise InvalidDataset(
-            "The CSV needs at least two numeric columns (area and price); "
-            f"numeric columns found: {found}."
-        )
+        raise InvalidDataset(_too_few_columns(table, names))
     return names
 
 
@@ -300,53 +702,61 @@ def load_house_prices_csv(
         price_column: Name of the column holding prices (must be finite).
 
     Returns:
-        A HouseDataset whose source names the columns and the row count.
+        A HouseDataset whose source names the columns and the row count, and whose notes
+        say what to check about how a column was read (decimal commas, 670.369).
 
     Raises:
         InvalidDataset: the message names the problem (empty, binary, too large, too many
-            or too few rows, unknown column, empty cell, non-numeric value, bad area).
+            or too few rows, unknown column, empty cell, non-numeric value and how to write
+            it, a value too large, bad area, constant column).
     """
-    frame = _read_frame(file)
+    table = _analyze(_read_bytes(file))
     if area_column == price_column:
         raise InvalidDataset("Choose two different columns for area and price.")
-    area = _numeric_column(frame, area_column)
-    price = _numeric_column(frame, price_column)
-    if len(frame) < MIN_CSV_ROWS:
-        raise InvalidDataset(f"The file has {len(frame)} rows; at least {MIN_CSV_ROWS} needed.")
-    bad = np.flatnonzero(area <= 0)
-    if bad.size:
-        raise InvalidDataset(
-            f"Column '{area_column}' must hold positive areas; data row {bad[0] + 1} "
-            f"has {area[bad[0]]:g}."
-        )
-    for name, values in ((area_column, area), (price_column, price)):
-        if np.ptp(values) == 0:
-            raise InvalidDataset(f"Column '{name}' has the same value in every row.")
-    source = f"uploaded CSV: {len(frame)} rows, columns '{area_column}' and '{price_column}'"
-    return HouseDataset(area, price, source, area_name=area_column, price_name=price_column)
+    area, price = table.column(area_column), table.column(price_column)
+    for column in (area, price):
+        _check_cells(column, table.delimiter)
+    if table.n_rows < MIN_CSV_ROWS:
+        raise InvalidDataset(f"The file has {table.n_rows} rows; at least {MIN_CSV_ROWS} needed.")
+    _check_house_values(area, price)
+    source = f"uploaded CSV: {table.n_rows} rows, columns '{area_column}' and '{price_column}'"
+    notes = tuple(column.note for column in (area, price) if column.note)
+    return HouseDataset(area.values, price.values, source, area_column, price_column, notes)
 
 
-def _numeric_column(frame, name: str) -> np.ndarray:
-    """One column as finite float64, or InvalidDataset naming the first bad cell."""
-    import pandas as pd
+def _check_cells(column: _CsvColumn, delimiter: str) -> None:
+    """Every cell of the column is a finite number of a size we can compute with."""
+    name = column.name
+    if column.empty_row is not None:
+        raise InvalidDataset(
+            f"Column '{name}' has an empty or missing (NaN) cell on data row "
+            f"{column.empty_row + 1}."
+        )
+    if column.bad is not None:
+        row, cell = column.bad
+        raise InvalidDataset(
+            f"Column '{name}' has a value that is not a finite number on data row {row + 1}: "
+            f"'{cell}'.{_cell_hint(cell, delimiter)}"
+        )
+    huge = _first(np.abs(column.values) > MAX_ABS_VALUE)
+    if huge is not None:
+        raise InvalidDataset(
+            f"Column '{name}' has a value too large to compute with on data row {huge + 1}: "
+            f"{column.values[huge]:g}. Values up to {MAX_ABS_VALUE:g} in size are supported: "
+            "use a larger unit (e.g. thousands)."
+        )
 
-    if name not in frame.columns:
-        valid = ", ".join(map(str, frame.columns))
-        raise InvalidDataset(f"There is no column '{name}'; the columns are: {valid}.")
-    cells = frame[name].str.strip()
-    empty = np.flatnonzero((cells.fillna("") == "").to_numpy(dtype=bool))
-    if empty.size:
+
+def _check_house_values(area: _CsvColumn, price: _CsvColumn) -> None:
+    bad = _first(area.values <= 0)
+    if bad is not None:
         raise InvalidDataset(
-            f"Column '{name}' has an empty or missing (NaN) cell on data row {empty[0] + 1}."
+            f"Column '{area.name}' must hold positive areas; data row {bad + 1} "
+            f"has {area.values[bad]:g}."
         )
-    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise InvalidDataset(
-            f"Column '{name}' has a value that is not a finite number on data row "
-            f"{bad[0] + 1}: '{cells.iloc[bad[0]]}'."
-        )
-    return values
+    for column in (area, price):
+        if np.ptp(column.values) == 0:
+            raise InvalidDataset(f"Column '{column.name}' has the same value in every row.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -410,7 +820,13 @@ def fit_scaler(values: np.ndarray, method: str = "minmax") -> Scaler:
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     if values.size == 0 or not np.isfinite(values).all():
         raise InvalidDataset("Cannot scale: the values are empty or not all finite numbers.")
-    offset, scale = SCALER_METHODS[method][0](values)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a reason
+        offset, scale = SCALER_METHODS[method][0](values)
+    if not (math.isfinite(offset) and math.isfinite(scale)):
+        raise InvalidDataset(
+            f"Cannot scale values this large (up to {np.abs(values).max():g}): their "
+            f"{'range' if method == 'minmax' else 'variance'} overflows. Use a larger unit."
+        )
     if not scale > 0:
         raise InvalidDataset("Cannot scale a column whose values are all the same.")
     return Scaler(method, offset, scale)

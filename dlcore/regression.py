@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dlcore.configs import RegressionConfig
-from dlcore.data import HouseDataset, Scaler, fit_scaler, split_train_test
+from dlcore.data import MAX_ABS_VALUE, HouseDataset, Scaler, fit_scaler, split_train_test
+from dlcore.errors import InvalidDataset
 
 if TYPE_CHECKING:
     import keras
@@ -70,6 +71,13 @@ class Preprocessing:
 def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
     """Split the data and fit the scalers exactly as training does, to show before training.
 
+    Training calls it too, so data the page shows as unusable never reaches a job.
+
+    Raises:
+        InvalidDataset: the data cannot train, and the message says what to change: a
+            value is not finite or too large to compute with, or every training house has
+            the same area or price (another split seed or test share may fix that).
+
     Example:
         >>> from dlcore.data import make_house_prices
         >>> data = make_house_prices(100)
@@ -78,10 +86,43 @@ def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
         >>> float(x.min()), float(x.max())
         (0.0, 1.0)
     """
+    columns = (("area", data.area, data.area_name), ("price", data.price, data.price_name))
+    for what, values, name in columns:
+        _check_computable(what, values, name)
     train_idx, test_idx = split_train_test(data, config.test_fraction, config.seed)
+    for what, values, name in columns:
+        _check_varies(what, values[train_idx], name)
     x_scaler = fit_scaler(data.area[train_idx], config.normalization)
     y_scaler = fit_scaler(data.price[train_idx], config.normalization)
     return Preprocessing(train_idx, test_idx, x_scaler, y_scaler)
+
+
+def _check_computable(what: str, values: np.ndarray, name: str) -> None:
+    """Every value is finite and small enough that its square and the MSE stay finite."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InvalidDataset(
+            f"The {what} on row {bad[0] + 1} ('{name}') is {values[bad[0]]}, not a number "
+            "the network can learn from."
+        )
+    huge = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
+    if huge.size:
+        raise InvalidDataset(
+            f"The {what}s are too large to compute with: row {huge[0] + 1} has "
+            f"{values[huge[0]]:g} ('{name}'), and squaring such numbers overflows. Values up "
+            f"to {MAX_ABS_VALUE:g} in size are supported: use a larger unit (e.g. thousands)."
+        )
+
+
+def _check_varies(what: str, train_values: np.ndarray, name: str) -> None:
+    """The training split's values differ: scaling divides by their spread."""
+    if train_values.size and np.ptp(train_values) == 0:
+        raise InvalidDataset(
+            f"All {train_values.size} training houses have the same {what}, "
+            f"{train_values[0]:,.6g} (column '{name}'): the network has nothing to learn from. "
+            "Change the split seed or the share kept for testing, or use data whose "
+            f"{what}s vary more."
+        )
 
 
 def scaler_latex(scaler: Scaler, name: str, inverse: bool = False) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from dlcore import data as data_module
 from dlcore import device, models
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
-from dlcore.regression import regression_metrics
+from dlcore.regression import preprocess, regression_metrics
 
 EVAL_BATCH_SIZE = 1024  # inference only: large batches are faster and need no tuning
 CURVE_POINTS = 100
@@ -50,8 +50,9 @@ class TrainResult:
         metrics: MNIST: test_accuracy, test_loss on the 10,000 test images. Regression, in
             real currency units on the test split: test_mse, test_rmse, test_mae, test_r2,
             and train_mse on the training split. NaN when the run diverged.
-        status: "completed", "stopped" (stop_event), "diverged" (NaN/inf loss) or
-            "early_stopped" (no improvement for `patience` epochs).
+        status: "completed", "stopped" (stop_event), "diverged" (NaN/inf loss, or a
+            metric that is not finite) or "early_stopped" (no improvement for `patience`
+            epochs).
         train_seconds: Wall time of model.fit.
         device: DeviceInfo.summary of the device that trained.
         epochs_run: Number of epochs in history.
@@ -148,6 +149,19 @@ class _FitOutcome:
     best_epoch: int | None
 
 
+# R² is undefined (NaN) when the test prices are all equal; every other metric is a number.
+_MAY_BE_NAN = frozenset({"test_r2"})
+
+
+def _final_status(status: str, metrics: dict[str, float]) -> str:
+    """The fit's status, or "diverged" when a final metric is not finite.
+
+    Such a run must not be shown as a good one nor cached (jobs never caches "diverged").
+    """
+    finite = all(math.isfinite(v) for k, v in metrics.items() if k not in _MAY_BE_NAN)
+    return status if finite else "diverged"
+
+
 def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: dict) -> TrainResult:
     """The TrainResult of a finished fit."""
     return TrainResult(
@@ -155,7 +169,7 @@ def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: di
         model=model,
         history=outcome.history,
         metrics=metrics,
-        status=outcome.status,
+        status=_final_status(outcome.status, metrics),
         train_seconds=outcome.seconds,
         device=info.summary,
         epochs_run=len(outcome.history.get("loss", [])),
@@ -259,11 +273,13 @@ class _RegressionData:
 
 
 def _prepare_regression(config: RegressionConfig, dataset) -> _RegressionData:
-    """Split with the config's seed; fit both scalers on the training split only."""
-    train_idx, test_idx = data_module.split_train_test(dataset, config.test_fraction, config.seed)
-    x_scaler = data_module.fit_scaler(dataset.area[train_idx], config.normalization)
-    y_scaler = data_module.fit_scaler(dataset.price[train_idx], config.normalization)
-    return _RegressionData(dataset, train_idx, test_idx, x_scaler, y_scaler)
+    """Split with the config's seed; fit both scalers on the training split only.
+
+    The same checks as the page's preview (regression.preprocess): data that cannot train
+    is refused here with InvalidDataset too, whoever submitted it.
+    """
+    prep = preprocess(dataset, config)
+    return _RegressionData(dataset, prep.train_idx, prep.test_idx, prep.x_scaler, prep.y_scaler)
 
 
 def predict_price(model: keras.Model, x_scaler, y_scaler, area: np.ndarray) -> np.ndarray:
@@ -377,11 +393,13 @@ def train(
             metric, restoring the best weights (status "early_stopped"); None: never.
 
     Returns:
-        The TrainResult (status "diverged" when the loss became NaN or infinite).
+        The TrainResult (status "diverged" when the loss became NaN or infinite, or a
+        final metric is not finite).
 
     Raises:
         ValueError: unknown config type or invalid patience.
         TrainingTooLarge: a regression run with too many optimizer steps on this data.
+        InvalidDataset: regression data that cannot train (see regression.preprocess).
         DataUnavailable: MNIST data is missing or corrupt.
     """
     trainer = TRAINERS.get(type(config))

@@ -36,15 +36,21 @@ SCALINGS = {"minmax": "Min-max to [0, 1] (the tutorial's choice)", "standard": "
 
 
 def read_csv(raw: bytes) -> houses.HouseDataset:
-    """Column pickers for an uploaded CSV, then the validated dataset."""
+    """Column pickers for an uploaded CSV, then the validated dataset.
+
+    dlcore parses each distinct file once, so both calls (and every rerun) are cheap.
+    """
     names = houses.csv_numeric_columns(raw)
 
-    def guess(words: tuple[str, ...], default: int) -> int:
-        return next((i for i, n in enumerate(names) if any(w in n.lower() for w in words)), default)
+    def guess(words: tuple[str, ...], skip: int = -1) -> int:
+        found = (i for i, n in enumerate(names) if i != skip and any(w in n.lower() for w in words))
+        return next(found, next(i for i in range(len(names)) if i != skip))
 
     left, right = st.columns(2)
-    area = left.selectbox("Area column", names, guess(("area", "size", "m2", "sqft"), 0))
-    price = right.selectbox("Price column", names, guess(("price", "value", "cost"), 1))
+    area_at = guess(("area", "size", "m2", "sqft", "surface"))
+    area = left.selectbox("Area column", names, area_at, key="reg_csv_area")
+    price_at = guess(("price", "value", "cost", "prix", "preis"), skip=area_at)
+    price = right.selectbox("Price column", names, price_at, key="reg_csv_price")
     return houses.load_house_prices_csv(raw, area, price)
 
 
@@ -81,6 +87,9 @@ def choose_data() -> houses.HouseDataset:
             st.session_state.reg_data = read_csv(upload.getvalue())
         except InvalidDataset as exc:
             st.error(f"This file cannot be used: {exc} The previous data is kept.")
+        else:
+            for note in st.session_state.reg_data.notes:
+                st.warning(note)
     return st.session_state.setdefault("reg_data", houses.make_house_prices())
 
 
@@ -200,10 +209,15 @@ def main() -> None:
         ["1 · Data", "2 · Scaling", "3 · Model", "4 · Train", "5 · Look inside", "6 · Predict"]
     )
     data, config = choose_settings(tabs)
-    prep = regression.preprocess(data, config)
-    show_preparation(tabs, data, config, prep)
-    with tabs[3]:
-        train_tab(data, config, prep.train_idx.size)
+    try:
+        prep = regression.preprocess(data, config)
+    except InvalidDataset as exc:  # e.g. one price in the training split: say what to change
+        for tab in (tabs[0], tabs[3]):
+            tab.error(f"These houses cannot be used for training: {exc}")
+    else:
+        show_preparation(tabs, data, config, prep)
+        with tabs[3]:
+            train_tab(data, config, prep.train_idx.size)
     result, waiting = finished_run()
     trained_on = st.session_state["reg_job"]["data"] if result is not None else None
     with tabs[4]:
