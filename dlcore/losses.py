@@ -21,14 +21,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from dlcore.errors import InvalidDataset
+from dlcore.registry import Hyperparameter, Interval, Parametrized, Registry
 
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking a logarithm.
 EPSILON = keras.config.epsilon()
@@ -40,7 +40,7 @@ CCE_BATCH_LATEX = r"\text{loss} = \frac{1}{N}\sum_{k=1}^{N} H\left(y^{(k)}, \hat
 
 
 @dataclass(frozen=True)
-class Loss:
+class Loss(Parametrized):
     """One loss function: the Keras class, its formula and what Keras adds to it.
 
     Attributes:
@@ -53,8 +53,10 @@ class Loss:
             and one-hot rows) or "sparse" (rows of probabilities and integer classes).
         inputs: What y_true and y_pred hold, in words.
         note: What Keras does beyond the formula (clipping, rescaling, label conversion).
-        params: Bound parameter values, e.g. {"delta": 1.0}.
-        param_symbols: LaTeX symbol of each parameter, e.g. {"delta": r"\\delta"}.
+        hyperparameters: The parameters it takes (δ): symbol, default, the page's range.
+        params: Bound parameter values, e.g. {"delta": 1.0}: the defaults unless bound.
+
+    `symbols` (from Parametrized) holds each parameter's symbol with its value.
     """
 
     name: str
@@ -65,13 +67,10 @@ class Loss:
     layout: str
     inputs: str
     note: str = ""
+    hyperparameters: tuple[Hyperparameter, ...] = ()
     params: Mapping[str, float] = field(default_factory=dict)
-    param_symbols: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def symbols(self) -> dict[str, float]:
-        """The value of every parameter symbol in the formula, e.g. {r"\\delta": 1.0}."""
-        return {self.param_symbols[key]: value for key, value in self.params.items()}
+    kind = "loss"
 
     def value(self, y_true, y_pred) -> float:
         """The loss as Keras reports it: the mean of the per-sample losses."""
@@ -105,22 +104,6 @@ class Loss:
         slopes = tape.gradient(total, prediction)
         return losses.numpy().reshape(shape), slopes.numpy().reshape(shape)
 
-    def with_params(self, **params: float) -> Loss:
-        """A copy with parameters bound; unknown names or bad values raise ValueError."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            valid = ", ".join(sorted(self.params)) or "none"
-            raise ValueError(
-                f"Unknown parameter {unknown[0]!r} for loss {self.name!r}; valid: {valid}"
-            )
-        bound = {**self.params}
-        for key, raw in params.items():
-            number = float(raw)
-            if not (np.isfinite(number) and number > 0):
-                raise ValueError(f"{self.name} {key} must be a number > 0, got {raw!r}")
-            bound[key] = number
-        return replace(self, params=MappingProxyType(bound))
-
     def _keras(self, reduction: str | None) -> keras.losses.Loss:
         return _keras_loss(self.name, reduction, tuple(sorted(self.params.items())))
 
@@ -144,7 +127,7 @@ class Loss:
 @functools.lru_cache(maxsize=256)
 def _keras_loss(name: str, reduction: str | None, params: tuple) -> keras.losses.Loss:
     """A Keras loss object in float64; cached because building one costs more than using it."""
-    return _REGISTRY[name].factory(reduction=reduction, dtype="float64", **dict(params))
+    return _REGISTRY.get(name).factory(reduction=reduction, dtype="float64", **dict(params))
 
 
 _CLIP_NOTE = (
@@ -184,8 +167,12 @@ _ENTRIES = [
         "pointwise",
         "y: true values · ŷ: predicted values",
         "Squared for small errors, linear beyond δ: MSE's smoothness with MAE's calm.",
-        params={"delta": 1.0},
-        param_symbols={"delta": r"\delta"},
+        # Keras takes any δ > 0; the page's controls offer 0.1 to 10.
+        hyperparameters=(
+            Hyperparameter(
+                "delta", "δ", 1.0, 0.1, 10.0, symbol=r"\delta", accepts=Interval(0.0, open_low=True)
+            ),
+        ),
     ),
     Loss(
         "log_cosh",
@@ -257,12 +244,12 @@ _ENTRIES = [
         "label is 0 or 1, Keras first turns them into −1 and +1.",
     ),
 ]
-_REGISTRY = {entry.name: entry for entry in _ENTRIES}
+_REGISTRY = Registry("loss", _ENTRIES)
 
 
 def names() -> list[str]:
     """Every registered loss: regression losses first."""
-    return list(_REGISTRY)
+    return list(_REGISTRY.names())
 
 
 def get(name: str, **params: float) -> Loss:
@@ -271,14 +258,13 @@ def get(name: str, **params: float) -> Loss:
     Raises:
         ValueError: `name` is not registered, or a parameter is unknown or invalid.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name].with_params(**params)
+    entry = _REGISTRY.get(name)
+    return entry.with_params(**params) if params else entry
 
 
 def regression_names() -> list[str]:
     """The losses for real-valued targets, which the regression view compares."""
-    return [name for name, entry in _REGISTRY.items() if entry.task == "regression"]
+    return [entry.name for entry in _REGISTRY if entry.task == "regression"]
 
 
 def fit_constant(name: str, data: Sequence[float], **params: float) -> float:

@@ -46,6 +46,10 @@ def title(name: str) -> str:
     return losses.get(name).title
 
 
+# Huber's δ: its default and range come from the registry, for the slider and the worked example.
+DELTA = losses.get("huber").hyperparameter("delta")
+
+
 def two_panels(x, series: dict, at: float, labels: tuple, key: str) -> None:
     """Loss (left) and slope (right) against x, one line per loss, the current x marked."""
     traces = []
@@ -96,7 +100,9 @@ def regression_view() -> None:
     c1, c2, c3 = st.columns(3)
     target = c1.slider("True value y", -3.0, 3.0, 0.0, 0.1, key="loss_target")
     prediction = c2.slider("Prediction ŷ", -5.0, 5.0, 2.0, 0.05, key="loss_prediction")
-    delta = c3.slider("Huber's δ", 0.1, 3.0, 1.0, 0.1, key="loss_delta")
+    delta = c3.slider(
+        f"Huber's {DELTA.label}", DELTA.low, DELTA.high, DELTA.default, 0.1, key="loss_delta"
+    )
     if not selected:
         st.info("Pick at least one loss.")
         return
@@ -213,16 +219,18 @@ def classification_view() -> None:
 
 @st.fragment
 def worked_view() -> None:
-    name = st.selectbox("Loss", list(losses.EXAMPLE_INPUTS), format_func=title, key="loss_we_name")
+    name = st.selectbox("Loss", losses.names(), format_func=title, key="loss_we_name")
     loss = losses.get(name)
     y_default, p_default = losses.EXAMPLE_INPUTS[name]
     st.caption(f"{loss.inputs}. Separate numbers with commas, rows with ';'.")
     c1, c2 = st.columns(2)
     y_text = c1.text_input("True values y", y_default, max_chars=200, key=f"loss_we_y_{name}")
     p_text = c2.text_input("Predictions ŷ", p_default, max_chars=200, key=f"loss_we_p_{name}")
-    delta = 1.0
+    delta = DELTA.default
     if name == "huber":
-        delta = st.number_input("δ", 0.1, 10.0, 1.0, 0.1, key="loss_we_delta")
+        delta = st.number_input(
+            DELTA.label, DELTA.low, DELTA.high, DELTA.default, 0.1, key="loss_we_delta"
+        )
     st.latex(losses.get(name, **({"delta": delta} if name == "huber" else {})).latex)
     st.caption(loss.note)
     try:
