@@ -36,8 +36,6 @@ EPSILON = keras.config.epsilon()
 # Six ordinary targets for the outlier demo; the page adds a seventh whose value the learner sets.
 OUTLIER_DATA = (1.8, 2.2, 2.5, 2.9, 3.1, 3.6)
 
-CCE_BATCH_LATEX = r"\text{loss} = \frac{1}{N}\sum_{k=1}^{N} H\left(y^{(k)}, \hat{y}^{(k)}\right)"
-
 
 @dataclass(frozen=True)
 class Loss(Parametrized):
