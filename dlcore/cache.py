@@ -693,7 +693,7 @@ def _delete(path: Path) -> None:
 def _touch(path: Path) -> None:
     """Mark an entry as just used (its directory's mtime drives LRU eviction)."""
     with contextlib.suppress(OSError):
-        os.utime(path)
+        os.utime(path, follow_symlinks=False)  # a link swapped in: touch the link only
 
 
 def _clean_stale_temp(current_key: str | None = None) -> None:
@@ -840,11 +840,13 @@ def _read_regular(entry: int, name: str, limit: int, size: object = None) -> byt
         if size is not None and info.st_size != size:
             raise CacheError(f"{name} is {info.st_size:,} bytes, not the {size} recorded")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            payload = handle.read(limit + 1)  # it may grow after the check
+            # read(n) allocates n bytes up front: ask for the size checked, plus one byte to
+            # notice a file that grows meanwhile.
+            payload = handle.read(info.st_size + 1)
     finally:
         os.close(fd)
-    if len(payload) > limit:
-        raise CacheError(f"{name} grew past the {limit:,}-byte cap while read")
+    if len(payload) > info.st_size:
+        raise CacheError(f"{name} grew while it was read")
     return payload
 
 

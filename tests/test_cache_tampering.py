@@ -303,12 +303,16 @@ def test_a_bzip2_member_is_refused():
     refused_and_discarded(key)
 
 
-def test_a_genuine_archive_passes_the_member_checks():
-    """The checks refuse bombs, not what Keras writes (a tight cap would refuse it)."""
-    key, original = saved()
+def test_a_genuine_entry_passes_the_checks_without_allocating_the_caps():
+    """The checks refuse bombs, not what Keras writes; and a bounded read allocates what
+    the file holds, not the cap (read(n) allocates n bytes before reading)."""
+    key, _ = saved()
     archive = (cache.entry_path(key) / "model.keras").read_bytes()
     cache._check_archive(archive)
-    assert load_from_disk(key) is not None
+    cache._forget()
+    measured = run_bounded(lambda: cache.load(key))
+    assert measured.value is not None
+    assert measured.peak_bytes < cache.MAX_JSON_BYTES  # the files are ~30 KB here
 
 
 def test_a_model_swapped_after_the_checks_is_not_what_keras_reads(monkeypatch):
