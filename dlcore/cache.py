@@ -785,18 +785,17 @@ def _read_entry(key: str, path: Path) -> TrainResult:
         metrics = json.loads(_read_verified(entry, "metrics.json", meta))
         archive = _read_verified(entry, MODEL_FILE, meta)
     _check_archive(archive)
-    return TrainResult(
-        config=config,
-        model=_load_model(archive),
-        history={name: list(values) for name, values in history.items()},
-        metrics=dict(metrics),
-        status=str(meta["status"]),
-        train_seconds=float(meta["train_seconds"]),
-        device=str(meta["device"]),
-        epochs_run=int(meta["epochs_run"]),
-        extras=_decode(meta["extras"]),
-        cached=True,
-    )
+    fields = {  # every cheap check before Keras loads the model, the one costly step
+        "config": config,
+        "history": {name: list(values) for name, values in history.items()},
+        "metrics": dict(metrics),
+        "status": str(meta["status"]),
+        "train_seconds": float(meta["train_seconds"]),
+        "device": str(meta["device"]),
+        "epochs_run": int(meta["epochs_run"]),
+        "extras": _decode(meta["extras"]),
+    }
+    return TrainResult(model=_load_model(archive), cached=True, **fields)
 
 
 @contextlib.contextmanager

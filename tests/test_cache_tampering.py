@@ -228,7 +228,7 @@ def test_an_oversized_meta_json_is_refused_before_parsing():
     assert_cheap(refused_and_discarded(key))
 
 
-def test_an_array_of_gigabyte_elements_is_refused():
+def test_an_array_of_gigabyte_elements_is_refused(no_keras_load):
     """A dtype such as V1000000000 would make one stored row index a gigabyte."""
     key, _ = saved()
     entry = cache.entry_path(key)
@@ -236,6 +236,7 @@ def test_an_array_of_gigabyte_elements_is_refused():
     meta["extras"]["train_idx"]["dtype"] = "V1000000000"
     (entry / "meta.json").write_text(json.dumps(meta))
     assert_cheap(refused_and_discarded(key))
+    assert no_keras_load == []  # refused before the one costly step
 
 
 def rebuilt(archive: bytes, members: dict[str, bytes | int]) -> bytes:
