@@ -938,6 +938,14 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return copy
 
 
+# Finished runs are remembered, so that a race where only one optimizer's settings changed
+# reruns only that one (their arrays are read-only, so sharing them is safe). Their own lock:
+# a lookup never waits for a runner being built or traced under the runners' lock.
+_RESULTS: OrderedDict[tuple, RaceResult] = OrderedDict()
+_RESULTS_LOCK = threading.Lock()
+_MAX_RESULTS = 256
+
+
 def _check_start(start, surface: Surface) -> tuple[float, float]:
     point = surface.default_start if start is None else start
     values = np.asarray(point, dtype=np.float64).reshape(-1)
@@ -975,22 +983,16 @@ def race(
     keys = {
         name: (name, tuple(sorted(kw.items())), surf, point, steps) for name, kw in plans.items()
     }
-    with _RUNNERS_LOCK:
+    with _RESULTS_LOCK:
         known = {name: _RESULTS[key] for name, key in keys.items() if key in _RESULTS}
     todo = {name: kwargs for name, kwargs in plans.items() if name not in known}
     fresh = _run_fresh(todo, surf, point, steps) if todo else {}
-    with _RUNNERS_LOCK:
+    with _RESULTS_LOCK:
         for name, result in fresh.items():
             _RESULTS[keys[name]] = result
         while len(_RESULTS) > _MAX_RESULTS:
             _RESULTS.popitem(last=False)
     return {name: known[name] if name in known else fresh[name] for name in plans}
-
-
-# Finished runs are remembered, so that a race where only one optimizer's settings changed
-# reruns only that one (their arrays are read-only, so sharing them is safe).
-_RESULTS: OrderedDict[tuple, RaceResult] = OrderedDict()
-_MAX_RESULTS = 256
 
 
 def _run_fresh(plans: dict, surface: Surface, start, steps: int) -> dict[str, RaceResult]:
