@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlcore.registry import Registry
+
 # Keras optimizers run in float64 (they accept it; see the module docstring).
 DTYPE = "float64"
 # A path counts as diverged once a coordinate or the loss passes these (or is NaN/inf).
@@ -81,8 +83,24 @@ def _rastrigin(x, y, c):
     return 20.0 + x * x - 10.0 * tf.cos(two_pi * x) + y * y - 10.0 * tf.cos(two_pi * y)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _SurfaceDef:
+    """What a surface is, built with keywords (a pair may be a range or a start point).
+
+    Attributes:
+        name: Registry key, e.g. ``"rosenbrock"``.
+        fn: J(x, y, c) on TensorFlow tensors; c is the bowl's condition number.
+        label: Display name.
+        latex: The formula of J in LaTeX.
+        minima: Every known minimum (x, y); none for the saddle.
+        min_value: J at the minima, or None when there is no minimum.
+        x_range: The plotting box along x, (low, high); also where a start may be picked.
+        y_range: The plotting box along y.
+        default_start: Where a race starts unless the learner picks another point.
+        description: A few sentences on what the surface teaches.
+    """
+
+    name: str
     fn: Callable
     label: str
     latex: str
@@ -94,84 +112,94 @@ class _SurfaceDef:
     description: str
 
 
-_SURFACES: dict[str, _SurfaceDef] = {
-    "bowl": _SurfaceDef(
-        _bowl,
-        "Quadratic bowl",
-        r"J(x, y) = \tfrac{1}{2}\left(x^2 + \kappa\, y^2\right)",
-        ((0.0, 0.0),),
-        0.0,
-        (-3.0, 3.0),
-        (-3.0, 3.0),
-        (-2.5, 2.0),
-        "A smooth valley. The condition number κ stretches it: one direction becomes much "
-        "steeper than the other, and plain gradient descent starts to zig-zag.",
-    ),
-    "rosenbrock": _SurfaceDef(
-        _rosenbrock,
-        "Rosenbrock",
-        r"J(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
-        ((1.0, 1.0),),
-        0.0,
-        (-2.0, 2.0),
-        (-1.0, 3.0),
-        (-1.5, 2.0),
-        "A long curved banana-shaped valley: finding the valley is easy, following it to the "
-        "minimum at (1, 1) is slow.",
-    ),
-    "beale": _SurfaceDef(
-        _beale,
-        "Beale",
-        r"J(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
-        ((3.0, 0.5),),
-        0.0,
-        (-4.5, 4.5),
-        (-4.5, 4.5),
-        (-1.0, 1.5),
-        "Flat plateaus next to very steep walls; the minimum sits at (3, 0.5).",
-    ),
-    "saddle": _SurfaceDef(
-        _saddle,
-        "Saddle",
-        r"J(x, y) = x^2 - y^2",
-        (),
-        None,
-        (-2.0, 2.0),
-        (-2.0, 2.0),
-        (-1.8, 0.01),
-        "No minimum at all: it curves up along x and down along y, so the loss falls forever. "
-        "The point (0, 0) is a saddle where the gradient is zero; watch who escapes it.",
-    ),
-    "himmelblau": _SurfaceDef(
-        _himmelblau,
-        "Himmelblau",
-        r"J(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
-        (
-            (3.0, 2.0),
-            (-2.805118086952745, 3.131312518250573),
-            (-3.779310253377747, -3.283185991286169),
-            (3.5844283403304917, -1.8481265269644034),
+_SURFACES: Registry[_SurfaceDef] = Registry(
+    "surface",
+    (
+        _SurfaceDef(
+            name="bowl",
+            fn=_bowl,
+            label="Quadratic bowl",
+            latex=r"J(x, y) = \tfrac{1}{2}\left(x^2 + \kappa\, y^2\right)",
+            minima=((0.0, 0.0),),
+            min_value=0.0,
+            x_range=(-3.0, 3.0),
+            y_range=(-3.0, 3.0),
+            default_start=(-2.5, 2.0),
+            description="A smooth valley. The condition number κ stretches it: one direction "
+            "becomes much steeper than the other, and plain gradient descent starts to zig-zag.",
         ),
-        0.0,
-        (-5.0, 5.0),
-        (-5.0, 5.0),
-        (-0.3, -0.9),
-        "Four minima, all with loss 0: which one an optimizer finds depends on where it starts.",
+        _SurfaceDef(
+            name="rosenbrock",
+            fn=_rosenbrock,
+            label="Rosenbrock",
+            latex=r"J(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
+            minima=((1.0, 1.0),),
+            min_value=0.0,
+            x_range=(-2.0, 2.0),
+            y_range=(-1.0, 3.0),
+            default_start=(-1.5, 2.0),
+            description="A long curved banana-shaped valley: finding the valley is easy, "
+            "following it to the minimum at (1, 1) is slow.",
+        ),
+        _SurfaceDef(
+            name="beale",
+            fn=_beale,
+            label="Beale",
+            latex=r"J(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
+            minima=((3.0, 0.5),),
+            min_value=0.0,
+            x_range=(-4.5, 4.5),
+            y_range=(-4.5, 4.5),
+            default_start=(-1.0, 1.5),
+            description="Flat plateaus next to very steep walls; the minimum sits at (3, 0.5).",
+        ),
+        _SurfaceDef(
+            name="saddle",
+            fn=_saddle,
+            label="Saddle",
+            latex=r"J(x, y) = x^2 - y^2",
+            minima=(),
+            min_value=None,
+            x_range=(-2.0, 2.0),
+            y_range=(-2.0, 2.0),
+            default_start=(-1.8, 0.01),
+            description="No minimum at all: it curves up along x and down along y, so the loss "
+            "falls forever. The point (0, 0) is a saddle where the gradient is zero; watch who "
+            "escapes it.",
+        ),
+        _SurfaceDef(
+            name="himmelblau",
+            fn=_himmelblau,
+            label="Himmelblau",
+            latex=r"J(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+            minima=(
+                (3.0, 2.0),
+                (-2.805118086952745, 3.131312518250573),
+                (-3.779310253377747, -3.283185991286169),
+                (3.5844283403304917, -1.8481265269644034),
+            ),
+            min_value=0.0,
+            x_range=(-5.0, 5.0),
+            y_range=(-5.0, 5.0),
+            default_start=(-0.3, -0.9),
+            description="Four minima, all with loss 0: which one an optimizer finds depends on "
+            "where it starts.",
+        ),
+        _SurfaceDef(
+            name="rastrigin",
+            fn=_rastrigin,
+            label="Rastrigin",
+            latex=r"J(x, y) = 20 + x^2 - 10\cos(2\pi x) + y^2 - 10\cos(2\pi y)",
+            minima=((0.0, 0.0),),
+            min_value=0.0,
+            x_range=(-5.12, 5.12),
+            y_range=(-5.12, 5.12),
+            default_start=(2.3, -1.7),
+            description="An egg-crate of local minima around one global minimum at (0, 0): "
+            "gradient methods usually get stuck in the nearest dip.",
+        ),
     ),
-    "rastrigin": _SurfaceDef(
-        _rastrigin,
-        "Rastrigin",
-        r"J(x, y) = 20 + x^2 - 10\cos(2\pi x) + y^2 - 10\cos(2\pi y)",
-        ((0.0, 0.0),),
-        0.0,
-        (-5.12, 5.12),
-        (-5.12, 5.12),
-        (2.3, -1.7),
-        "An egg-crate of local minima around one global minimum at (0, 0): gradient methods "
-        "usually get stuck in the nearest dip.",
-    ),
-}
-_SURFACE_ORDER = tuple(_SURFACES)
+)
 
 
 @dataclass(frozen=True)
@@ -188,7 +216,7 @@ class Surface:
 
     @property
     def _def(self) -> _SurfaceDef:
-        return _SURFACES[self.name]
+        return _SURFACES.get(self.name)
 
     label = property(lambda self: self._def.label)
     latex = property(lambda self: self._def.latex)
@@ -226,7 +254,7 @@ class Surface:
 
 def surfaces() -> tuple[str, ...]:
     """The names of the available surfaces, in display order."""
-    return _SURFACE_ORDER
+    return _SURFACES.names()
 
 
 def get_surface(name: str, condition: float = 10.0) -> Surface:
@@ -235,8 +263,7 @@ def get_surface(name: str, condition: float = 10.0) -> Surface:
     Raises:
         ValueError: Unknown name or a condition number outside [1, 1000].
     """
-    if name not in _SURFACES:
-        raise _unknown("surface", name, _SURFACES)
+    _SURFACES.get(name)  # ValueError naming the valid surfaces if there is none by this name
     if name != "bowl":
         return Surface(name)
     if not (math.isfinite(condition) and 1.0 <= condition <= 1000.0):
@@ -247,9 +274,7 @@ def get_surface(name: str, condition: float = 10.0) -> Surface:
 def _resolve_surface(surface: str | Surface) -> Surface:
     if isinstance(surface, Surface):
         return get_surface(surface.name, surface.condition) if surface.name == "bowl" else surface
-    if isinstance(surface, str):
-        return get_surface(surface)
-    raise _unknown("surface", surface, _SURFACES)
+    return get_surface(surface)  # a name, or ValueError naming the valid ones
 
 
 @dataclass(frozen=True)
@@ -865,7 +890,7 @@ class _Runner:
 
     def _run_loop(self, condition, start, steps):
         tf = _tf()
-        surface_fn = _SURFACES[self.surface_name].fn
+        surface_fn = _SURFACES.get(self.surface_name).fn
 
         def loss_fn(w):
             return surface_fn(w[0], w[1], condition)
@@ -940,7 +965,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 # Finished runs are remembered, so that a race where only one optimizer's settings changed
 # reruns only that one (their arrays are read-only, so sharing them is safe). Their own lock:
-# a lookup never waits for a runner being built or traced under the runners' lock.
+# a lookup never waits while a runner is being built under the runners' lock.
 _RESULTS: OrderedDict[tuple, RaceResult] = OrderedDict()
 _RESULTS_LOCK = threading.Lock()
 _MAX_RESULTS = 256
