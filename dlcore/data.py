@@ -228,7 +228,10 @@ _EXCEL_MAGIC = {
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _QUOTED_IN_LINE = re.compile(r'"[^"\n]*"')
-_BLANK_LINES = re.compile(r"(?:[ \t]*\n)*")
+# Lines pandas skips as blank: spaces and tabs, or spaces alone where a tab separates values.
+_BLANK_LINES = {sep: re.compile(r"(?:[ \t]*\n)*") for sep in ",;"} | {
+    "\t": re.compile(r"(?: *\n)*")
+}
 _PARSER_WIDTH = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 # A number a person wrote with thousands separators (1,234,000  1.234.567,5  1 234 000)
 # or a decimal comma (123,5): offered in the pickers, and named when refused.
@@ -358,8 +361,9 @@ def _remember_csv(key: str, entry: _CsvTable | str) -> None:
 def _parse_table(raw: bytes) -> _CsvTable:
     """Decode, bound, parse and analyse an upload (the expensive path, once per content)."""
     text = _decode(raw)
-    delimiter = _choose_delimiter(text)
-    _check_shape(text, delimiter)
+    delimiter = _choose_delimiter(text, _BLANK_LINES[","].match(text).end())
+    header_at = _BLANK_LINES[delimiter].match(text).end()  # pandas skips them before the header
+    _check_shape(text, header_at, delimiter)
     frame = _parse_frame(text, delimiter)
     if all(_is_number(name) for name in frame.columns):
         raise InvalidDataset("The first line must hold the column names (it holds numbers).")
@@ -430,12 +434,11 @@ def _line_end(text: str, start: int) -> int:
     return len(text) if end < 0 else end
 
 
-def _choose_delimiter(text: str) -> str:
+def _choose_delimiter(text: str, header_at: int) -> str:
     """The separator the header line uses most outside quotes; the sniffer breaks ties."""
-    header = _QUOTED_IN_LINE.sub("", text[: _line_end(text, 0)])
-    (most, delimiter), (second, _) = sorted(((header.count(d), d) for d in ",;\t"), reverse=True)[
-        :2
-    ]
+    header = _QUOTED_IN_LINE.sub("", text[header_at : _line_end(text, header_at)])
+    counts = sorted(((header.count(d), d) for d in ",;\t"), reverse=True)
+    (most, delimiter), (second, _) = counts[:2]
     if most > second:
         return delimiter
     try:
@@ -458,11 +461,11 @@ def _record_width(text: str, start: int, delimiter: str, limit: int) -> tuple[in
         pos += 1  # past the separator
 
 
-def _check_shape(text: str, delimiter: str) -> None:
+def _check_shape(text: str, header_at: int, delimiter: str) -> None:
     """Refuse, before pandas runs, a table too wide or too big to analyse in about a second."""
-    columns, header_end = _record_width(text, 0, delimiter, MAX_CSV_COLUMNS)
+    columns, header_end = _record_width(text, header_at, delimiter, MAX_CSV_COLUMNS)
     if columns > MAX_CSV_COLUMNS:
-        shown = max(text.count(delimiter, 0, _line_end(text, 0)) + 1, columns)
+        shown = max(text.count(delimiter, header_at, _line_end(text, header_at)) + 1, columns)
         raise InvalidDataset(
             f"The file has {shown:,} columns; at most {MAX_CSV_COLUMNS} are supported. "
             "Keep the area and price columns."
@@ -470,7 +473,7 @@ def _check_shape(text: str, delimiter: str) -> None:
     rows = text.count("\n", header_end + 1) + (not text.endswith("\n"))
     if rows * columns > MAX_CSV_CELLS:
         raise InvalidDataset(_too_many_cells(rows, columns))
-    first = _BLANK_LINES.match(text, header_end + 1).end()
+    first = _BLANK_LINES[delimiter].match(text, header_end + 1).end()
     if first < len(text) and _record_width(text, first, delimiter, columns)[0] > columns:
         # pandas would silently take the extra values of the first row as row labels.
         raise InvalidDataset(

@@ -198,6 +198,140 @@ def test_too_many_rows_and_too_many_bytes_are_refused():
         data.csv_numeric_columns(io.BytesIO(huge))
 
 
+def test_a_column_with_one_bad_cell_is_still_offered_and_its_row_named():
+    """Offering only the clean columns made the pickers default to two of them, or say
+    'Choose two different columns'; choosing the spoiled one now says where and what."""
+    spoiled = _csv().replace(b"\n54,", b"\nabc,")  # area on data row 5
+    assert data.csv_numeric_columns(spoiled) == ["area", "price", "rooms"]
+    with pytest.raises(InvalidDataset, match=r"Column 'area' .* data row 5: 'abc'\.$"):
+        data.load_house_prices_csv(spoiled, "area", "price")
+    houses = data.load_house_prices_csv(spoiled, "rooms", "price")  # the others still load
+    assert len(houses) == 12
+
+
+def test_a_text_column_is_not_offered_and_the_refusal_names_it():
+    text = "name,price\n" + "".join(f"h{i},{i * 1000 + 5}\n" for i in range(12))
+    with pytest.raises(InvalidDataset) as info:
+        data.csv_numeric_columns(text.encode())
+    assert str(info.value).endswith("Column 'name' holds text (data row 1: 'h0').")
+    one = "area|price\n" + "".join(f"{50 + i}|{i * 1000 + 5}\n" for i in range(12))
+    with pytest.raises(InvalidDataset, match="single column \\('area\\|price'\\): separate"):
+        data.csv_numeric_columns(one.encode())
+
+
+def _two_columns(cells: list[str], separator: str = ",") -> bytes:
+    """An area column 50, 51, ... and a price column of the given cells."""
+    rows = [f"{50 + i}{separator}{cell}" for i, cell in enumerate(cells)]
+    return "\n".join([f"area{separator}price", *rows]).encode()
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_decimal_commas_are_read_in_semicolon_and_tab_files_and_the_learner_told(separator):
+    raw = _two_columns([f"{1000 + i},5" for i in range(12)], separator)
+    assert data.csv_numeric_columns(raw) == ["area", "price"]
+    houses = data.load_house_prices_csv(raw, "area", "price")
+    np.testing.assert_array_equal(houses.price, np.arange(12) + 1000.5)
+    assert houses.notes == (
+        "Column 'price': decimal commas were read as decimal points ('1000,5' → 1000.5).",
+    )
+    assert data.load_house_prices_csv(_csv(), "area", "price").notes == ()
+
+
+@pytest.mark.parametrize(
+    ("cells", "separator", "message"),
+    [
+        # A comma-separated file quotes its decimal commas: a dot is what CSV expects.
+        ([f'"{1000 + i},5"' for i in range(12)], ",", "'1000,5'. Use a dot for decimals: write"),
+        # Dots and commas in one column: which one is the decimal mark?
+        ([f"{1000 + i},5" for i in range(11)] + ["1000.5"], ";", "also has numbers with a dot"),
+        (
+            ['"1,234,000"'] * 12,
+            ",",
+            "'1,234,000'. It looks like a number with thousands "
+            "separators: remove them (write 1234000).",
+        ),
+        (["1.234.567,5"] * 12, ";", "thousands separators: remove them (write 1234567.5)"),
+        (["1 234 000"] * 12, ";", "thousands separators: remove them (write 1234000)"),
+        (
+            ['"234,000"'] * 12,
+            ",",
+            "If the comma separates thousands, write 234000; if it is "
+            "a decimal comma, write 234.000",
+        ),
+    ],
+)
+def test_numbers_written_with_separators_are_offered_and_named(cells, separator, message):
+    raw = _two_columns(cells, separator)
+    assert data.csv_numeric_columns(raw) == ["area", "price"]  # not 'numeric columns: area'
+    with pytest.raises(InvalidDataset, match="not a finite number on data row 1") as info:
+        data.load_house_prices_csv(raw, "area", "price")
+    assert message in str(info.value)
+
+
+def test_dots_that_may_separate_thousands_are_read_as_decimals_with_a_warning():
+    raw = _two_columns([f"{670 + i}.369" for i in range(12)], ";")
+    houses = data.load_house_prices_csv(raw, "area", "price")
+    assert houses.price[0] == 670.369  # what the file says, for a computer
+    assert houses.notes == (
+        "Column 'price': every value has three digits after the dot (e.g. 670.369), so they "
+        "are read as decimals. If the dot separates thousands (670.369 meaning 670369), "
+        "remove it from the file and upload it again.",
+    )
+    ordinary = _two_columns([f"{100 + i}.5" for i in range(12)], ";")
+    assert data.load_house_prices_csv(ordinary, "area", "price").notes == ()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_unicode_text_exports_are_decoded(encoding):
+    """Excel's 'Unicode text' is UTF-16 with tabs; without a BOM, NULs give it away."""
+    text = "surface m²\tprix €\n" + "".join(f"{40 + i}\t{9000 * (i + 5)}\n" for i in range(10))
+    raw = text.encode(encoding)
+    assert data.csv_numeric_columns(raw) == ["surface m²", "prix €"]
+    assert data.load_house_prices_csv(raw, "surface m²", "prix €").price[-1] == 9000 * 14
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00" + bytes(400), "This is an Excel file (.xlsx"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(400), "This is an Excel file (.xls"),
+        ("area\tprice\n1\t2\n".encode("utf-16") + b"x", "looks like UTF-16 'Unicode text'"),
+    ],
+)
+def test_spreadsheet_files_say_how_to_save_them_as_csv(content, message):
+    with pytest.raises(InvalidDataset) as info:
+        data.csv_numeric_columns(content)
+    assert message in str(info.value)
+    assert "save it as CSV UTF-8 (File → Save as → CSV UTF-8)" in str(info.value)
+
+
+def test_values_too_large_to_compute_with_are_refused_on_their_row():
+    cells = ["1e308" if i % 2 else "-1e308" for i in range(12)]
+    with pytest.raises(InvalidDataset) as info:
+        data.load_house_prices_csv(_two_columns(cells), "area", "price")
+    message = str(info.value)
+    assert "too large to compute with on data row 1: -1e+308" in message
+    assert "up to 1e+15" in message and "same" not in message
+    near_limit = _two_columns([f"{(i + 1) * 1e14:.0f}" for i in range(12)])  # up to 1.2e15
+    with pytest.raises(InvalidDataset, match="too large.*data row 11: 1.1e\\+15"):
+        data.load_house_prices_csv(near_limit, "area", "price")
+
+
+def test_a_first_row_longer_than_the_header_is_refused_not_shifted():
+    """pandas would read 'a,b / 1,2,3' as a=2, b=3 (the 1 as a row label)."""
+    with pytest.raises(InvalidDataset, match="Data row 1 has more values"):
+        data.load_house_prices_csv(b"area,price\n1,2,3\n" + b"5,6\n" * 12, "area", "price")
+    with pytest.raises(InvalidDataset, match="Line 5 has 3 values but the first line names 2"):
+        data.load_house_prices_csv(_two_columns(["1", "2", "3", "4,5", "6"]), "area", "price")
+
+
+def test_an_unclosed_quote_and_old_mac_line_ends():
+    with pytest.raises(InvalidDataset, match="never closed"):
+        data.csv_numeric_columns(b'area,"price\n' + b"1,2\n" * 12)
+    mac = _csv().replace(b"\n", b"\r")
+    assert len(data.load_house_prices_csv(mac, "area", "price")) == 12
+
+
 # ----------------------------------------------------------------------------- scaling
 
 
@@ -227,6 +361,11 @@ def test_scaler_refuses_constant_and_unknown_input():
         data.fit_scaler(np.full(10, 3.0), "minmax")
     with pytest.raises(InvalidDataset, match="same"):
         data.fit_scaler(np.full(10, 3.0), "standard")
+    huge = np.array([1e308, -1e308, 5e307])  # once reported as "all the same"
+    with pytest.raises(InvalidDataset, match="this large.*range overflows"):
+        data.fit_scaler(huge, "minmax")
+    with pytest.raises(InvalidDataset, match="this large.*variance overflows"):
+        data.fit_scaler(huge, "standard")
     with pytest.raises(ValueError, match="robust.*minmax, standard"):
         data.fit_scaler(np.arange(5.0), "robust")
 

@@ -224,3 +224,55 @@ def test_a_truncated_or_corrupted_valid_file_gives_a_dataset_or_invalid_dataset(
         assert len(dataset) == payload.count(b"\n") - 1 + (not payload.endswith(b"\n"))
     if names:
         load_or_refuse(payload, names[0], names[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# The column count taken before parsing bounds what pandas builds
+# ---------------------------------------------------------------------------------------
+
+QUOTING = st.sampled_from(list('ab1,;\t" ') + ['""', "\n", "\n\n", " \n"])
+
+
+@FUZZ
+@given(text=st.lists(QUOTING, max_size=60).map("".join), delimiter=st.sampled_from(",;\t"))
+def test_the_header_width_counted_before_parsing_is_what_pandas_reads(text, delimiter):
+    """The cheap count (quotes, quoted line breaks, stray quotes, blank lines first) is
+    the one the column limit relies on: pandas never builds more columns than it."""
+    import pandas as pd
+
+    from dlcore import data
+
+    header_at = data._BLANK_LINES[delimiter].match(text).end()
+    width, _ = data._record_width(text, header_at, delimiter, limit=1000)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, index_col=False, nrows=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        event("pandas refused")
+        return
+    event("equal" if len(frame.columns) == width else "counted more")
+    assert len(frame.columns) <= width
+
+
+@FUZZ
+@given(text=st.lists(QUOTING, max_size=60).map("".join), delimiter=st.sampled_from(",;\t"))
+def test_a_table_that_passes_the_shape_check_never_loses_or_shifts_values(text, delimiter):
+    """pandas warns (index_col=False: drops) or shifts (default: row labels) the values of
+    a first row wider than the header: the shape check refuses those rows first."""
+    import warnings
+
+    import pandas as pd
+
+    from dlcore import data
+
+    header_at = data._BLANK_LINES[delimiter].match(text).end()
+    try:
+        data._check_shape(text, header_at, delimiter)
+    except InvalidDataset:
+        event("refused by the shape check")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            pd.read_csv(io.StringIO(text), sep=delimiter, index_col=False, low_memory=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            event("refused by pandas")
