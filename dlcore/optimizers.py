@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import math
-import numbers
 import re
 import threading
 from collections import OrderedDict
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlcore.registry import Registry
+from dlcore.registry import Hyperparameter, Parametrized, Registry, is_number
 
 # Keras optimizers run in float64 (they accept it; see the module docstring).
 DTYPE = "float64"
@@ -41,15 +40,6 @@ def _tf():
     import tensorflow as tf
 
     return tf
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _unknown(kind: str, key: object, valid: object) -> ValueError:
-    """The ValueError for an unknown registry key, naming the valid ones."""
-    return ValueError(f"Unknown {kind} {key!r}; valid: {', '.join(sorted(valid))}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,27 +343,6 @@ def distance_to_nearest_minimum(surface: str | Surface, point) -> float | None:
 
 
 @dataclass(frozen=True)
-class Hyperparameter:
-    """One control of an optimizer: a Keras keyword argument with its range.
-
-    Attributes:
-        name: The Keras keyword, e.g. ``"beta_1"``.
-        label: What the learner sees, e.g. ``"β₁ (momentum of the mean)"``.
-        default: Our default (may differ from Keras'; the description says so).
-        low: Smallest allowed value.
-        high: Largest allowed value.
-        log: Whether the control should move on a logarithmic scale.
-    """
-
-    name: str
-    label: str
-    default: float
-    low: float
-    high: float
-    log: bool = False
-
-
-@dataclass(frozen=True)
 class UpdateRule:
     """An update rule shown to the learner, with the NumPy code that computes it.
 
@@ -392,8 +361,19 @@ class UpdateRule:
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
-    """A registry entry: how to build the Keras optimizer and how to explain it."""
+class OptimizerSpec(Parametrized):
+    """A registry entry: how to build the Keras optimizer and how to explain it.
+
+    Attributes:
+        name: Registry key, e.g. ``"momentum"``.
+        label: Display name, e.g. ``"SGD + momentum"``.
+        summary: One sentence on how it moves.
+        keras_class: The ``keras.optimizers`` class, e.g. ``"SGD"``.
+        fixed_kwargs: Keyword arguments that make it this optimizer, e.g. ``nesterov=True``.
+        hyperparameters: Its controls, learning rate first.
+        rules: Its update rules, in LaTeX and in NumPy.
+        params: Bound hyperparameter values: our defaults unless bound (``with_params``).
+    """
 
     name: str
     label: str
@@ -402,16 +382,18 @@ class OptimizerSpec:
     fixed_kwargs: Mapping[str, object]
     hyperparameters: tuple[Hyperparameter, ...]
     rules: tuple[UpdateRule, ...]
+    params: Mapping[str, float] = field(default_factory=dict)
 
-    def defaults(self) -> dict[str, float]:
-        """Our default value for every hyperparameter."""
-        return {h.name: h.default for h in self.hyperparameters}
+    kind = "optimizer"
 
-    def build(self, **kwargs):
-        """A fresh ``keras.optimizers`` object with these keyword arguments."""
+    def build(self, learning_rate, **settings):
+        """A fresh ``keras.optimizers`` object: the fixed arguments, the bound params, then
+        ``settings`` (not checked again), with ``learning_rate`` (a number or a schedule)."""
         import keras
 
-        return getattr(keras.optimizers, self.keras_class)(**self.fixed_kwargs, **kwargs)
+        keras_class = getattr(keras.optimizers, self.keras_class)
+        kwargs = {**self.fixed_kwargs, **self.params, **settings, "learning_rate": learning_rate}
+        return keras_class(**kwargs)
 
 
 def _lr(default: float) -> Hyperparameter:
@@ -529,9 +511,9 @@ def _ref_nadam(w, g, state, hp, t):
 _G = r"g_t = \nabla_w J(w_t)"
 _ADAM_HP = (_BETA_1, _BETA_2, _EPSILON)
 
-_OPTIMIZERS: dict[str, OptimizerSpec] = {
-    spec.name: spec
-    for spec in (
+_OPTIMIZERS: Registry[OptimizerSpec] = Registry(
+    "optimizer",
+    (
         OptimizerSpec(
             "sgd",
             "Gradient descent (SGD)",
@@ -710,8 +692,8 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
                 ),
             ),
         ),
-    )
-}
+    ),
+)
 
 
 # What Keras does that a textbook does not say; the page shows these, the tests check them.
@@ -738,7 +720,7 @@ KERAS_NOTES = (
 
 def names() -> tuple[str, ...]:
     """The names of the available optimizers, in display order."""
-    return tuple(_OPTIMIZERS)
+    return _OPTIMIZERS.names()
 
 
 def get(name: str) -> OptimizerSpec:
@@ -747,9 +729,7 @@ def get(name: str) -> OptimizerSpec:
     Raises:
         ValueError: Unknown name (the message lists the valid ones).
     """
-    if name not in _OPTIMIZERS:
-        raise _unknown("optimizer", name, _OPTIMIZERS)
-    return _OPTIMIZERS[name]
+    return _OPTIMIZERS.get(name)
 
 
 def resolve_settings(name: str, kwargs: Mapping[str, float] | None) -> dict[str, float]:
@@ -758,20 +738,28 @@ def resolve_settings(name: str, kwargs: Mapping[str, float] | None) -> dict[str,
     Raises:
         ValueError: Unknown optimizer, unknown keyword, or a value out of its range.
     """
-    spec = get(name)
-    allowed = {h.name: h for h in spec.hyperparameters}
-    resolved = spec.defaults()
-    for key, value in (kwargs or {}).items():
-        if key not in allowed:
-            raise _unknown(f"setting for {name}", key, allowed)
-        low, high = allowed[key].low, allowed[key].high
-        if not (_is_number(value) and low <= value <= high):
-            raise ValueError(f"{name} {key} must be a number in [{low}, {high}], got {value!r}")
-        resolved[key] = float(value)
+    resolved = get(name).with_params(**(kwargs or {})).params
     # Keras keeps the learning rate in a float32 variable and casts the other numbers through
     # float32 in places (tf.cast of a Python float); rounding them here once means Keras and
     # the hand-written rules see exactly the same numbers everywhere.
     return {key: _float32(value) for key, value in resolved.items()}
+
+
+def build(name: str, learning_rate, **settings: float):
+    """A fresh Keras optimizer ``name``, as the Optimizers page describes it.
+
+    Every hyperparameter not in ``settings`` takes our default, which for the optimizers the
+    models use is Keras' own, except the "momentum" entry's momentum μ = 0.9.
+
+    Args:
+        name: A registered optimizer, e.g. ``"momentum"``.
+        learning_rate: A number or a ``keras.optimizers.schedules`` schedule, passed unchanged.
+        **settings: Other hyperparameters, e.g. ``beta_1=0.8``, each checked against its range.
+
+    Raises:
+        ValueError: Unknown optimizer, unknown setting, or a value out of its range.
+    """
+    return get(name).with_params(**settings).build(learning_rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -823,7 +811,7 @@ class _Racer:
     def __init__(self, spec: OptimizerSpec, fixed: Mapping[str, float]):
         tf = _tf()
         self.variable = tf.Variable(tf.zeros(2, DTYPE), name="w")
-        self.optimizer = spec.build(learning_rate=1e-3, **fixed)
+        self.optimizer = spec.build(1e-3, **fixed)
         self.optimizer.build([self.variable])
         self._state = _state_variables(self.optimizer)
         self._fresh = [v.numpy() for v in self._state]
@@ -1165,7 +1153,7 @@ def explore(
     Raises:
         ValueError: As ``race``, or a tolerance that is not a positive number.
     """
-    if not (_is_number(tolerance) and tolerance > 0):
+    if not (is_number(tolerance) and tolerance > 0):
         raise ValueError(f"tolerance must be a positive number, got {tolerance!r}")
     surf = _resolve_surface(surface)
     results = race(surf, settings, start, steps)
