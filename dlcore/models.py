@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from dlcore import optimizers
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 
 # Keras saving touches global state and the models are shared by sessions: one save at a time.
@@ -30,23 +31,6 @@ def _learning_rate(config: MnistConfig, total_steps: int):
         ),
     }
     return schedules[config.schedule]()
-
-
-# Optimizer registries: config name -> factory taking the learning rate (or schedule).
-MNIST_OPTIMIZERS = {
-    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
-    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
-    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
-    "adamw": lambda lr: keras.optimizers.AdamW(learning_rate=lr),
-    "nadam": lambda lr: keras.optimizers.Nadam(learning_rate=lr),
-}
-REGRESSION_OPTIMIZERS = {
-    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
-    "momentum": lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9),
-    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
-    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
-    "adagrad": lambda lr: keras.optimizers.Adagrad(learning_rate=lr),
-}
 
 
 def _augmentation() -> keras.Sequential:
@@ -106,7 +90,7 @@ def build_cnn(
     outputs = layers.Dense(10, activation="softmax", name="output", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="mnist_cnn")
     steps = steps_per_epoch(num_train_examples or config.train_size, config.batch_size)
-    optimizer = MNIST_OPTIMIZERS[config.optimizer](_learning_rate(config, steps * config.epochs))
+    optimizer = optimizers.build(config.optimizer, _learning_rate(config, steps * config.epochs))
     if policy == "mixed_float16":
         # float16 gradients underflow without loss scaling; Keras only adds it by itself
         # under a global mixed_float16 policy, which we deliberately do not set.
@@ -119,8 +103,9 @@ def build_regression_mlp(config: RegressionConfig) -> keras.Model:
     """Build and compile the 1 → hidden → 1 network of the house-price demo (float32).
 
     The hidden layer uses ``config.activation``; the output is linear, the loss is the
-    mean squared error on the normalized scale, and the optimizer comes from the config
-    ("sgd" is plain gradient descent, "momentum" is SGD with momentum 0.9).
+    mean squared error on the normalized scale, and the optimizer is the config's entry of
+    the Optimizers page's registry ("sgd" is plain gradient descent, "momentum" is SGD with
+    momentum 0.9), built by ``optimizers.build``.
     """
     model = keras.Sequential(
         [
@@ -130,7 +115,7 @@ def build_regression_mlp(config: RegressionConfig) -> keras.Model:
         ],
         name="house_price_mlp",
     )
-    optimizer = REGRESSION_OPTIMIZERS[config.optimizer](config.learning_rate)
+    optimizer = optimizers.build(config.optimizer, config.learning_rate)
     model.compile(optimizer=optimizer, loss="mse")
     return model
 
@@ -138,16 +123,6 @@ def build_regression_mlp(config: RegressionConfig) -> keras.Model:
 # ---------------------------------------------------------------------------------------
 # Copyable code
 # ---------------------------------------------------------------------------------------
-
-_CODE_OPTIMIZERS = {
-    "adam": "Adam(learning_rate={lr})",
-    "sgd": "SGD(learning_rate={lr})",
-    "momentum": "SGD(learning_rate={lr}, momentum=0.9)",
-    "rmsprop": "RMSprop(learning_rate={lr})",
-    "adamw": "AdamW(learning_rate={lr})",
-    "nadam": "Nadam(learning_rate={lr})",
-    "adagrad": "Adagrad(learning_rate={lr})",
-}
 
 
 def _cnn_layer_code(config: MnistConfig) -> list[str]:
@@ -188,7 +163,7 @@ def _cnn_code(config: MnistConfig) -> str:
         ]
     else:
         lr_lines = [f"learning_rate = {lr}"]
-    optimizer = _CODE_OPTIMIZERS[config.optimizer].format(lr="learning_rate")
+    optimizer = optimizers.constructor_code(config.optimizer, "learning_rate")
     return "\n".join(
         ["import tensorflow as tf", "", "model = tf.keras.Sequential(["]
         + [f"    {line}" for line in _cnn_layer_code(config)]
@@ -206,7 +181,7 @@ def _cnn_code(config: MnistConfig) -> str:
 
 
 def _mlp_code(config: RegressionConfig) -> str:
-    optimizer = _CODE_OPTIMIZERS[config.optimizer].format(lr=repr(config.learning_rate))
+    optimizer = optimizers.constructor_code(config.optimizer, repr(config.learning_rate))
     return "\n".join(
         [
             "import tensorflow as tf",

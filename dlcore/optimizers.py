@@ -762,6 +762,32 @@ def build(name: str, learning_rate, **settings: float):
     return get(name).with_params(**settings).build(learning_rate)
 
 
+def constructor_code(name: str, learning_rate: str) -> str:
+    """The call that ``build(name, ...)`` makes, as a learner would type it.
+
+    Arguments equal to Keras' own defaults are left out, so the code stays short and shows
+    what differs (the momentum of "momentum").
+
+    Args:
+        name: A registered optimizer.
+        learning_rate: The code of the learning rate, e.g. ``"0.01"`` or ``"learning_rate"``.
+
+    Example:
+        >>> constructor_code("momentum", "0.01")
+        'SGD(learning_rate=0.01, momentum=0.9)'
+    """
+    import inspect
+
+    import keras
+
+    spec = get(name)
+    keras_defaults = inspect.signature(getattr(keras.optimizers, spec.keras_class)).parameters
+    settings = {**spec.fixed_kwargs, **spec.params}
+    del settings["learning_rate"]
+    shown = [f"{k}={v!r}" for k, v in settings.items() if keras_defaults[k].default != v]
+    return f"{spec.keras_class}({', '.join([f'learning_rate={learning_rate}', *shown])})"
+
+
 # ---------------------------------------------------------------------------------------------
 # The race: one traced step loop per optimizer configuration, reused across races.
 # ---------------------------------------------------------------------------------------------
