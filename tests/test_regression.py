@@ -12,7 +12,8 @@ import pytest
 
 from dlcore import models, regression
 from dlcore.configs import REGRESSION_ACTIVATIONS, RegressionConfig
-from dlcore.data import make_house_prices
+from dlcore.data import HouseDataset, make_house_prices, split_train_test
+from dlcore.errors import InvalidDataset
 
 
 def _random_model(activation: str, units: int = 10, seed: int = 0) -> keras.Model:
@@ -156,6 +157,63 @@ def test_settings_label_and_divergence_advice_name_the_settings():
     assert "tanh" in label and "adam" in label and "lr 5" in label
     advice = regression.divergence_advice(config)
     assert "too high" in advice and "10× smaller: 0.5" in advice
+
+
+# ------------------------------------------------------------- data that cannot train
+
+
+def _ten_houses(price, area=None) -> HouseDataset:
+    area = np.arange(50.0, 60.0) if area is None else np.asarray(area, dtype=np.float64)
+    return HouseDataset(area, np.asarray(price, dtype=np.float64), "test", "m2", "price_eur")
+
+
+def _seed_where(row: int, in_test: bool) -> int:
+    """A split seed that puts the row in the test split (or in the training split)."""
+    return next(s for s in range(100) if (row in split_train_test(10, 0.2, s)[1]) == in_test)
+
+
+@pytest.mark.parametrize("what", ["price", "area"])
+def test_a_training_split_whose_values_are_all_equal_is_refused_with_what_to_change(what):
+    """Ten houses, one outlier: when the outlier lands in the test split, the training
+    houses all share one value and scaling would divide by zero (the page crashed)."""
+    values = np.full(10, 100_000.0 if what == "price" else 80.0)
+    values[3] = 250_000.0 if what == "price" else 120.0
+    data = _ten_houses(values) if what == "price" else _ten_houses(np.arange(10.0) + 1, values)
+    unlucky = RegressionConfig(seed=_seed_where(3, in_test=True))
+    with pytest.raises(InvalidDataset) as info:
+        regression.preprocess(data, unlucky)
+    column = "price_eur" if what == "price" else "m2"
+    assert str(info.value) == (
+        f"All 8 training houses have the same {what}, {values[0]:,.6g} (column '{column}'): "
+        "the network has nothing to learn from. Change the split seed or the share kept "
+        f"for testing, or use data whose {what}s vary more."
+    )
+    lucky = RegressionConfig(seed=_seed_where(3, in_test=False))
+    assert regression.preprocess(data, lucky).train_idx.size == 8  # another seed recovers
+
+
+@pytest.mark.parametrize("normalization", ["minmax", "standard"])
+@pytest.mark.parametrize("extreme", [1e308, 1e300, 2e15])
+def test_values_too_large_to_compute_with_are_refused_before_training(normalization, extreme):
+    """±1e308 overflowed while scaling and was reported as 'values are all the same';
+    1e300 trained to NaN metrics. Both are refused, with the reason and the fix."""
+    price = np.where(np.arange(10) % 2, extreme, -extreme) * (1 + np.arange(10) / 100)
+    config = RegressionConfig(normalization=normalization)
+    with pytest.raises(InvalidDataset) as info:
+        regression.preprocess(_ten_houses(price), config)
+    message = str(info.value)
+    assert message.startswith("The prices are too large to compute with: row 1 has -")
+    assert "squaring such numbers overflows" in message and "use a larger unit" in message
+    assert "same" not in message
+    fine = _ten_houses(np.linspace(-1e15, 1e15, 10))  # the bound itself is accepted
+    assert regression.preprocess(fine, config).y_scaler.scale > 0
+
+
+def test_a_value_that_is_not_a_number_is_refused_before_training():
+    price = np.arange(10.0) * 1000
+    price[4] = np.nan
+    with pytest.raises(InvalidDataset, match=r"The price on row 5 \('price_eur'\) is nan"):
+        regression.preprocess(_ten_houses(price), RegressionConfig())
 
 
 # ------------------------------------------------------------- with a real (tiny) training run

@@ -10,6 +10,7 @@ import pytest
 
 from dlcore import data, training
 from dlcore.configs import MnistConfig, RegressionConfig
+from dlcore.errors import InvalidDataset
 
 TINY_MNIST = MnistConfig(train_size=500, validation_size=100, epochs=1, batch_size=50)
 
@@ -180,3 +181,57 @@ def test_train_rejects_unknown_configs_and_bad_patience():
         training.train({"epochs": 1})
     with pytest.raises(ValueError, match="patience"):
         training.train(RegressionConfig(epochs=1), HOUSES, patience=0)
+
+
+# ----------------------------------------------------------------- data or results unusable
+
+
+def test_train_refuses_data_that_cannot_train_as_the_page_does():
+    config = RegressionConfig(epochs=1, seed=0)
+    huge = data.HouseDataset(np.arange(12.0) + 40, np.arange(1.0, 13.0) * 1e300)
+    with pytest.raises(InvalidDataset, match="too large to compute with"):
+        training.train(config, huge)
+    price = np.full(12, 5e5)
+    price[9] = 7e5  # seed 0 keeps rows 2 and 9 for testing: one price left to train on
+    assert 9 in data.split_train_test(12, config.test_fraction, config.seed)[1]
+    with pytest.raises(InvalidDataset, match="All 10 training houses have the same price"):
+        training.train(config, data.HouseDataset(np.arange(12.0) + 40, price))
+
+
+def _overflowing_metrics(monkeypatch):
+    """Metrics in currency that overflow while the scaled loss stays finite (as 1e300
+    prices did before they were refused)."""
+    real = training.regression_metrics
+
+    def overflowing(y_true, y_pred):
+        return {**real(y_true, y_pred), "mse": math.inf, "rmse": math.inf}
+
+    monkeypatch.setattr(training, "regression_metrics", overflowing)
+
+
+def test_a_run_whose_metrics_are_not_finite_is_diverged(monkeypatch):
+    _overflowing_metrics(monkeypatch)
+    result = training.train(RegressionConfig(epochs=1, batch_size=64), HOUSES)
+    assert all(math.isfinite(loss) for loss in result.history["loss"])
+    assert result.status == "diverged"
+    assert math.isnan(result.metrics["test_mse"]) and math.isnan(result.metrics["train_mse"])
+
+
+def test_an_undefined_r2_alone_does_not_make_a_run_diverged():
+    """R² is NaN when every test price is equal: the run itself is fine."""
+    price = HOUSES.price.copy()
+    _, test_idx = data.split_train_test(HOUSES, 0.2, 0)
+    price[test_idx] = 300_000.0
+    houses = data.HouseDataset(HOUSES.area, price)
+    result = training.train(RegressionConfig(epochs=1, batch_size=64), houses)
+    assert math.isnan(result.metrics["test_r2"]) and result.status == "completed"
+
+
+def test_a_run_whose_metrics_are_not_finite_is_never_cached(monkeypatch, cache_dir):
+    from dlcore import cache, jobs
+
+    _overflowing_metrics(monkeypatch)
+    handle = jobs.submit(RegressionConfig(epochs=1, batch_size=64, seed=7), HOUSES)
+    assert handle.wait(120)
+    assert handle.snapshot().state == "diverged"
+    assert cache.load(handle.key) is None
