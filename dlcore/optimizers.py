@@ -247,7 +247,13 @@ def surfaces() -> tuple[str, ...]:
     return _SURFACES.names()
 
 
-def get_surface(name: str, condition: float = 10.0) -> Surface:
+# The bowl's condition number κ: its default and range, for get_surface and the page's control.
+BOWL_CONDITION = Hyperparameter(
+    "condition", "Condition number κ (how stretched)", 10.0, 1.0, 1000.0, log=True, symbol=r"\kappa"
+)
+
+
+def get_surface(name: str, condition: float = BOWL_CONDITION.default) -> Surface:
     """The surface called ``name``; ``condition`` (κ, 1–1000) only shapes the bowl.
 
     Raises:
@@ -256,9 +262,7 @@ def get_surface(name: str, condition: float = 10.0) -> Surface:
     _SURFACES.get(name)  # ValueError naming the valid surfaces if there is none by this name
     if name != "bowl":
         return Surface(name)
-    if not (math.isfinite(condition) and 1.0 <= condition <= 1000.0):
-        raise ValueError(f"condition must be between 1 and 1000, got {condition!r}")
-    return Surface(name, float(condition))
+    return Surface(name, BOWL_CONDITION.check(condition, name))
 
 
 def _resolve_surface(surface: str | Surface) -> Surface:

@@ -1,12 +1,12 @@
 """Optimizers: the real Keras optimizers race downhill on 2-D loss surfaces."""
 
 import base64
-import math
 
 import pandas as pd
 import streamlit as st
 
 from dlcore import optimizers as opt
+from dlcore.registry import log_stops
 from pages._optimizers_charts import adam_figure, adam_table, loss_figure, race_figure
 from pages._runtime import ensure_app_navigation
 
@@ -26,17 +26,11 @@ def contour_uri(surface: str, condition: float) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def decades(low: float, high: float, series=(1, 2, 5)) -> list[float]:
-    """Slider stops 1-2-5 per decade from low to high: a logarithmic slider."""
-    exps = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-    return [v for e in exps for m in series if low <= (v := float(f"{m}e{e}")) <= high]
-
-
 def control(name: str, h: opt.Hyperparameter, where) -> float:
     """The widget for one hyperparameter of one optimizer."""
     key = f"opt_{name}_{h.name}"
     if h.log:
-        stops = decades(h.low, h.high, (1, 2, 5) if h.name == "learning_rate" else (1,))
+        stops = h.stops((1, 2, 5) if h.name == "learning_rate" else (1,))
         return where.select_slider(h.label, stops, h.default, key=key, format_func="{:g}".format)
     step = 0.0001 if h.name == "beta_2" else 0.001
     return where.slider(h.label, h.low, h.high, h.default, step, key=key, format="%.4g")
@@ -76,12 +70,13 @@ def choose_race():
     surface_key = left.selectbox(
         "Surface", opt.surfaces(), key="opt_surface", format_func=lambda n: opt.get_surface(n).label
     )
-    condition = 10.0
+    kappa = opt.BOWL_CONDITION
+    condition = kappa.default
     if surface_key == "bowl":
         condition = left.select_slider(
-            "Condition number κ (how stretched)",
-            decades(1, 1000),
-            10.0,
+            kappa.label,
+            kappa.stops(),
+            kappa.default,
             key="opt_condition",
             format_func="{:g}".format,
         )
@@ -105,7 +100,7 @@ def choose_race():
         start.append(left.slider(f"Start {axis}", low, high, step=0.01, key=key))
     tol = left.select_slider(
         "Counts as “reached” when the loss is within",
-        decades(1e-6, 1, (1,)),
+        log_stops(1e-6, 1, (1,)),
         1e-3,
         key="opt_tol",
         format_func="{:g}".format,
