@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dlcore import jobs
 from tests.app.conftest import page_test
@@ -83,7 +84,8 @@ def test_a_bad_csv_names_the_problem_and_keeps_the_previous_data():
     _run(at)
     good = at.session_state["reg_data"]
     assert "uploaded CSV: 30 rows" in good.source
-    assert at.selectbox[0].value == "size_m2" and at.selectbox[1].value == "price_eur"
+    assert at.selectbox(key="reg_csv_area").value == "size_m2"
+    assert at.selectbox(key="reg_csv_price").value == "price_eur"
     at.file_uploader(key="reg_csv").set_value(("broken.csv", BAD_CSV.encode(), "text/csv"))
     _run(at)
     assert "price_eur" in at.error[0].value and "row 6" in at.error[0].value
@@ -120,3 +122,100 @@ def test_a_run_with_too_many_steps_is_refused_and_train_is_disabled():
     at.session_state["reg_batch"] = 32
     _run(at)
     assert not at.error and not at.button(key="reg_train").disabled
+
+
+def _upload(at, content: bytes, name: str = "houses.csv"):
+    """Switch to "My CSV file" and upload content, as a learner does."""
+    at.radio(key="reg_source").set_value("My CSV file")
+    _run(at)
+    at.file_uploader(key="reg_csv").set_value((name, content, "text/csv"))
+    return _run(at)
+
+
+def _rows(cells) -> str:
+    return "".join(f"{60 + i},{cell}\n" for i, cell in enumerate(cells))
+
+
+WIDE = (",".join(f"c{i}" for i in range(50_000)) + "\n" + ",".join(["1"] * 50_000) + "\n") * 2
+BAD_UPLOADS = {
+    "50,000 columns": (WIDE.encode(), "The file has 50,000 columns; at most 100 are supported"),
+    "an Excel file": (b"PK\x03\x04" + bytes(500), "This is an Excel file (.xlsx"),
+    "damaged UTF-16": ("area\tprice\n1\t2\n".encode("utf-16") + b"x", "UTF-16 'Unicode text'"),
+    "thousands separators": (
+        ("area,price\n" + _rows(f'"1,{200 + i},000"' for i in range(12))).encode(),
+        "'1,200,000'. It looks like a number with thousands separators: remove them",
+    ),
+    "quoted decimal commas": (
+        ("area,price\n" + _rows(f'"{200 + i},5"' for i in range(12))).encode(),
+        "'200,5'. Use a dot for decimals: write 200.5.",
+    ),
+    "±1e308 prices": (
+        ("area,price\n" + _rows("1e308" if i % 2 else "-1e308" for i in range(12))).encode(),
+        "too large to compute with on data row 1: -1e+308",
+    ),
+    "1e300 prices": (
+        ("area,price\n" + _rows(f"{i + 1}e300" for i in range(12))).encode(),
+        "too large to compute with on data row 1: 1e+300",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_a_hostile_or_unusable_csv_shows_an_error_and_the_page_keeps_working(case):
+    content, message = BAD_UPLOADS[case]
+    at = _upload(_run(page_test("pages/regression.py")), content)
+    for _rerun in range(2):  # the same file stays on the uploader: every rerun says it again
+        assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
+        assert at.error[0].value.startswith("This file cannot be used: ")
+        assert "1000 houses" in at.caption[0].value  # the previous (synthetic) data is kept
+        assert not at.button(key="reg_train").disabled
+        _run(at)
+
+
+def test_a_bad_area_cell_is_named_with_its_row_and_the_column_stays_offered():
+    rows = "".join(f"{60 + i},{100_000 + 1000 * i},{1 + i % 4}\n" for i in range(12))
+    content = ("area,price,rooms\n" + rows.replace("\n64,", "\nabc,")).encode()
+    at = _upload(_run(page_test("pages/regression.py")), content)
+    assert at.selectbox(key="reg_csv_area").options == ["area", "price", "rooms"]
+    assert at.selectbox(key="reg_csv_area").value == "area"
+    assert "Column 'area' has a value that is not a finite number on data row 5: 'abc'." in (
+        at.error[0].value
+    )
+    at.selectbox(key="reg_csv_area").set_value("rooms")  # another column: usable again
+    _run(at)
+    assert not at.error and "uploaded CSV: 12 rows, columns 'rooms' and 'price'" in (
+        at.caption[0].value
+    )
+
+
+def test_decimal_commas_are_read_and_the_learner_is_told():
+    rows = "".join(f"{60 + i},5;{100_000 + 1000 * i}\n" for i in range(12))
+    at = _upload(_run(page_test("pages/regression.py")), ("area;price\n" + rows).encode())
+    assert not at.error
+    assert at.warning[0].value == (
+        "Column 'area': decimal commas were read as decimal points ('60,5' → 60.5)."
+    )
+    assert at.session_state["reg_data"].area[0] == 60.5
+
+
+def test_a_training_split_with_one_price_is_explained_and_another_seed_recovers():
+    """Ten houses, one price apart: split seed 0 keeps it for testing (rows 5 and 7), so
+    all 8 training houses cost the same. The page used to crash on every rerun."""
+    price = ["250000" if i == 4 else "100000" for i in range(10)]
+    at = _upload(_run(page_test("pages/regression.py")), f"area,price\n{_rows(price)}".encode())
+    for _rerun in range(2):
+        assert len(at.error) == 2  # on the data tab and on the train tab
+        assert all(
+            e.value.startswith(
+                "These houses cannot be used for training: All 8 "
+                "training houses have the same price"
+            )
+            for e in at.error
+        )
+        assert "Change the split seed" in at.error[0].value
+        _run(at)
+    at.number_input(key="reg_seed").set_value(2)  # rows 1 and 3 for testing
+    _run(at)
+    assert not at.error
+    assert "The network trains on 8 houses" in at.caption[0].value
+    assert not at.button(key="reg_train").disabled
