@@ -5,7 +5,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = sorted(p.stem for p in (REPO / "dlcore").glob("*.py") if p.stem != "__init__")
+# Every module of dlcore, its subpackages' included, e.g. "optimizers.runner".
+MODULES = sorted(
+    ".".join(p.relative_to(REPO / "dlcore").with_suffix("").parts).removesuffix(".__init__")
+    for p in (REPO / "dlcore").rglob("*.py")
+    if p != REPO / "dlcore" / "__init__.py"
+)
 
 
 def _imported_after(code: str) -> set[str]:
