@@ -210,9 +210,10 @@ MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_CSV_ROWS = 100_000
 MIN_CSV_ROWS = 10
 MAX_CSV_COLUMNS = 100  # a house-price file needs two
+MAX_CSV_NAME_CHARS = 200
 # Values pandas may build from one upload (data rows × columns): 100,000 rows of 5 columns.
-# The costliest half million (numbers with decimal commas) parse and check in ~0.4 s of CPU
-# and ~40 MB; numbers alone in ~0.1 s (tests/test_csv_hostile.py bounds these).
+# The costliest half million (decimal commas, or a text cell in every column) parse and
+# check in 0.3-0.6 s of CPU and < 100 MB; plain numbers in ~0.1 s (tests/test_csv_hostile.py).
 MAX_CSV_CELLS = 500_000
 # The largest |value| a house dataset may hold: squares (variance, MSE in currency) stay
 # far below float64's 1.8e308, and no price or area in any currency comes near it.
@@ -297,7 +298,7 @@ class _CsvTable:
             if column.name == name:
                 return column
         valid = ", ".join(column.name for column in self.columns)
-        raise InvalidDataset(f"There is no column '{name}'; the columns are: {valid}.")
+        raise InvalidDataset(f"There is no column '{_shown(name)}'; the columns are: {valid}.")
 
 
 # Analyses (or refusal messages) by sha256 of the upload, least recently used first.
@@ -365,6 +366,12 @@ def _parse_table(raw: bytes) -> _CsvTable:
     header_at = _BLANK_LINES[delimiter].match(text).end()  # pandas skips them before the header
     _check_shape(text, header_at, delimiter)
     frame = _parse_frame(text, delimiter)
+    long = next((str(n) for n in frame.columns if len(str(n)) > MAX_CSV_NAME_CHARS), None)
+    if long is not None:  # names are shown in pickers, charts and messages
+        raise InvalidDataset(
+            f"The column name '{_shown(long)}' has {len(long):,} characters; at most "
+            f"{MAX_CSV_NAME_CHARS} are supported. Is the first line the column names?"
+        )
     if all(_is_number(name) for name in frame.columns):
         raise InvalidDataset("The first line must hold the column names (it holds numbers).")
     if len(frame) > MAX_CSV_ROWS:
@@ -442,7 +449,7 @@ def _choose_delimiter(text: str, header_at: int) -> str:
     if most > second:
         return delimiter
     try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
+        return csv.Sniffer().sniff(text[header_at : header_at + 4096], delimiters=",;\t").delimiter
     except csv.Error:
         return ","  # one column, or no consistent separator: pandas reports what it finds
 
@@ -538,6 +545,11 @@ def _is_number(value: object) -> bool:
     return True
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell or name as a message quotes it: a 10 MB cell must not become a 10 MB message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _first(mask: np.ndarray) -> int | None:
     found = np.flatnonzero(mask)
     return int(found[0]) if found.size else None
@@ -575,7 +587,7 @@ def _text_column(name: str, column, delimiter: str) -> _CsvColumn:
     if 2 * np.count_nonzero(like) <= sample.size:  # an empty column too
         # Mostly text (a city, a date): not offered; its first non-number says why.
         row = next((int(i) for i in sample if not number[i]), None)
-        bad = None if row is None else (row, str(cells.iloc[row]))
+        bad = None if row is None else (row, _shown(str(cells.iloc[row])))
         return _CsvColumn(name, np.full(len(cells), np.nan), _first(empty), bad, False)
     values = np.full(len(cells), np.nan)
     values[number] = _to_float(cells[number])
@@ -584,7 +596,7 @@ def _text_column(name: str, column, delimiter: str) -> _CsvColumn:
         note = _read_decimal_commas(name, cells, values, ~empty & ~number)
         mark = "," if note else "."
     bad_row = _first(~empty & ~np.isfinite(values))
-    bad = None if bad_row is None else (bad_row, str(cells.iloc[bad_row]))
+    bad = None if bad_row is None else (bad_row, _shown(str(cells.iloc[bad_row])))
     return _finish_column(name, values, _first(empty), bad, True, mark, note)
 
 
@@ -612,7 +624,7 @@ def _read_decimal_commas(name: str, cells, values: np.ndarray, unread: np.ndarra
     row = _first(comma)
     return (
         f"Column '{name}': decimal commas were read as decimal points "
-        f"('{cells.iloc[row]}' → {values[row]:g})."
+        f"('{_shown(cells.iloc[row])}' → {values[row]:g})."
     )
 
 
