@@ -1,5 +1,6 @@
 """Architecture rules that keep the app fast and the engine testable."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,36 @@ def test_light_modules_do_not_import_tensorflow():
     imported = _imported_after("\n".join(f"import dlcore.{name}" for name in light))
     assert "tensorflow" not in imported
     assert "keras" not in imported
+
+
+def _module_level_imports(name: str) -> set[str]:
+    """The dlcore modules that module ``name`` imports when it is imported (its top level)."""
+    path = REPO / "dlcore" / Path(*name.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name.removeprefix("dlcore.") for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlcore"):
+            base = node.module.removeprefix("dlcore").removeprefix(".")
+            for alias in node.names:
+                full = f"{base}.{alias.name}".removeprefix(".")
+                found.add(full if full in MODULES else base)
+    return found & set(MODULES)
+
+
+def test_dlcore_has_no_import_cycles():
+    """A cycle makes the import order matter and half-initialized modules possible."""
+    graph = {name: _module_level_imports(name) - {name} for name in MODULES}
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
+        if name not in done:
+            for imported in sorted(graph[name]):
+                visit(imported, (*path, name))
+            done.add(name)
+
+    for name in MODULES:
+        visit(name, ())
+    assert graph["optimizers.runner"] == {"optimizers.loss_surfaces", "optimizers.rules"}
