@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from dlcore.errors import TrainingTooLarge
 
+# The choices each demo offers: names of the optimizer and activation registries (models build
+# them from there); tests/test_name_lists.py checks that every name here is registered.
 MNIST_OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
 REGRESSION_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adagrad")
 REGRESSION_ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "swish", "softplus", "linear")
