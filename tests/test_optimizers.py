@@ -336,3 +336,32 @@ def test_explore_bundles_everything_the_page_needs():
     assert found.adam is not None and len(found.adam.t) == 80
     assert found.start == (-1.0, 2.5)
     assert opt.explore("bowl", {"sgd": {}}, steps=5).adam is None
+
+
+# --- building for the models ----------------------------------------------------------------
+
+
+def test_build_fills_our_defaults_checks_settings_and_passes_the_rate_through():
+    import keras
+
+    momentum = opt.build("momentum", 0.01)
+    assert type(momentum) is keras.optimizers.SGD and momentum.momentum == 0.9
+    assert opt.build("nesterov", 0.01).nesterov is True
+    assert opt.build("adam", 0.01, beta_1=0.8).beta_1 == 0.8
+    schedule = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=10)
+    rate = opt.build("adamw", schedule).get_config()["learning_rate"]
+    assert rate["class_name"] == "CosineDecay" and rate["config"]["decay_steps"] == 10
+    with pytest.raises(ValueError, match=r"adam beta_1 must be a number in \[0, 0.999\]"):
+        opt.build("adam", 0.01, beta_1=2.0)
+    with pytest.raises(ValueError, match=r"'rho'.*adam.*learning_rate, beta_1"):
+        opt.build("adam", 0.01, rho=0.9)
+    with pytest.raises(ValueError, match=r"'lion'.*sgd"):
+        opt.build("lion", 0.01)
+
+
+def test_constructor_code_shows_what_differs_from_keras_defaults():
+    assert opt.constructor_code("adam", "0.05") == "Adam(learning_rate=0.05)"
+    assert opt.constructor_code("momentum", "lr") == "SGD(learning_rate=lr, momentum=0.9)"
+    assert opt.constructor_code("nesterov", "lr") == (
+        "SGD(learning_rate=lr, nesterov=True, momentum=0.9)"
+    )
