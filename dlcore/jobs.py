@@ -433,6 +433,7 @@ def submit(
     Raises:
         TrainingTooLarge: a regression run with too many optimizer steps on this data
             (an MNIST config checks its own work when it is created).
+        InvalidDataset: regression data that cannot train (regression.preprocess says why).
         QueueFull: a new job would wait behind settings.max_queued_jobs() others.
     """
     owner = object() if owner is None else owner
@@ -497,12 +498,13 @@ def _resolve_data(config: Any, data: Any) -> tuple[Any, str]:
 
 
 def _check_steps(config: Any, data: Any) -> None:
-    """Refuse before queueing, not after a wait: a regression run's steps depend on its data."""
-    from dlcore.data import HouseDataset, split_train_test
+    """Refuse before queueing, not after a wait: regression data that cannot train, or a
+    run with too many steps (they depend on the data)."""
+    from dlcore.data import HouseDataset
+    from dlcore.regression import preprocess
 
     if config.kind == "regression" and isinstance(data, HouseDataset):
-        train_idx, _ = split_train_test(data, config.test_fraction, config.seed)
-        config.check_steps(train_idx.size)
+        config.check_steps(preprocess(data, config).train_idx.size)
 
 
 def _fingerprint_arrays(data: Any) -> str:

@@ -398,3 +398,12 @@ def test_a_stopping_job_is_not_joined_a_new_submit_trains_afresh():
     trainer.gate.set()
     assert second.wait(WAIT) and second.snapshot().state == "done"
     assert trainer.calls == [0, 0]
+
+
+def test_regression_data_that_cannot_train_is_refused_before_it_queues():
+    data = make_house_prices(n_samples=50)
+    frozen = type(data)(data.area, data.price * 0 + 1e300, "huge prices")
+    trainer, registered = FakeTrainer(), dict(jobs._registry)
+    with pytest.raises(InvalidDataset, match="too large"):
+        jobs.submit(config(), frozen, owner="alice", trainer=trainer)
+    assert trainer.calls == [] and jobs._registry == registered and not jobs._waiting
