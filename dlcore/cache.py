@@ -96,8 +96,11 @@ LOCK_POLL_SECONDS = 0.05  # a waiting lock retries this often; trainings last se
 
 # Open flags for anything read from the cache: never through a link, never blocking on a
 # FIFO (open returns at once; fstat then refuses anything but a regular file).
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_DIR_FLAGS = _READ_FLAGS | os.O_DIRECTORY
+# (POSIX flags; getattr keeps the module importable where one is missing.)
+_READ_FLAGS = os.O_RDONLY | sum(
+    getattr(os, flag, 0) for flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC")
+)
+_DIR_FLAGS = _READ_FLAGS | getattr(os, "O_DIRECTORY", 0)
 _LOCK_FLAGS = _READ_FLAGS | os.O_CREAT  # flock needs no write access to the file
 _LOCK_FILE_MODE = 0o644  # as filelock made them: other users may take the lock too
 # zipfile finds the end record as these constants describe (APPNOTE 4.3.16 and 4.3.15).
