@@ -20,9 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlcore import house_prices
 from dlcore.configs import RegressionConfig
-from dlcore.data import MAX_ABS_VALUE, HouseDataset, Scaler, fit_scaler, split_train_test
-from dlcore.errors import InvalidDataset
+from dlcore.data import HouseDataset, Scaler
+
+# What the page uses of the shared pieces, under this module's name (training uses the same).
+from dlcore.house_prices import (  # noqa: F401 - part of this module's API for the page
+    METRIC_FORMULAS,
+    Preprocessing,
+    preprocess,
+    regression_metrics,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -37,92 +45,10 @@ _model_lock = threading.Lock()
 _warmed = threading.Event()
 _warm_lock = threading.Lock()
 
-# The formulas the page shows, next to the code that computes them (see regression_metrics).
-METRIC_FORMULAS = {
-    "mse": r"\mathrm{MSE} = \frac{1}{n}\sum_{i=1}^{n} (y_i - \hat y_i)^2",
-    "rmse": r"\mathrm{RMSE} = \sqrt{\mathrm{MSE}}",
-    "mae": r"\mathrm{MAE} = \frac{1}{n}\sum_{i=1}^{n} |y_i - \hat y_i|",
-    "r2": r"R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}",
-}
-
 
 # ---------------------------------------------------------------------------------------
 # Preprocessing, as training does it
 # ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """The train/test split and the two scalers fitted on the training rows.
-
-    Attributes:
-        train_idx: Sorted row indices used for training.
-        test_idx: Sorted row indices held out for testing.
-        x_scaler: Scaler of the area, fitted on the training rows only.
-        y_scaler: Scaler of the price, fitted on the training rows only.
-    """
-
-    train_idx: np.ndarray
-    test_idx: np.ndarray
-    x_scaler: Scaler
-    y_scaler: Scaler
-
-
-def preprocess(data: HouseDataset, config: RegressionConfig) -> Preprocessing:
-    """Split the data and fit the scalers exactly as training does, to show before training.
-
-    Training calls it too, so data the page shows as unusable never reaches a job.
-
-    Raises:
-        InvalidDataset: the data cannot train, and the message says what to change: a
-            value is not finite or too large to compute with, or every training house has
-            the same area or price (another split seed or test share may fix that).
-
-    Example:
-        >>> from dlcore.data import make_house_prices
-        >>> data = make_house_prices(100)
-        >>> prep = preprocess(data, RegressionConfig())
-        >>> x = prep.x_scaler.transform(data.area[prep.train_idx])  # min-max: onto [0, 1]
-        >>> float(x.min()), float(x.max())
-        (0.0, 1.0)
-    """
-    columns = (("area", data.area, data.area_name), ("price", data.price, data.price_name))
-    for what, values, name in columns:
-        _check_computable(what, values, name)
-    train_idx, test_idx = split_train_test(data, config.test_fraction, config.seed)
-    for what, values, name in columns:
-        _check_varies(what, values[train_idx], name)
-    x_scaler = fit_scaler(data.area[train_idx], config.normalization)
-    y_scaler = fit_scaler(data.price[train_idx], config.normalization)
-    return Preprocessing(train_idx, test_idx, x_scaler, y_scaler)
-
-
-def _check_computable(what: str, values: np.ndarray, name: str) -> None:
-    """Every value is finite and small enough that its square and the MSE stay finite."""
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise InvalidDataset(
-            f"The {what} on row {bad[0] + 1} ('{name}') is {values[bad[0]]}, not a number "
-            "the network can learn from."
-        )
-    huge = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
-    if huge.size:
-        raise InvalidDataset(
-            f"The {what}s are too large to compute with: row {huge[0] + 1} has "
-            f"{values[huge[0]]:g} ('{name}'), and squaring such numbers overflows. Values up "
-            f"to {MAX_ABS_VALUE:g} in size are supported: use a larger unit (e.g. thousands)."
-        )
-
-
-def _check_varies(what: str, train_values: np.ndarray, name: str) -> None:
-    """The training split's values differ: scaling divides by their spread."""
-    if train_values.size and np.ptp(train_values) == 0:
-        raise InvalidDataset(
-            f"All {train_values.size} training houses have the same {what}, "
-            f"{train_values[0]:,.6g} (column '{name}'): the network has nothing to learn from. "
-            "Change the split seed or the share kept for testing, or use data whose "
-            f"{what}s vary more."
-        )
 
 
 def scaler_latex(scaler: Scaler, name: str, inverse: bool = False) -> str:
@@ -247,37 +173,16 @@ def hidden_contributions(
 
 
 def predict_prices(model: keras.Model, x_scaler: Scaler, y_scaler: Scaler, area) -> np.ndarray:
-    """The model's predicted prices (currency) for areas (m²): scale, predict, unscale."""
-    from dlcore.training import predict_price
-
+    """The model's predicted prices (currency) for areas (m²), safe for a model that
+    several sessions share (house_prices.predict_prices under the model lock)."""
     with _model_lock:
-        return predict_price(model, x_scaler, y_scaler, area)
+        return house_prices.predict_prices(model, x_scaler, y_scaler, area)
 
 
 def result_prices(result: TrainResult, area) -> np.ndarray:
     """Predicted prices of a training result for areas (m²)."""
     extras = result.extras
     return predict_prices(result.model, extras["x_scaler"], extras["y_scaler"], area)
-
-
-def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² of predictions, in the units of y (see METRIC_FORMULAS).
-
-    Example:
-        >>> m = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
-        >>> round(m["mse"], 4), round(m["mae"], 4), round(m["r2"], 4)
-        (0.3333, 0.3333, 0.5)
-    """
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"need equal, non-empty lengths; got {y_true.size} and {y_pred.size}")
-    error = y_true - y_pred
-    mse = float(np.mean(error**2))
-    total = float(np.sum((y_true - y_true.mean()) ** 2))
-    # A constant target has no variance to explain: R² is undefined, reported as NaN.
-    r2 = 1.0 - float(np.sum(error**2)) / total if total > 0 else float("nan")
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(error))), "r2": r2}
 
 
 def test_metrics(result: TrainResult, data: HouseDataset) -> dict[str, float]:

@@ -21,7 +21,13 @@ import numpy as np
 from dlcore import data as data_module
 from dlcore import device, models
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
-from dlcore.regression import preprocess, regression_metrics
+from dlcore.house_prices import (
+    Preprocessing,
+    predict_prices,
+    preprocess,
+    regression_metrics,
+    scaled_columns,
+)
 
 EVAL_BATCH_SIZE = 1024  # inference only: large batches are faster and need no tuning
 CURVE_POINTS = 100
@@ -258,39 +264,16 @@ def _train_mnist(config: MnistConfig, data, progress, stop_event, patience) -> T
 
 @dataclass(frozen=True)
 class _RegressionData:
-    """The split and scaled house prices, float32 columns for Keras."""
+    """The houses and their preparation (split and scalers, as the page shows them)."""
 
     dataset: data_module.HouseDataset
-    train_idx: np.ndarray
-    test_idx: np.ndarray
-    x_scaler: data_module.Scaler
-    y_scaler: data_module.Scaler
+    prep: Preprocessing
 
     def scaled(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = self.x_scaler.transform(self.dataset.area[idx]).astype(np.float32)
-        y = self.y_scaler.transform(self.dataset.price[idx]).astype(np.float32)
-        return x.reshape(-1, 1), y.reshape(-1, 1)
+        return scaled_columns(self.dataset, self.prep, idx)
 
-
-def _prepare_regression(config: RegressionConfig, dataset) -> _RegressionData:
-    """Split with the config's seed; fit both scalers on the training split only.
-
-    The same checks as the page's preview (regression.preprocess): data that cannot train
-    is refused here with InvalidDataset too, whoever submitted it.
-    """
-    prep = preprocess(dataset, config)
-    return _RegressionData(dataset, prep.train_idx, prep.test_idx, prep.x_scaler, prep.y_scaler)
-
-
-def predict_price(model: keras.Model, x_scaler, y_scaler, area: np.ndarray) -> np.ndarray:
-    """Prices (currency) the regression model predicts for areas (m²).
-
-    A direct model call rather than ``model.predict``: for a few hundred points it is
-    far cheaper, which matters when it runs after every epoch.
-    """
-    x = x_scaler.transform(np.asarray(area, dtype=np.float64)).astype(np.float32)
-    y = np.asarray(model(x.reshape(-1, 1), training=False), dtype=np.float64)
-    return y_scaler.inverse(y.reshape(-1))
+    def predict(self, model, area: np.ndarray) -> np.ndarray:
+        return predict_prices(model, self.prep.x_scaler, self.prep.y_scaler, area)
 
 
 def _curve_extras(model, prepared: _RegressionData) -> Callable[[], dict]:
@@ -298,7 +281,7 @@ def _curve_extras(model, prepared: _RegressionData) -> Callable[[], dict]:
     grid = np.linspace(area.min(), area.max(), CURVE_POINTS)
 
     def extras() -> dict:
-        price = predict_price(model, prepared.x_scaler, prepared.y_scaler, grid)
+        price = prepared.predict(model, grid)
         return {"curve_area": grid, "curve_price": price}
 
     return extras
@@ -319,9 +302,12 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
     import tensorflow as tf
 
     info = device.configure()
-    prepared = _prepare_regression(config, data if data is not None else _default_houses())
-    x_train, y_train = prepared.scaled(prepared.train_idx)
-    x_test, y_test = prepared.scaled(prepared.test_idx)
+    houses = data if data is not None else _default_houses()
+    # The same checks as the page's preview: data that cannot train raises InvalidDataset.
+    prepared = _RegressionData(houses, preprocess(houses, config))
+    prep = prepared.prep
+    x_train, y_train = prepared.scaled(prep.train_idx)
+    x_test, y_test = prepared.scaled(prep.test_idx)
     config.check_steps(len(x_train))
     keras.utils.set_random_seed(config.seed)
     model = models.build_regression_mlp(config)  # float32, no strategy: 31 weights
@@ -334,10 +320,10 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
     outcome = _fit(model, train_data, {"epochs": config.epochs}, control, patience)
     metrics = _regression_result_metrics(model, prepared, outcome.status)
     extras = {
-        "x_scaler": prepared.x_scaler,
-        "y_scaler": prepared.y_scaler,
-        "train_idx": prepared.train_idx,
-        "test_idx": prepared.test_idx,
+        "x_scaler": prep.x_scaler,
+        "y_scaler": prep.y_scaler,
+        "train_idx": prep.train_idx,
+        "test_idx": prep.test_idx,
         "best_epoch": outcome.best_epoch,
     }
     return _result(config, model, outcome, metrics, info, extras)
@@ -352,8 +338,8 @@ def _regression_result_metrics(model, prepared: _RegressionData, status: str) ->
     dataset = prepared.dataset
     with np.errstate(all="ignore"):  # a diverged model predicts NaN/inf: report NaN
         scores = {}
-        for split, idx in (("test", prepared.test_idx), ("train", prepared.train_idx)):
-            pred = predict_price(model, prepared.x_scaler, prepared.y_scaler, dataset.area[idx])
+        for split, idx in (("test", prepared.prep.test_idx), ("train", prepared.prep.train_idx)):
+            pred = prepared.predict(model, dataset.area[idx])
             scores[split] = regression_metrics(dataset.price[idx], pred)
     metrics = {f"test_{name}": value for name, value in scores["test"].items()}
     metrics["train_mse"] = scores["train"]["mse"]

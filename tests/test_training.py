@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from dlcore import data, training
+from dlcore import data, house_prices, training
 from dlcore.configs import MnistConfig, RegressionConfig
 from dlcore.errors import InvalidDataset
 
@@ -125,7 +125,7 @@ def test_regression_epochs_carry_the_fitted_curve_in_currency():
     area, price = extras["curve_area"], extras["curve_price"]
     assert len(area) == len(price) == 100
     assert area[0] == HOUSES.area.min() and area[-1] == HOUSES.area.max()
-    expected = training.predict_price(
+    expected = house_prices.predict_prices(
         result.model, result.extras["x_scaler"], result.extras["y_scaler"], area
     )
     np.testing.assert_allclose(price, expected, rtol=1e-6)
@@ -137,7 +137,7 @@ def test_regression_val_loss_is_the_mse_on_the_test_split():
     result = training.train(config, HOUSES)
     xs, ys = result.extras["x_scaler"], result.extras["y_scaler"]
     test = result.extras["test_idx"]
-    pred = ys.transform(training.predict_price(result.model, xs, ys, HOUSES.area[test]))
+    pred = ys.transform(house_prices.predict_prices(result.model, xs, ys, HOUSES.area[test]))
     mse = np.mean((pred - ys.transform(HOUSES.price[test])) ** 2)
     assert result.history["val_loss"][-1] == pytest.approx(mse, rel=1e-4)
 
@@ -163,16 +163,16 @@ def test_early_stopping_restores_the_best_epoch():
     assert result.epochs_run == best + 1 + 3
     xs, ys = result.extras["x_scaler"], result.extras["y_scaler"]
     test = result.extras["test_idx"]
-    pred = ys.transform(training.predict_price(result.model, xs, ys, HOUSES.area[test]))
+    pred = ys.transform(house_prices.predict_prices(result.model, xs, ys, HOUSES.area[test]))
     mse = np.mean((pred - ys.transform(HOUSES.price[test])) ** 2)
     assert mse == pytest.approx(val_loss[best], rel=1e-4)
 
 
 def test_regression_metrics_formulas():
     y = np.array([100.0, 200.0, 300.0, 400.0])
-    perfect = training.regression_metrics(y, y)
+    perfect = house_prices.regression_metrics(y, y)
     assert perfect == {"mse": 0.0, "rmse": 0.0, "mae": 0.0, "r2": 1.0}
-    mean_only = training.regression_metrics(y, np.full(4, y.mean()))
+    mean_only = house_prices.regression_metrics(y, np.full(4, y.mean()))
     assert mean_only["r2"] == 0.0 and mean_only["mse"] == 12_500.0 and mean_only["mae"] == 100.0
 
 
