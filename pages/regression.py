@@ -4,6 +4,7 @@ import streamlit as st
 
 from dlcore import data as houses
 from dlcore import models, regression
+from dlcore import optimizers as opt
 from dlcore.configs import (
     MAX_REGRESSION_STEPS,
     REGRESSION_ACTIVATIONS,
@@ -24,14 +25,6 @@ from pages._runtime import ensure_app_navigation
 
 ensure_app_navigation()
 
-OPTIMIZERS = {
-    "sgd": "plain gradient descent (SGD)",
-    "momentum": "SGD + momentum 0.9",
-    "rmsprop": "RMSprop",
-    "adam": "Adam",
-    "adagrad": "Adagrad",
-}
-LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SCALINGS = {"minmax": "Min-max to [0, 1] (the tutorial's choice)", "standard": "Standardize"}
 
 
@@ -106,13 +99,16 @@ def choose_settings(tabs) -> tuple[houses.HouseDataset, RegressionConfig]:
         c = st.columns(3)
         units = c[0].slider("Hidden units", 1, 64, 10, key="reg_units")
         activation = c[1].selectbox("Activation", REGRESSION_ACTIVATIONS, key="reg_act")
+        shown = st.session_state.get("reg_opt", REGRESSION_OPTIMIZERS[0])
         optimizer = c[2].selectbox(
             "Optimizer",
             REGRESSION_OPTIMIZERS,
-            format_func=lambda o: OPTIMIZERS.get(o, o),
+            format_func=lambda o: opt.get(o).label,
             key="reg_opt",
+            help=f"In Keras: `{opt.constructor_code(shown, 'α')}`",
         )
-        lr = c[0].select_slider("Learning rate", LEARNING_RATES, 0.01, key="reg_lr")
+        rates = opt.get(optimizer).hyperparameter("learning_rate").stops((1, 3))
+        lr = c[0].select_slider("Learning rate", rates, 0.01, key="reg_lr")
         epochs = c[1].number_input("Epochs", 1, 2000, 200, 10, key="reg_epochs")
         batch = c[2].select_slider(
             "Batch size", [1, 8, 16, 32, 64, 128, 256, 1024], 32, key="reg_batch"

@@ -4,6 +4,7 @@ which the page can show at once; see tests/test_name_lists.py for the lists in d
 import pytest
 
 from dlcore import activations, losses, optimizers
+from dlcore.configs import REGRESSION_ACTIVATIONS, REGRESSION_OPTIMIZERS
 from tests.app.conftest import page_test
 
 
@@ -36,6 +37,10 @@ CHOICES = {
     "pages/optimizers.py": [
         ("selectbox", "opt_surface", optimizers.surfaces(), surface),
         ("multiselect", "opt_chosen", optimizers.names(), optimizer),
+    ],
+    "pages/regression.py": [
+        ("selectbox", "reg_opt", REGRESSION_OPTIMIZERS, optimizer),
+        ("selectbox", "reg_act", REGRESSION_ACTIVATIONS, str),
     ],
 }
 
