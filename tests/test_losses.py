@@ -9,7 +9,7 @@ import pytest
 
 from dlcore import losses
 from dlcore.errors import InvalidDataset
-from tests.test_activations import latex_sides
+from tests.support.latex import latex_sides
 
 RNG = np.random.default_rng(7)
 Y = RNG.normal(size=8)
