@@ -20,6 +20,7 @@ import dlcore
 from dlcore import cache, jobs, settings
 from dlcore.configs import MNIST_QUICK, MnistConfig, RegressionConfig
 from dlcore.errors import DlcoreError
+from dlcore.states import JobState
 
 POLL_SECONDS = 0.25
 BAR_WIDTH = 24
@@ -82,7 +83,7 @@ DEMOS: dict[str, tuple[Callable[[argparse.Namespace], tuple[Any, Any]], tuple[st
 
 def _progress_line(snapshot: jobs.JobSnapshot) -> str:
     """One line: a bar, the percentage, epoch/batch, the latest loss and the ETA."""
-    if snapshot.state == "queued":
+    if snapshot.state == JobState.QUEUED:
         return f"queued (position {snapshot.queue_position})"
     filled = round(snapshot.fraction * BAR_WIDTH)
     line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {snapshot.fraction:4.0%}"
@@ -192,17 +193,17 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     handle = jobs.submit(config, data)
     snapshot = _follow(handle)
-    if snapshot.state in ("failed", "cancelled"):
+    if snapshot.state in (JobState.FAILED, JobState.CANCELLED):
         print(f"error: {snapshot.error or snapshot.message}", file=sys.stderr)
-        return EXIT_FAILED if snapshot.state == "failed" else EXIT_INTERRUPTED
+        return EXIT_FAILED if snapshot.state == JobState.FAILED else EXIT_INTERRUPTED
     report = _report(args.demo, handle, snapshot)
     if args.json:
         print(json.dumps(report))
     else:
         _print_summary(report)
-    if snapshot.state == "stopped":
+    if snapshot.state == JobState.STOPPED:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if snapshot.state == "diverged" else 0
+    return EXIT_FAILED if snapshot.state == JobState.DIVERGED else 0
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ import dlcore
 from dlcore import settings
 from dlcore.configs import MnistConfig, RegressionConfig
 from dlcore.errors import CacheError
+from dlcore.states import CACHEABLE_STATUSES, TrainingStatus
 
 if TYPE_CHECKING:
     from dlcore.training import TrainResult
@@ -777,6 +778,14 @@ def _inode(path: Path) -> int | None:
         return None
 
 
+def _cached_status(value: object) -> TrainingStatus:
+    """The stored status, which must be one that is ever cached (never stopped or diverged)."""
+    status = TrainingStatus(str(value))
+    if status not in CACHEABLE_STATUSES:
+        raise ValueError(f"a {status} run is never cached")
+    return status
+
+
 def _read_entry(key: str, path: Path) -> TrainResult:
     """Verify and read every file of an entry; raises on anything unexpected."""
     from dlcore.training import TrainResult
@@ -792,7 +801,7 @@ def _read_entry(key: str, path: Path) -> TrainResult:
         "config": config,
         "history": {name: list(values) for name, values in history.items()},
         "metrics": dict(metrics),
-        "status": str(meta["status"]),
+        "status": _cached_status(meta["status"]),
         "train_seconds": float(meta["train_seconds"]),
         "device": str(meta["device"]),
         "epochs_run": int(meta["epochs_run"]),

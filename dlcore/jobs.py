@@ -32,6 +32,13 @@ import filelock
 
 from dlcore import cache, settings
 from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
+from dlcore.states import (
+    CACHEABLE_STATUSES,
+    FINISHED_STATES,
+    STATE_OF_STATUS,
+    JobState,
+    TrainingStatus,
+)
 
 if TYPE_CHECKING:
     from dlcore.configs import MnistConfig, RegressionConfig
@@ -39,16 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "done", "stopped", "diverged", "failed", "cancelled")
-FINISHED_STATES = frozenset(STATES[2:])
-# Training status -> job state; a stopped or diverged run is shown but never cached.
-STATUS_TO_STATE = {
-    "completed": "done",
-    "early_stopped": "done",
-    "stopped": "stopped",
-    "diverged": "diverged",
-}
-UNCACHED_STATUSES = frozenset({"stopped", "diverged"})
 BATCH_LOG_LIMIT = 500  # recent per-batch logs kept for the live chart
 FINISHED_KEPT = 20  # finished jobs kept in the registry so a page rerun finds them
 LOCK_POLL_SECONDS = 0.5  # how often a job waiting for another process's lock checks cancel
@@ -61,7 +58,7 @@ class JobSnapshot:
     """A consistent copy of a job's progress at one moment.
 
     Attributes:
-        state: One of STATES.
+        state: Where the job is (a JobState).
         epoch: The epoch in progress or last finished, 1-based (0 before the first batch).
         epochs: Epochs planned.
         batch: Batches finished in the current epoch.
@@ -82,7 +79,7 @@ class JobSnapshot:
             cached, so it will not survive a restart), else None.
     """
 
-    state: str
+    state: JobState
     epoch: int = 0
     epochs: int = 0
     batch: int = 0
@@ -119,7 +116,7 @@ class _Job:
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.done_event = threading.Event()
-        self.state = "queued"
+        self.state = JobState.QUEUED
         self.epochs = int(getattr(config, "epochs", 0))
         self.epoch = self.batch = self.batches_per_epoch = self.batches_seen = 0
         self.history: list[dict[str, float]] = []
@@ -142,11 +139,11 @@ class _Job:
 
     def start(self) -> None:
         with self.lock:
-            self.state = "running"
+            self.state = JobState.RUNNING
             self.started = time.monotonic()
             self.message = "Preparing the data and the model"
 
-    def finish(self, state: str, *, message: str, error: str | None = None) -> None:
+    def finish(self, state: JobState, *, message: str, error: str | None = None) -> None:
         """Move to a finished state; the done event is set by whoever owns the job."""
         with self.lock:
             self.state = state
@@ -155,7 +152,7 @@ class _Job:
             self.finished_at = time.monotonic()
             self.data = None  # the job no longer needs it; keep the registry light
 
-    def finish_with(self, result: TrainResult, state: str, message: str) -> None:
+    def finish_with(self, result: TrainResult, state: JobState, message: str) -> None:
         """Finish with a result; the per-epoch history comes from the result itself."""
         epochs_run = int(result.epochs_run)
         with self.lock:
@@ -163,7 +160,7 @@ class _Job:
             self.cached = bool(result.cached)
             self.history = _epoch_rows(result.history)
             self.epoch = epochs_run
-            if state == "done":
+            if state == JobState.DONE:
                 self.batch = self.batches_per_epoch
         self.finish(state, message=message)
 
@@ -172,9 +169,9 @@ class _Job:
         owners = len(self.owners)
         with self.lock:
             now = self.finished_at or time.monotonic()
-            fraction = 1.0 if self.state == "done" else self._fraction()
+            fraction = 1.0 if self.state == JobState.DONE else self._fraction()
             train_seconds = now - self.train_started if self.train_started else 0.0
-            running = self.state == "running"
+            running = self.state == JobState.RUNNING
             return JobSnapshot(
                 state=self.state,
                 epoch=self.epoch,
@@ -209,9 +206,9 @@ class _Job:
         return self.batches_seen * batch_size / train_seconds
 
     def _message(self, queue_position: int) -> str:
-        if self.state == "queued":
+        if self.state == JobState.QUEUED:
             return f"Waiting for a free training slot (position {queue_position} in the queue)"
-        if self.state == "running" and self.epoch and not self.stop_event.is_set():
+        if self.state == JobState.RUNNING and self.epoch and not self.stop_event.is_set():
             return f"Training: epoch {self.epoch} of {self.epochs}"
         return self.message
 
@@ -376,7 +373,7 @@ def _withdraw(job: _Job, owner: Hashable) -> None:
         return
     if job in _waiting:
         _waiting.remove(job)
-        job.finish("cancelled", message="Cancelled while waiting in the queue")
+        job.finish(JobState.CANCELLED, message="Cancelled while waiting in the queue")
         _retire(job)
         job.done_event.set()
         _cond.notify_all()
@@ -530,7 +527,7 @@ def _finished_from_cache(key: str, config: Any, result: TrainResult) -> _Job:
     """Register an already finished job holding a cached result; _cond held."""
     job = _Job(key, config, None, "", _default_trainer)
     job.started = time.monotonic()
-    job.finish_with(result, "done", "Loaded from the cache")
+    job.finish_with(result, JobState.DONE, "Loaded from the cache")
     job.done_event.set()
     if _live_job(key) is None:
         _registry[key] = job
@@ -580,20 +577,20 @@ def _execute(job: _Job) -> None:
     """Under the key's lock: check the cache again, train, and store the result."""
     with contextlib.ExitStack() as stack:
         if not _enter_key_lock(job, stack):
-            job.finish("cancelled", message="Cancelled before training started")
+            job.finish(JobState.CANCELLED, message="Cancelled before training started")
             return
         stored = cache.load(job.key)  # another process may have trained it meanwhile
         if stored is not None:
-            job.finish_with(stored, "done", "Loaded from the cache")
+            job.finish_with(stored, JobState.DONE, "Loaded from the cache")
             return
         if job.stop_event.is_set():
-            job.finish("cancelled", message="Cancelled before training started")
+            job.finish(JobState.CANCELLED, message="Cancelled before training started")
             return
         job.note("Preparing the data and the model")
         result = job.trainer(
             job.config, job.data, progress=_ProgressSink(job), stop_event=job.stop_event
         )
-        state = STATUS_TO_STATE.get(result.status)
+        state = STATE_OF_STATUS.get(result.status)
         if state is None:
             raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
         job.finish_with(result, state, _store(job, result))
@@ -613,9 +610,9 @@ def _enter_key_lock(job: _Job, stack: contextlib.ExitStack) -> bool:
 def _store(job: _Job, result: TrainResult) -> str:
     """Save a finished result in the cache; returns the message to show."""
     seconds = f"{result.train_seconds:.1f} s"
-    if result.status == "stopped":
+    if result.status == TrainingStatus.STOPPED:
         return f"Stopped after {result.epochs_run} epoch(s) in {seconds}; kept the best epoch"
-    if result.status == "diverged":
+    if result.status not in CACHEABLE_STATUSES:  # diverged
         return f"Training diverged after {result.epochs_run} epoch(s); try a smaller learning rate"
     try:
         cache.save(job.key, result, data_fingerprint=job.fingerprint)
@@ -638,4 +635,4 @@ def _fail(job: _Job, exc: BaseException) -> None:
         if isinstance(exc, MemoryError):
             message += " (out of memory: try a smaller batch size or training set)"
     logger.error("Job %s failed: %s", job.key[:12], message, exc_info=exc)
-    job.finish("failed", message=message, error=message)
+    job.finish(JobState.FAILED, message=message, error=message)

@@ -28,6 +28,7 @@ from dlcore.house_prices import (
     regression_metrics,
     scaled_columns,
 )
+from dlcore.states import TrainingStatus
 
 EVAL_BATCH_SIZE = 1024  # inference only: large batches are faster and need no tuning
 CURVE_POINTS = 100
@@ -56,9 +57,9 @@ class TrainResult:
         metrics: MNIST: test_accuracy, test_loss on the 10,000 test images. Regression, in
             real currency units on the test split: test_mse, test_rmse, test_mae, test_r2,
             and train_mse on the training split. NaN when the run diverged.
-        status: "completed", "stopped" (stop_event), "diverged" (NaN/inf loss, or a
-            metric that is not finite) or "early_stopped" (no improvement for `patience`
-            epochs).
+        status: How it ended (dlcore.states.TrainingStatus): completed, stopped
+            (stop_event), diverged (NaN/inf loss, or a metric that is not finite) or
+            early_stopped (no improvement for `patience` epochs).
         train_seconds: Wall time of model.fit.
         device: DeviceInfo.summary of the device that trained.
         epochs_run: Number of epochs in history.
@@ -71,7 +72,7 @@ class TrainResult:
     model: keras.Model
     history: dict[str, list[float]]
     metrics: dict[str, float]
-    status: str
+    status: TrainingStatus
     train_seconds: float
     device: str
     epochs_run: int
@@ -108,7 +109,7 @@ class _RunControl(keras.callbacks.Callback):
         self.progress, self.stop_event = progress, stop_event
         self.batches_per_epoch, self.monitor, self.extras_fn = batches_per_epoch, monitor, extras_fn
         self.validation_fn: Callable[[], dict[str, float]] | None = None
-        self.status, self.epoch, self.history = "completed", 0, {}
+        self.status, self.epoch, self.history = TrainingStatus.COMPLETED, 0, {}
         self.best_value, self.best_epoch, self.best_weights = None, None, None
 
     def on_train_begin(self, logs=None):
@@ -124,9 +125,9 @@ class _RunControl(keras.callbacks.Callback):
             self.progress.on_batch_end(self.epoch, batch, logs)
         # Checked after reporting, so a stop requested while reporting acts at once.
         if not math.isfinite(logs.get("loss", 0.0)):
-            self.status, self.model.stop_training = "diverged", True
+            self.status, self.model.stop_training = TrainingStatus.DIVERGED, True
         elif self.stop_event is not None and self.stop_event.is_set():
-            self.status, self.model.stop_training = "stopped", True
+            self.status, self.model.stop_training = TrainingStatus.STOPPED, True
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.validation_fn is not None:
@@ -150,7 +151,7 @@ class _RunControl(keras.callbacks.Callback):
 @dataclass
 class _FitOutcome:
     history: dict[str, list[float]]
-    status: str
+    status: TrainingStatus
     seconds: float
     best_epoch: int | None
 
@@ -159,13 +160,13 @@ class _FitOutcome:
 _MAY_BE_NAN = frozenset({"test_r2"})
 
 
-def _final_status(status: str, metrics: dict[str, float]) -> str:
+def _final_status(status: TrainingStatus, metrics: dict[str, float]) -> TrainingStatus:
     """The fit's status, or "diverged" when a final metric is not finite.
 
     Such a run must not be shown as a good one nor cached (jobs never caches "diverged").
     """
     finite = all(math.isfinite(v) for k, v in metrics.items() if k not in _MAY_BE_NAN)
-    return status if finite else "diverged"
+    return status if finite else TrainingStatus.DIVERGED
 
 
 def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: dict) -> TrainResult:
@@ -199,10 +200,10 @@ def _fit(model, train_data, fit_kwargs, control: _RunControl, patience: int | No
     model.fit(train_data, callbacks=callbacks, verbose=0, shuffle=False, **fit_kwargs)
     seconds = time.perf_counter() - started
     status = control.status
-    if status == "stopped":
+    if status == TrainingStatus.STOPPED:
         control.restore_best()
-    elif status == "completed" and early is not None and early.stopped_epoch > 0:
-        status = "early_stopped"
+    elif status == TrainingStatus.COMPLETED and early is not None and early.stopped_epoch > 0:
+        status = TrainingStatus.EARLY_STOPPED
     return _FitOutcome(control.history, status, seconds, control.best_epoch)
 
 
@@ -333,7 +334,9 @@ def _default_houses() -> data_module.HouseDataset:
     return data_module.make_house_prices()
 
 
-def _regression_result_metrics(model, prepared: _RegressionData, status: str) -> dict[str, float]:
+def _regression_result_metrics(
+    model, prepared: _RegressionData, status: TrainingStatus
+) -> dict[str, float]:
     """Test metrics and train MSE in real currency units (all NaN after divergence)."""
     dataset = prepared.dataset
     with np.errstate(all="ignore"):  # a diverged model predicts NaN/inf: report NaN
@@ -343,7 +346,7 @@ def _regression_result_metrics(model, prepared: _RegressionData, status: str) ->
             scores[split] = regression_metrics(dataset.price[idx], pred)
     metrics = {f"test_{name}": value for name, value in scores["test"].items()}
     metrics["train_mse"] = scores["train"]["mse"]
-    diverged = status == "diverged"
+    diverged = status == TrainingStatus.DIVERGED
     return {k: v if math.isfinite(v) and not diverged else math.nan for k, v in metrics.items()}
 
 

@@ -22,6 +22,7 @@ import streamlit as st
 from dlcore import jobs
 from dlcore.errors import QueueFull
 from dlcore.jobs import JobHandle, JobSnapshot
+from dlcore.states import JobState
 from pages._runtime import keep_keras_state
 
 Render = Callable[[JobSnapshot, JobHandle], None]
@@ -98,13 +99,13 @@ def _progress_line(snap: JobSnapshot) -> str:
 
 def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
     """One clear message for a finished job: done, stopped, diverged, failed or cancelled."""
-    if snap.state == "done" and snap.warning:
+    if snap.state == JobState.DONE and snap.warning:
         st.warning(snap.warning)  # the result is usable, but something about it needs saying
-    elif snap.state == "done":
+    elif snap.state == JobState.DONE:
         st.success(snap.message or "Training finished.")
-    elif snap.state == "diverged":
+    elif snap.state == JobState.DIVERGED:
         st.error(diverged_hint or snap.message)
-    elif snap.state == "failed":
+    elif snap.state == JobState.FAILED:
         st.error(snap.error or snap.message or "Training failed.")
     else:  # stopped or cancelled by the learner
         st.info(snap.message or f"Training {snap.state}.")
@@ -119,7 +120,7 @@ def _poll(state_key: str, key: str, render: Render) -> None:
     snap = handle.snapshot()
     if snap.finished:
         st.rerun()  # the page now shows the final result; this fragment is not called again
-    if snap.state == "queued":
+    if snap.state == JobState.QUEUED:
         st.info(f"Waiting for a free training slot: position {snap.queue_position} in the queue.")
     else:
         st.progress(snap.fraction, text=_progress_line(snap))

@@ -14,6 +14,7 @@ import streamlit as st
 from dlcore import cache, jobs
 from dlcore import data as datasets
 from dlcore.configs import MNIST_QUICK, MnistConfig
+from dlcore.states import USABLE_STATUSES, TrainingStatus
 from pages import _live as live
 
 JOB = "mnist_job"
@@ -21,7 +22,6 @@ MODEL = "mnist_model"
 TAB = "mnist_tab"
 DIGIT = "mnist_digit"  # the user's last prepared digit (28x28 uint8), for "Look inside"
 TABS = ("Explore", "Train", "Evaluate", "Look inside", "Read my digit")
-USABLE_STATUSES = ("completed", "early_stopped", "stopped")
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def model_label(trained: Trained) -> str:
     """One line naming the model in use and its test accuracy."""
     result, config = trained.result, trained.result.config
     accuracy = result.metrics.get("test_accuracy", float("nan"))
-    stopped = " (stopped early by you)" if result.status == "stopped" else ""
+    stopped = " (stopped early by you)" if result.status == TrainingStatus.STOPPED else ""
     return (
         f"Model in use: {config.conv1_filters}/{config.conv2_filters} filters, "
         f"{config.dense_units} dense units, {result.epochs_run} epoch(s) on "

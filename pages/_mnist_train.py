@@ -15,6 +15,7 @@ from dlcore.configs import (
     SCHEDULES,
     MnistConfig,
 )
+from dlcore.states import TrainingStatus
 from pages import _live as live
 from pages._mnist_shared import JOB, start_training
 
@@ -182,7 +183,7 @@ def _render_live(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     )
     right.plotly_chart(_curve_figure("Accuracy", "accuracy", curves), key="mnist_live_acc")
     result = handle.result() if snap.finished else None
-    if result is not None and result.status != "diverged":
+    if result is not None and result.status != TrainingStatus.DIVERGED:
         st.progress(snap.fraction, text=f"Epoch {snap.epoch} / {snap.epochs} · {snap.state}")
         _final(result)
     elif not snap.finished:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dlcore import data as houses
 from dlcore import jobs, models, regression
+from dlcore.states import JobState
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
 COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728"}
@@ -36,7 +37,7 @@ def add_points(fig: go.Figure, data, prep, scaled: bool = False, most: int = 0) 
 
 def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
     """Train/test MSE per epoch; for a diverged run, the loss per batch as it exploded."""
-    if snap.state == "diverged":
+    if snap.state == JobState.DIVERGED:
         fig = figure("Diverged: the loss per batch exploded", "batch", "MSE", log_y=True)
         fig.update_yaxes(dtick=None)  # it spans dozens of powers of ten
         losses = np.array([row.get("loss", np.nan) for row in snap.batch_losses])
@@ -57,16 +58,16 @@ def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     most = 0 if snap.finished else LIVE_POINTS
     prep = regression.preprocess(data, config)
     fit = add_points(figure(title, data.area_name, data.price_name), data, prep, most=most)
-    result = handle.result() if snap.state in ("done", "stopped") else None
+    result = handle.result() if snap.state in (JobState.DONE, JobState.STOPPED) else None
     curve = snap.extras.get("curve_price", [np.nan])
     if result is not None:
         grid = regression.area_grid(data, 100)
         add_line(
             fit, grid, regression.result_prices(result, grid), "network", color=COLORS["network"]
         )
-    elif snap.state != "diverged" and np.isfinite(curve).all():
+    elif snap.state != JobState.DIVERGED and np.isfinite(curve).all():
         add_line(fit, snap.extras["curve_area"], curve, "network", color=COLORS["network"])
-    elif snap.state == "diverged":
+    elif snap.state == JobState.DIVERGED:
         fit.add_annotation(
             text="No curve: the weights became infinite",
             showarrow=False,

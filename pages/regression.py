@@ -12,6 +12,7 @@ from dlcore.configs import (
     RegressionConfig,
 )
 from dlcore.errors import InvalidDataset, TrainingTooLarge
+from dlcore.states import JobState, TrainingStatus
 from pages import _live as live
 from pages._regression_results import (
     add_points,
@@ -186,10 +187,12 @@ def finished_run():
     state = snap.state if snap is not None else "none"
     waiting = {
         "none": "Train a model first (tab 4).",
-        "queued": "Waiting for a training slot…",
-        "running": "Training… watch it on tab 4; the results appear here when it ends.",
+        JobState.QUEUED: "Waiting for a training slot…",
+        JobState.RUNNING: "Training… watch it on tab 4; the results appear here when it ends.",
     }.get(state, f"The last run {state} (tab 4): nothing to show.")
-    return (trained if trained is not None and trained.status != "diverged" else None), waiting
+    return (
+        trained if trained is not None and trained.status != TrainingStatus.DIVERGED else None
+    ), waiting
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""The states a training and a job can be in, as enums the whole code base shares.
+
+They are StrEnums: each member equals its plain string ("done" == JobState.DONE), so the
+snapshots, the cache's JSON and the command line's --json output keep their plain values.
+This module imports nothing, so pages and light modules use it without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TrainingStatus(StrEnum):
+    """How a call to dlcore.training.train ended."""
+
+    COMPLETED = "completed"  # every epoch ran
+    EARLY_STOPPED = "early_stopped"  # no improvement for `patience` epochs; best weights kept
+    STOPPED = "stopped"  # the learner stopped it; best weights kept
+    DIVERGED = "diverged"  # the loss or a final metric became NaN or infinite
+
+
+class JobState(StrEnum):
+    """Where a background job (dlcore.jobs) is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Results that may be cached: complete runs. A stopped or diverged run is shown, never kept.
+CACHEABLE_STATUSES = frozenset({TrainingStatus.COMPLETED, TrainingStatus.EARLY_STOPPED})
+# Results whose model a learner may use (a stopped run keeps its best epoch).
+USABLE_STATUSES = CACHEABLE_STATUSES | {TrainingStatus.STOPPED}
+LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+FINISHED_STATES = frozenset(JobState) - LIVE_STATES
+# How a job ends for each way its training ended.
+STATE_OF_STATUS = {
+    TrainingStatus.COMPLETED: JobState.DONE,
+    TrainingStatus.EARLY_STOPPED: JobState.DONE,
+    TrainingStatus.STOPPED: JobState.STOPPED,
+    TrainingStatus.DIVERGED: JobState.DIVERGED,
+}

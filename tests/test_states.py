@@ -1,0 +1,28 @@
+"""The shared states: every training status maps to a job state, the sets derive from them."""
+
+import json
+
+from dlcore import states
+from dlcore.states import JobState, TrainingStatus
+
+
+def test_every_training_status_ends_its_job_in_a_finished_state():
+    assert set(states.STATE_OF_STATUS) == set(TrainingStatus)
+    assert set(states.STATE_OF_STATUS.values()) <= states.FINISHED_STATES
+
+
+def test_finished_and_live_states_split_the_job_states():
+    assert states.LIVE_STATES == {JobState.QUEUED, JobState.RUNNING}
+    assert states.FINISHED_STATES | states.LIVE_STATES == set(JobState)
+    assert not states.FINISHED_STATES & states.LIVE_STATES
+
+
+def test_only_complete_runs_are_cached_and_a_stopped_one_is_still_usable():
+    assert states.CACHEABLE_STATUSES == {"completed", "early_stopped"}
+    assert states.USABLE_STATUSES == {"completed", "early_stopped", "stopped"}
+
+
+def test_states_are_their_plain_strings_in_json():
+    assert json.dumps({"state": JobState.DONE, "status": TrainingStatus.DIVERGED}) == (
+        '{"state": "done", "status": "diverged"}'
+    )
