@@ -21,7 +21,6 @@ JOB = "mnist_job"
 MODEL = "mnist_model"
 TAB = "mnist_tab"
 DIGIT = "mnist_digit"  # the user's last prepared digit (28x28 uint8), for "Look inside"
-TABS = ("Explore", "Train", "Evaluate", "Look inside", "Read my digit")
 
 
 @dataclass(frozen=True)
