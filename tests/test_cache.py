@@ -20,54 +20,14 @@ from dlcore import cache
 from dlcore.configs import RegressionConfig
 from dlcore.data import Scaler
 from dlcore.errors import CacheError
-from dlcore.training import TrainResult
+from tests.support.results import FINGERPRINT, load_from_disk, make_result, saved
 
 REPO = Path(__file__).resolve().parents[1]
-FINGERPRINT = "f" * 64
 
 
 @pytest.fixture(autouse=True)
 def _every_test_has_its_own_cache(cache_dir):
     """The ``cache_dir`` fixture (tests/conftest.py) for every test here."""
-
-
-def make_result(seed: int = 0, status: str = "completed", model=None) -> TrainResult:
-    """A small but real TrainResult: a seeded 1 -> 1 Keras model and regression extras."""
-    keras.utils.set_random_seed(seed)
-    if model is None:
-        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-        model.compile(optimizer="sgd", loss="mse")
-    config = RegressionConfig(epochs=2, seed=seed)
-    return TrainResult(
-        config=config,
-        model=model,
-        history={"loss": [1.5 + seed, 0.75], "val_loss": [1.25, 0.5]},
-        metrics={"test_mse": 0.5 + seed, "test_r2": 0.875},
-        status=status,
-        train_seconds=1.25,
-        device="CPU · test",
-        epochs_run=2,
-        extras={
-            "x_scaler": Scaler("minmax", 30.0, 220.0),
-            "y_scaler": Scaler("standard", 1000.0, 250.0),
-            "train_idx": np.array([0, 2, 3]),
-            "test_idx": np.array([1]),
-        },
-    )
-
-
-def saved(seed: int = 0, **kwargs) -> tuple[str, TrainResult]:
-    """Save make_result(seed) under its real key; returns (key, result)."""
-    result = make_result(seed, **kwargs)
-    key = cache.key_for(result.config, FINGERPRINT)
-    cache.save(key, result, data_fingerprint=FINGERPRINT)
-    return key, result
-
-
-def load_from_disk(key: str):
-    """Load bypassing the in-process memo, as a new process would."""
-    cache._forget()
-    return cache.load(key)
 
 
 def test_round_trip_restores_model_history_metrics_and_extras():
@@ -185,7 +145,7 @@ KILLED_WRITER = textwrap.dedent(
     import os, signal, sys
     sys.path.insert(0, {repo!r})
     from dlcore import cache
-    from tests.test_cache import make_result, FINGERPRINT
+    from tests.support.results import make_result, FINGERPRINT
 
     original = cache._write_file
     def write_then_die(path, payload):

@@ -36,7 +36,7 @@ import pytest
 import dlcore
 from dlcore import cache
 from dlcore.errors import CacheError
-from tests.test_cache import FINGERPRINT, load_from_disk, make_result, saved
+from tests.support.results import FINGERPRINT, load_from_disk, make_result, saved
 
 REPO = Path(__file__).resolve().parents[1]
 HANG_SECONDS = 60  # far above any refusal (milliseconds), far below the suite's timeout

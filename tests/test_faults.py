@@ -142,7 +142,7 @@ def test_full_disk_still_gives_the_trained_model_with_a_clear_message(
     cache_dir, monkeypatch, capsys
 ):
     from dlcore.__main__ import main
-    from tests.test_cache import FINGERPRINT, make_result
+    from tests.support.results import FINGERPRINT, make_result
 
     earlier = make_result(seed=1)
     earlier_key = cache.key_for(earlier.config, FINGERPRINT)
@@ -168,7 +168,7 @@ def test_full_disk_still_gives_the_trained_model_with_a_clear_message(
 
 def test_no_room_for_a_lock_file_still_gives_the_trained_model(cache_dir, monkeypatch):
     """Reported: with no free inodes, training failed before it started."""
-    from tests.test_cache import make_result
+    from tests.support.results import make_result
 
     def no_free_inodes(key):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{key}.lock")
@@ -189,7 +189,7 @@ def test_no_room_for_a_lock_file_still_gives_the_trained_model(cache_dir, monkey
 
 
 def test_cache_list_answers_with_a_fifo_planted_in_an_entry(cache_dir):
-    from tests.test_cache import FINGERPRINT, make_result
+    from tests.support.results import FINGERPRINT, make_result
 
     result = make_result()
     key = cache.key_for(result.config, FINGERPRINT)
@@ -219,7 +219,7 @@ def test_a_diverging_job_is_shown_not_cached_and_the_next_job_runs(cache_dir, mo
 
 
 def test_out_of_memory_half_way_frees_the_slot(cache_dir, monkeypatch):
-    from tests.test_cache import make_result
+    from tests.support.results import make_result
 
     monkeypatch.setenv("DLCORE_MAX_JOBS", "1")
 

@@ -12,7 +12,7 @@ from dlcore import cache, jobs, training
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
 from dlcore.errors import CacheError, InvalidDataset, QueueFull, TrainingTooLarge
-from tests.test_cache import make_result
+from tests.support.results import make_result
 
 BATCHES = 4
 WAIT = 30  # seconds; generous for a loaded 2-core machine

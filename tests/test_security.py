@@ -170,7 +170,7 @@ def test_numpy_files_are_read_without_pickle():
 def two_caches(tmp_path, monkeypatch):
     """A real entry saved in an "outside" directory, and an empty cache directory in use."""
     from dlcore import cache
-    from tests.test_cache import FINGERPRINT, make_result
+    from tests.support.results import FINGERPRINT, make_result
 
     outside, inside = tmp_path / "outside", tmp_path / "cache"
     result = make_result()
