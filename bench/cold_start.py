@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench" / "load"))
+sys.path[:0] = [str(REPO / "bench" / "load"), str(REPO)]
 from stclient import Session  # noqa: E402
+
+from tests.support.servers import start_streamlit, stop_process, wait_healthy  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -44,20 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 TARGET_S = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def tensorflow_loaded(pid: int) -> bool:
@@ -100,34 +84,17 @@ def _show_home(browser, url: str) -> None:
 
 def _launch_and(visit) -> dict:
     """Start a fresh server, wait until healthy, run `visit(url)`; timings from the launch."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "DLCORE_CACHE_DIR": cache}
-        cmd = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-        ]
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        proc, url = start_streamlit("app.py", env={"DLCORE_CACHE_DIR": cache})
         try:
-            while not healthy(url):
-                time.sleep(0.02)
+            wait_healthy(url, proc, timeout=300, poll=0.02)
             health_s = time.perf_counter() - started
             visit(url)
             done_s = time.perf_counter() - started
             return {"health": health_s, "done": done_s, "tf": tensorflow_loaded(proc.pid)}
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            stop_process(proc)
 
 
 def main() -> int:

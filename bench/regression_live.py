@@ -197,26 +197,16 @@ def bench_browser() -> dict:
     """Click Train in headless Chromium; time until the chart shows an epoch; read the fit time."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy, wait_idle
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle
+    from tests.support.servers import start_streamlit, stop_process, wait_healthy
 
-    port, url = _free_port(), None
-    env = {**os.environ, "DLCORE_CACHE_DIR": tempfile.mkdtemp(prefix="bench-reg-")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
+    proc, url = start_streamlit(
         "pages/regression.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.fileWatcherType=none",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        env={"DLCORE_CACHE_DIR": tempfile.mkdtemp(prefix="bench-reg-")},
+        options=["--server.fileWatcherType=none"],
     )
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -233,8 +223,7 @@ def bench_browser() -> dict:
             figures["next_job"] = _browser_run(page)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc, timeout=30)
     print("\nThrough the browser (Chromium on the same machine)")
     for job, fig in figures.items():
         print(

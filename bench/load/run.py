@@ -24,17 +24,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import psutil
-import requests
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -43,6 +40,8 @@ sys.path[:0] = [str(HERE), str(REPO)]
 from measure import MAX_SESSIONS, Phase, print_phase, run_phase  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 from stclient import Session  # noqa: E402
+
+from tests.support.servers import start_streamlit, stop_process, wait_healthy  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # The server
@@ -57,15 +56,15 @@ class Server:
 
     @classmethod
     def start(cls, app_dir: Path, cache_dir: Path, log_path: Path, extra_env=()) -> Server:
-        port = _free_port()
-        env = {**os.environ, "DLCORE_CACHE_DIR": str(cache_dir)}
+        env = {"DLCORE_CACHE_DIR": str(cache_dir)}
         env.update(item.split("=", 1) for item in extra_env)
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-        command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
         log = open(log_path, "ab")  # noqa: SIM115 - kept open for the server's lifetime
-        popen = subprocess.Popen(command, cwd=app_dir, env=env, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, popen)
+        popen, url = start_streamlit("app.py", env=env, stdout=log, cwd=app_dir)
+        try:
+            wait_healthy(url, popen, timeout=120, poll=0.5)
+        except RuntimeError as error:
+            stop_process(popen)
+            raise SystemExit(f"the server did not start: {error}") from None
         return cls(url, psutil.Process(popen.pid), popen)
 
     @classmethod
@@ -84,34 +83,8 @@ class Server:
         return self.process.memory_info().rss / 2**20
 
     def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, popen: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise SystemExit(f"the server exited with status {popen.returncode}")
-        try:
-            if requests.get(url + "/_stcore/health", timeout=2).text == "ok":
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    popen.kill()
-    raise SystemExit("the server did not become healthy in time")
+        if self.popen is not None:
+            stop_process(self.popen, timeout=30)
 
 
 # ---------------------------------------------------------------------------------------
