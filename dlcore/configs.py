@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 
+from dlcore.arithmetic import ceil_div
 from dlcore.errors import TrainingTooLarge
 
 # The choices each demo offers: names of the optimizer and activation registries (models build
@@ -57,7 +57,7 @@ MAX_REGRESSION_STEPS = 100_000  # ~1.3 ms each on CPU: about 2 minutes
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     """Number of optimizer steps in one pass over num_examples (last batch may be short)."""
-    return max(1, math.ceil(num_examples / batch_size))
+    return max(1, ceil_div(num_examples, batch_size))
 
 
 def _cnn_multiply_adds(conv1: int, conv2: int, dense: int) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from dlcore import metrics
+from dlcore.arithmetic import ceil_div
 from dlcore.configs import MNIST_BOUNDS, MnistConfig
 
 NUM_CLASSES = 10
@@ -83,7 +84,7 @@ def tile(images: np.ndarray, columns: int, gap: int = 2, fill: float = 0) -> np.
     count, height, width = images.shape
     if count < 1 or columns < 1:
         raise ValueError("tile needs at least one image and one column")
-    rows = -(-count // columns)
+    rows = ceil_div(count, columns)
     out = np.full(
         (rows * (height + gap) - gap, columns * (width + gap) - gap), fill, dtype=images.dtype
     )
@@ -419,7 +420,7 @@ def display_image(picture: np.ndarray, min_side: int = 112) -> np.ndarray:
     if picture.dtype.kind == "f":
         picture = np.round(np.clip(picture, 0.0, 1.0) * 255.0)
     picture = picture.astype(np.uint8)
-    factor = -(-min_side // max(picture.shape[:2]))
+    factor = ceil_div(min_side, max(picture.shape[:2]))
     if factor > 1:
         picture = picture.repeat(factor, axis=0).repeat(factor, axis=1)
     return picture

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dlcore import metrics
 from dlcore import mnist_views as views
+from dlcore.arithmetic import ceil_div
 from pages import _mnist_shared as shared
 
 CHART = "mnist_confusion"
@@ -113,7 +114,7 @@ def _confusion(ev: views.Evaluation) -> None:
             fig.update_yaxes(visible=False)
             fig.update_layout(
                 margin={"t": 0, "b": 0, "l": 0, "r": 0},
-                height=60 * -(-len(indices[:CELL_LIMIT]) // 10) + 10,
+                height=60 * ceil_div(len(indices[:CELL_LIMIT]), 10) + 10,
             )
             st.plotly_chart(fig, key="mnist_cell_images")
 

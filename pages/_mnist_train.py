@@ -14,6 +14,7 @@ from dlcore.configs import (
     MNIST_QUICK,
     SCHEDULES,
     MnistConfig,
+    steps_per_epoch,
 )
 from dlcore.states import TrainingStatus
 from pages import _live as live
@@ -260,7 +261,7 @@ def render() -> None:
         _code_and_summary(config)
     with st.expander("Going deeper"):
         default = MnistConfig()
-        steps = -(-default.train_size // default.batch_size)
+        steps = steps_per_epoch(default.train_size, default.batch_size)
         st.markdown(
             GOING_DEEPER.format(train=default.train_size, batch=default.batch_size, steps=steps)
         )

@@ -1,11 +1,10 @@
 """The Optimizers page's charts, as plain Plotly specs (see pages/_plain_figure.py)."""
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from dlcore import optimizers as opt
+from dlcore.arithmetic import ceil_div
 from pages._plain_figure import PlainFigure, values
 
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
@@ -80,7 +79,7 @@ def race_figure(found, picture: str) -> PlainFigure:
         }
 
     steps = max(len(r.path) for r in results.values()) - 1
-    shown = sorted({*range(0, steps, math.ceil(steps / MAX_FRAMES) or 1), steps})
+    shown = sorted({*range(0, steps, ceil_div(steps, MAX_FRAMES) or 1), steps})
     data.append(balls(steps))
     frames = [{"data": [balls(k)], "traces": [len(data) - 1], "name": str(k)} for k in shown]
     buttons = [

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dlcore import data as houses
 from dlcore import jobs, models, regression
+from dlcore.arithmetic import ceil_div
 from dlcore.states import JobState
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
@@ -26,7 +27,7 @@ def add_line(fig: go.Figure, x, y, name: str, **line) -> go.Figure:
 def add_points(fig: go.Figure, data, prep, scaled: bool = False, most: int = 0) -> go.Figure:
     """The houses as dots coloured by split, on the raw or scaled axes (at most `most` each)."""
     for split, idx in (("train", prep.train_idx), ("test", prep.test_idx)):
-        shown = idx[:: -(-idx.size // most)] if most else idx  # every k-th: same dots each poll
+        shown = idx[:: ceil_div(idx.size, most)] if most else idx  # every k-th: same dots each poll
         x, y = data.area[shown], data.price[shown]
         if scaled:
             x, y = prep.x_scaler.transform(x), prep.y_scaler.transform(y)
