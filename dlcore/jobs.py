@@ -32,6 +32,7 @@ import filelock
 
 from dlcore import cache, settings
 from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
+from dlcore.history import epoch_rows
 from dlcore.states import (
     CACHEABLE_STATUSES,
     FINISHED_STATES,
@@ -158,7 +159,7 @@ class _Job:
         with self.lock:
             self.result = result
             self.cached = bool(result.cached)
-            self.history = _epoch_rows(result.history)
+            self.history = epoch_rows(result.history)
             self.epoch = epochs_run
             if state == JobState.DONE:
                 self.batch = self.batches_per_epoch
@@ -211,15 +212,6 @@ class _Job:
         if self.state == JobState.RUNNING and self.epoch and not self.stop_event.is_set():
             return f"Training: epoch {self.epoch} of {self.epochs}"
         return self.message
-
-
-def _epoch_rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
-    """Keras-style {"loss": [...], ...} -> one dict per epoch."""
-    length = max((len(values) for values in history.values()), default=0)
-    return [
-        {name: float(values[i]) for name, values in history.items() if i < len(values)}
-        for i in range(length)
-    ]
 
 
 def _eta(train_seconds: float, fraction: float) -> float | None:

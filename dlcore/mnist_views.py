@@ -24,6 +24,7 @@ from PIL import Image
 from dlcore import metrics
 from dlcore.arithmetic import ceil_div
 from dlcore.configs import MNIST_BOUNDS, MnistConfig
+from dlcore.history import epoch_rows
 
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
@@ -231,13 +232,11 @@ def history_csv(history: Mapping[str, Sequence[float]], best_epoch: int | None =
         best_epoch: 0-based index of the epoch whose weights the model kept, if known.
     """
     names = list(history)
-    count = max((len(values) for values in history.values()), default=0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["epoch", *names, "kept"])
-    for i in range(count):
-        values = [float(history[n][i]) if i < len(history[n]) else "" for n in names]
-        writer.writerow([i + 1, *values, "yes" if i == best_epoch else ""])
+    for i, row in enumerate(epoch_rows(history)):
+        writer.writerow([i + 1, *(row.get(n, "") for n in names), "yes" if i == best_epoch else ""])
     return buffer.getvalue().encode("utf-8")
 
 

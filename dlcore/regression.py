@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ import numpy as np
 from dlcore import house_prices
 from dlcore.configs import RegressionConfig
 from dlcore.data import HouseDataset, Scaler
+from dlcore.history import History, epoch_rows
 
 # What the page uses of the shared pieces, under this module's name (training uses the same).
 from dlcore.house_prices import (  # noqa: F401 - part of this module's API for the page
@@ -249,23 +250,9 @@ def warm_up_in_background() -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def history_rows(history: Mapping[str, Sequence[float]] | Sequence[Mapping]) -> list[dict]:
-    """Per-epoch rows ``{"epoch": 1, "loss": ..., ...}`` from a Keras-style or row history."""
-    if isinstance(history, Mapping):
-        names = list(history)
-        count = max((len(history[name]) for name in names), default=0)
-        rows = [{n: history[n][i] for n in names if i < len(history[n])} for i in range(count)]
-    else:
-        rows = [dict(row) for row in history]
-    return [
-        {"epoch": i + 1, **{k: v for k, v in row.items() if k != "epoch"}}
-        for i, row in enumerate(rows)
-    ]
-
-
-def history_csv(history) -> bytes:
+def history_csv(history: History) -> bytes:
     """The training history as UTF-8 CSV bytes (one row per epoch), for a download button."""
-    rows = history_rows(history)
+    rows = epoch_rows(history, numbered=True)
     names = list(dict.fromkeys(name for row in rows for name in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names or ["epoch"], lineterminator="\n")
@@ -321,7 +308,7 @@ def loss_as_rmse(mse_scaled, y_scaler: Scaler) -> np.ndarray:
 
 def run_summary(key: str, result: TrainResult) -> RunSummary:
     """A compact, picklable summary of a training result for the comparison chart."""
-    rows = history_rows(result.history)
+    rows = epoch_rows(result.history)
     y_scaler = result.extras["y_scaler"]
     pick = lambda name: tuple(  # noqa: E731
         float(v) for v in loss_as_rmse([r[name] for r in rows if name in r], y_scaler)

@@ -7,6 +7,7 @@ import streamlit as st
 from dlcore import data as houses
 from dlcore import jobs, models, regression
 from dlcore.arithmetic import ceil_div
+from dlcore.history import epoch_rows
 from dlcore.states import JobState
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
@@ -44,7 +45,7 @@ def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
         losses = np.array([row.get("loss", np.nan) for row in snap.batch_losses])
         return add_line(fig, None, np.where(np.isfinite(losses), losses, np.nan), "train")
     fig = figure("Loss: MSE on the scaled prices", "epoch", "MSE", log_y=True)
-    rows = regression.history_rows(snap.history)
+    rows = epoch_rows(snap.history, numbered=True)
     for name, split in (("loss", "train"), ("val_loss", "test")):
         values = [row.get(name, np.nan) for row in rows]
         add_line(fig, [r["epoch"] for r in rows], values, split, color=COLORS[split])
