@@ -26,11 +26,13 @@ from dlcore.arithmetic import ceil_div
 from dlcore.configs import MNIST_BOUNDS, MnistConfig
 from dlcore.history import epoch_rows
 
+# The page shows the model's input scaling from here: one implementation, in dlcore.pixels.
+from dlcore.pixels import NORMALIZATION_LATEX, normalize  # noqa: F401 - part of this API
+
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
 KERNEL = 3  # both convolutions are 3x3, as in the tutorial
 POOL = 2  # both poolings are 2x2
-NORMALIZATION_LATEX = r"x_{\text{normalized}} = \frac{x}{255}"
 
 # The page's controls use the bounds MnistConfig validates (a test checks they agree).
 CONTROL_BOUNDS = MNIST_BOUNDS
@@ -167,11 +169,6 @@ def ink_window(image: np.ndarray, size: int = 6) -> tuple[int, int]:
     )
     row, col = np.unravel_index(int(np.argmax(sums)), sums.shape)
     return int(row), int(col)
-
-
-def normalize(image: np.ndarray) -> np.ndarray:
-    """Pixels 0-255 to 0-1, as the model's Rescaling(1/255) layer does (float32)."""
-    return np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
 
 
 # ---------------------------------------------------------------------------------------

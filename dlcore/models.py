@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from dlcore import optimizers
+from dlcore import optimizers, pixels
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 
 # Keras saving touches global state and the models are shared by sessions: one save at a time.
@@ -82,7 +82,7 @@ def build_cnn(
     dtype = keras.DTypePolicy(policy) if policy else None
     inputs = keras.Input(shape=(28, 28), dtype="uint8", name="image")
     x = layers.Reshape((28, 28, 1), name="add_channel")(inputs)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    x = layers.Rescaling(pixels.RESCALE, name="rescale")(x)
     if config.augment:
         x = _augmentation()(x)
     for layer in _feature_layers(config, dtype):
