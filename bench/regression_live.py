@@ -197,7 +197,7 @@ def bench_browser() -> dict:
     """Click Train in headless Chromium; time until the chart shows an epoch; read the fit time."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, wait_idle
     from tests.support.servers import start_streamlit, stop_process, wait_healthy
 
     proc, url = start_streamlit(

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support.servers import running_streamlit
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.servers import running_app
 
 
 def pytest_collection_modifyitems(items):
@@ -32,13 +20,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
             if skip:
                 item.add_marker(skip)
-
-
-def running_app(cache_dir: Path, log_path: Path):
-    """`streamlit run app.py` on a free port with its own model cache; yields its URL."""
-    env = {"DLCORE_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
-    options = ["--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
-    return running_streamlit("app.py", log_path=log_path, env=env, options=options)
 
 
 @pytest.fixture(scope="session")
@@ -74,24 +55,3 @@ def browser_page(_browser):
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     yield page
     context.close()
-
-
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the app has rendered and finished running its script."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') !== 'running'
-                && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]');
-        }""",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(300)
-
-
-def assert_no_app_error(page) -> None:
-    """No Streamlit exception box or error alert is visible on the page."""
-    exceptions = page.locator('[data-testid="stException"]')
-    assert exceptions.count() == 0, exceptions.first.inner_text()
-    assert "Traceback" not in page.content()

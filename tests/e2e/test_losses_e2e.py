@@ -3,7 +3,7 @@
 import numpy as np
 
 from dlcore import losses
-from tests.e2e.conftest import assert_no_app_error, wait_idle
+from tests.support.browser import assert_no_app_error, wait_idle
 
 SCREENSHOT = "/tmp/e2e_losses.png"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_app_error, wait_idle
+from tests.support.browser import assert_no_app_error, wait_idle
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.e2e.conftest import assert_no_app_error, wait_idle
+from tests.support.browser import assert_no_app_error, wait_idle
 
 SCREENSHOT = "/tmp/e2e_optimizers.png"
 RACE_CHART = '[data-testid="stPlotlyChart"]'

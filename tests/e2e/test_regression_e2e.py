@@ -5,7 +5,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_app_error, wait_idle
+from tests.support.browser import assert_no_app_error, wait_idle
 
 PROGRESS = '[data-testid="stProgress"]'
 

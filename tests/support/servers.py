@@ -1,7 +1,8 @@
 """A real `streamlit run` on a free loopback port, for the browser tests and the benchmarks.
 
 start_streamlit launches it, wait_healthy waits until /_stcore/health answers (or the server
-dies), stop_process ends it; running_streamlit does all three around a `with` block.
+dies), stop_process ends it; running_streamlit does all three around a `with` block, and
+running_app is that for app.py with a model cache of its own (the browser tests' server).
 """
 
 from __future__ import annotations
@@ -106,3 +107,10 @@ def running_streamlit(
             yield url
         finally:
             stop_process(proc)
+
+
+def running_app(cache_dir: Path, log_path: Path):
+    """`streamlit run app.py` on a free port with its own model cache; yields its URL."""
+    env = {"DLCORE_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
+    options = ["--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+    return running_streamlit("app.py", log_path=log_path, env=env, options=options)
