@@ -290,6 +290,49 @@ def saturation_intervals(
     return intervals
 
 
+@dataclass(frozen=True)
+class ActivationCurve:
+    """One activation sampled over the plotted range.
+
+    Attributes:
+        value: f(x) at each sample of the range.
+        derivative: f'(x) at each sample, by tf.GradientTape.
+        saturated: The (start, end) stretches where |f'(x)| < SATURATION_THRESHOLD.
+    """
+
+    value: list[float]
+    derivative: list[float]
+    saturated: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ProbeValues:
+    """One activation at the probe input x.
+
+    Attributes:
+        value: f(x).
+        derivative: f'(x), by tf.GradientTape.
+    """
+
+    value: float
+    derivative: float
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    """What the function plot shows (`explore`): curves, saturation and the probe.
+
+    Attributes:
+        x: The sampled inputs, from x_min to x_max.
+        curves: Activation name -> its curve over `x`, in the order selected.
+        probe: Activation name -> its value and slope at the probe input.
+    """
+
+    x: list[float]
+    curves: dict[str, ActivationCurve]
+    probe: dict[str, ProbeValues]
+
+
 def explore(
     selected: Sequence[str],
     x_min: float,
@@ -297,7 +340,7 @@ def explore(
     probe: float,
     params: Mapping[str, Mapping[str, float]] | None = None,
     points: int = 401,
-) -> dict:
+) -> FunctionView:
     """Everything the function plot shows: curves, saturation stretches and the probe values.
 
     Args:
@@ -309,8 +352,7 @@ def explore(
         points: Number of samples of the curve.
 
     Returns:
-        Plain lists: {"x": [...], "curves": {name: {"value", "derivative", "saturated"}},
-        "probe": {name: {"value": f(probe), "derivative": f'(probe)}}}.
+        A FunctionView of plain lists and floats (small to pickle for a page cache).
     """
     if not x_max > x_min:
         raise ValueError(f"x_max ({x_max}) must be greater than x_min ({x_min})")
@@ -321,13 +363,13 @@ def explore(
         if not activation.elementwise:
             raise ValueError(f"{name} acts on a whole vector; use softmax_view instead")
         values, slopes = activation.value_and_derivative(np.append(xs, probe))
-        curves[name] = {
-            "value": values[:-1].tolist(),
-            "derivative": slopes[:-1].tolist(),
-            "saturated": saturation_intervals(xs, slopes[:-1]),
-        }
-        probes[name] = {"value": float(values[-1]), "derivative": float(slopes[-1])}
-    return {"x": xs.tolist(), "curves": curves, "probe": probes}
+        curves[name] = ActivationCurve(
+            value=values[:-1].tolist(),
+            derivative=slopes[:-1].tolist(),
+            saturated=saturation_intervals(xs, slopes[:-1]),
+        )
+        probes[name] = ProbeValues(value=float(values[-1]), derivative=float(slopes[-1]))
+    return FunctionView(x=xs.tolist(), curves=curves, probe=probes)
 
 
 def max_abs_derivative(name: str, **params: float) -> float:
@@ -365,18 +407,46 @@ def layer_gradients(
     return norms / norms[-1]
 
 
-def vanishing_view(selected: Sequence[str], n_layers: int) -> dict:
+@dataclass(frozen=True)
+class DepthCurve:
+    """One activation through a deep network (see `layer_gradients`).
+
+    Attributes:
+        relative_gradient: The gradient norm at layer 1..N divided by the last layer's.
+        max_slope: The largest slope max|f'(x)| (`max_abs_derivative`).
+        slope_factor: max_slope^(N - 1): the most the slopes alone let through N layers.
+    """
+
+    relative_gradient: list[float]
+    max_slope: float
+    slope_factor: float
+
+
+@dataclass(frozen=True)
+class VanishingView:
+    """What the vanishing-gradient panel shows (`vanishing_view`).
+
+    Attributes:
+        layer: Layer numbers 1..N (1 is next to the input).
+        curves: Activation name -> its DepthCurve, in the order selected.
+    """
+
+    layer: list[int]
+    curves: dict[str, DepthCurve]
+
+
+def vanishing_view(selected: Sequence[str], n_layers: int) -> VanishingView:
     """The vanishing-gradient panel: per activation, the relative gradient at every layer,
     the largest slope max|f'| and the chain-rule factor max|f'|^(n_layers - 1) it allows."""
-    view = {"layer": list(range(1, n_layers + 1)), "curves": {}}
+    curves = {}
     for name in selected:
         slope = max_abs_derivative(name)
-        view["curves"][name] = {
-            "relative_gradient": layer_gradients(name, n_layers).tolist(),
-            "max_slope": slope,
-            "slope_factor": slope ** (n_layers - 1),
-        }
-    return view
+        curves[name] = DepthCurve(
+            relative_gradient=layer_gradients(name, n_layers).tolist(),
+            max_slope=slope,
+            slope_factor=slope ** (n_layers - 1),
+        )
+    return VanishingView(layer=list(range(1, n_layers + 1)), curves=curves)
 
 
 # The formula `softmax` computes, as the page shows it.
@@ -396,12 +466,28 @@ def softmax(logits: Sequence[float], temperature: float = 1.0) -> np.ndarray:
     return get("softmax").value(scaled)
 
 
-def softmax_view(logits: Sequence[float], temperature: float) -> dict:
+@dataclass(frozen=True)
+class SoftmaxView:
+    """What the softmax panel shows (`softmax_view`).
+
+    Attributes:
+        probabilities: softmax(z / T), one per class.
+        probabilities_t1: softmax(z) at T = 1, for comparison.
+        jacobian: d p_i / d z_j at the tempered logits z / T (row i, column j), by
+            tf.GradientTape.
+    """
+
+    probabilities: list[float]
+    probabilities_t1: list[float]
+    jacobian: list[list[float]]
+
+
+def softmax_view(logits: Sequence[float], temperature: float) -> SoftmaxView:
     """The softmax panel: probabilities at this temperature and at T = 1, plus the Jacobian
     d p_i / d z_j (of the tempered logits) computed by tf.GradientTape."""
     scaled = np.asarray(logits, dtype=np.float64) / float(temperature)
-    return {
-        "probabilities": softmax(logits, temperature).tolist(),
-        "probabilities_t1": softmax(logits, 1.0).tolist(),
-        "jacobian": get("softmax").derivative(scaled).tolist(),
-    }
+    return SoftmaxView(
+        probabilities=softmax(logits, temperature).tolist(),
+        probabilities_t1=softmax(logits, 1.0).tolist(),
+        jacobian=get("softmax").derivative(scaled).tolist(),
+    )

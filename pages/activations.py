@@ -16,17 +16,19 @@ COLORS = ["#e4572e", "#2e86ab", "#3bb273", "#7768ae", "#f3a712", "#a23b72", "#5c
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def explore(selected: tuple, x_range: tuple, probe: float, params: dict) -> dict:
+def explore(
+    selected: tuple, x_range: tuple, probe: float, params: dict
+) -> activations.FunctionView:
     return activations.explore(selected, x_range[0], x_range[1], probe, params)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def vanishing(selected: tuple, n_layers: int) -> dict:
+def vanishing(selected: tuple, n_layers: int) -> activations.VanishingView:
     return activations.vanishing_view(selected, n_layers)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def softmax(logits: tuple, temperature: float) -> dict:
+def softmax(logits: tuple, temperature: float) -> activations.SoftmaxView:
     return activations.softmax_view(logits, temperature)
 
 
@@ -63,16 +65,18 @@ def band(x0, x1, axis, **style) -> dict:
     }
 
 
-def render_curves(view: dict, probe: float) -> None:
+def render_curves(view: activations.FunctionView, probe: float) -> None:
     """f(x) and f'(x) side by side, saturated stretches shaded, the probe marked."""
     traces, shapes = [], []
-    for index, (name, curve) in enumerate(view["curves"].items()):
+    for index, (name, curve) in enumerate(view.curves.items()):
         color = COLORS[index % len(COLORS)]
-        for axis, key in (("", "value"), ("2", "derivative")):
+        here = view.probe[name]
+        panels = (("", curve.value, here.value), ("2", curve.derivative, here.derivative))
+        for axis, values, point in panels:
             traces.append(
                 line(
-                    view["x"],
-                    curve[key],
+                    view.x,
+                    values,
                     title(name),
                     color,
                     axis,
@@ -83,7 +87,7 @@ def render_curves(view: dict, probe: float) -> None:
             traces.append(
                 line(
                     [probe],
-                    [view["probe"][name][key]],
+                    [point],
                     title(name),
                     color,
                     axis,
@@ -94,7 +98,7 @@ def render_curves(view: dict, probe: float) -> None:
             )
             shapes += [
                 band(a, b, axis, fillcolor=color, opacity=0.08, line={"width": 0})
-                for a, b in curve["saturated"]
+                for a, b in curve.saturated
             ]
     shapes += [band(probe, probe, a, line={"dash": "dot", "color": "gray"}) for a in ("", "2")]
     layout = {
@@ -154,11 +158,11 @@ def explorer_panel() -> None:
     rows = [
         {
             "activation": title(n),
-            "f(x)": p["value"],
-            "f'(x)": p["derivative"],
-            "saturated": abs(p["derivative"]) < activations.SATURATION_THRESHOLD,
+            "f(x)": p.value,
+            "f'(x)": p.derivative,
+            "saturated": abs(p.derivative) < activations.SATURATION_THRESHOLD,
         }
-        for n, p in view["probe"].items()
+        for n, p in view.probe.items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table")
     render_formulas(selected, params)
@@ -189,13 +193,13 @@ def vanishing_panel() -> None:
     depth = vanishing(tuple(compared), n_layers)
     traces = [
         line(
-            depth["layer"],
-            c["relative_gradient"],
+            depth.layer,
+            c.relative_gradient,
             title(n),
             COLORS[i % len(COLORS)],
             mode="lines+markers",
         )
-        for i, (n, c) in enumerate(depth["curves"].items())
+        for i, (n, c) in enumerate(depth.curves.items())
     ]
     layout = {
         "height": 360,
@@ -204,10 +208,8 @@ def vanishing_panel() -> None:
         "yaxis": {"type": "log", "title": {"text": "gradient size ÷ last layer's"}},
     }
     st.plotly_chart({"data": traces, "layout": layout}, key="act_vanishing_chart")
-    for column, (name, curve) in zip(
-        st.columns(len(compared)), depth["curves"].items(), strict=True
-    ):
-        column.metric(f"{title(name)}: layer 1", f"{curve['relative_gradient'][0]:.2g}×")
+    for column, (name, curve) in zip(st.columns(len(compared)), depth.curves.items(), strict=True):
+        column.metric(f"{title(name)}: layer 1", f"{curve.relative_gradient[0]:.2g}×")
     with st.expander("Going deeper: the chain rule through N layers"):
         st.markdown(
             "With $a_k = h_{k-1} W_k$ and $h_k = f(a_k)$, layer $k$'s weight gradient "
@@ -215,9 +217,9 @@ def vanishing_panel() -> None:
         )
         st.latex(r"\delta_k = \left(\delta_{k+1} W_{k+1}^\top\right) \odot f'(a_k)")
         bounds = "; ".join(
-            f"{title(n)}: max|f'| = {c['max_slope']:.3g}, so at most "
-            f"{c['max_slope']:.3g}^{n_layers - 1} = {c['slope_factor']:.2g}"
-            for n, c in depth["curves"].items()
+            f"{title(n)}: max|f'| = {c.max_slope:.3g}, so at most "
+            f"{c.max_slope:.3g}^{n_layers - 1} = {c.slope_factor:.2g}"
+            for n, c in depth.curves.items()
         )
         st.markdown(
             f"Each step back multiplies by one more slope f'. From the last layer to the "
@@ -241,17 +243,17 @@ def softmax_panel() -> None:
         {
             "type": "bar",
             "x": labels,
-            "y": view["probabilities_t1"],
+            "y": view.probabilities_t1,
             "name": "T = 1 (for comparison)",
             "marker": {"color": "#c9c9c9"},
         },
         {
             "type": "bar",
             "x": labels,
-            "y": view["probabilities"],
+            "y": view.probabilities,
             "name": f"your T = {temperature:g}",
             "marker": {"color": COLORS[0]},
-            "text": [f"{p:.3f}" for p in view["probabilities"]],
+            "text": [f"{p:.3f}" for p in view.probabilities],
         },
     ]
     layout = {"height": 320, "margin": {"t": 30, "b": 10}, "yaxis": {"range": [0, 1.05]}}
@@ -264,7 +266,7 @@ def softmax_panel() -> None:
             "column j): positive on the diagonal, negative elsewhere, rows sum to 0."
         )
         st.dataframe(
-            pd.DataFrame(view["jacobian"], index=labels, columns=labels), key="act_jacobian_table"
+            pd.DataFrame(view.jacobian, index=labels, columns=labels), key="act_jacobian_table"
         )
 
 

@@ -6,7 +6,9 @@ kinks included.
 A formula outside the translator's subset fails loudly, so a new entry cannot skip the check.
 """
 
+import dataclasses
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -196,27 +198,27 @@ def test_softmax_temperature_sharpens_or_flattens_the_distribution():
     shown = latex_sides(activations.SOFTMAX_TEMPERATURE_LATEX)[0]
     np.testing.assert_allclose(shown({"z": np.array(logits), "T": 0.5}), reference, rtol=1e-12)
     view = activations.softmax_view(logits, 2.0)
-    np.testing.assert_allclose(view["probabilities"], activations.softmax(logits, 2.0))
-    np.testing.assert_allclose(view["probabilities_t1"], activations.softmax(logits, 1.0))
+    np.testing.assert_allclose(view.probabilities, activations.softmax(logits, 2.0))
+    np.testing.assert_allclose(view.probabilities_t1, activations.softmax(logits, 1.0))
     with pytest.raises(ValueError, match="temperature"):
         activations.softmax(logits, 0.0)
 
 
 def test_saturation_regions_are_where_the_slope_is_below_one_hundredth():
     view = activations.explore(["sigmoid", "relu", "linear"], -10.0, 10.0, 1.0, points=2001)
-    left, right = view["curves"]["sigmoid"]["saturated"]
+    left, right = view.curves["sigmoid"].saturated
     edge = math.acosh(1.0 / (2 * 0.01) - 1.0)  # sigma'(x) = 0.01 <=> 2 + 2 cosh(x) = 100
     assert left[0] == -10.0 and right[1] == 10.0
     assert abs(left[1] + edge) < 0.011 and abs(right[0] - edge) < 0.011
-    assert view["curves"]["relu"]["saturated"] == [(-10.0, 0.0)]
-    assert view["curves"]["linear"]["saturated"] == []
+    assert view.curves["relu"].saturated == [(-10.0, 0.0)]
+    assert view.curves["linear"].saturated == []
 
 
 def test_explore_reports_the_probe_and_refuses_an_empty_range():
     view = activations.explore(["tanh", "leaky_relu"], -2, 2, -0.7, {"leaky_relu": {"alpha": 0.3}})
-    assert view["probe"]["tanh"]["value"] == pytest.approx(np.tanh(-0.7), rel=1e-12)
-    assert view["probe"]["tanh"]["derivative"] == pytest.approx(1 - np.tanh(-0.7) ** 2)
-    assert view["probe"]["leaky_relu"]["derivative"] == pytest.approx(0.3)
+    assert view.probe["tanh"].value == pytest.approx(np.tanh(-0.7), rel=1e-12)
+    assert view.probe["tanh"].derivative == pytest.approx(1 - np.tanh(-0.7) ** 2)
+    assert view.probe["leaky_relu"].derivative == pytest.approx(0.3)
     with pytest.raises(ValueError, match="greater"):
         activations.explore(["tanh"], 1.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="vector"):
@@ -248,12 +250,27 @@ def test_layer_gradients_match_backpropagation_by_hand():
 
 def test_deep_sigmoid_stacks_starve_the_first_layer_but_relu_does_not():
     view = activations.vanishing_view(["sigmoid", "tanh", "relu"], 20)
-    first = {name: curve["relative_gradient"][0] for name, curve in view["curves"].items()}
+    first = {name: curve.relative_gradient[0] for name, curve in view.curves.items()}
     assert first["sigmoid"] < 1e-6 < 1e-2 < first["relu"]
     assert first["tanh"] > 1e-2
-    assert all(curve["relative_gradient"][-1] == 1.0 for curve in view["curves"].values())
-    assert view["curves"]["sigmoid"]["max_slope"] == pytest.approx(0.25, rel=1e-9)
-    assert view["curves"]["sigmoid"]["slope_factor"] == pytest.approx(0.25**19, rel=1e-8)
-    assert view["curves"]["relu"]["max_slope"] == 1.0
+    assert all(curve.relative_gradient[-1] == 1.0 for curve in view.curves.values())
+    assert view.curves["sigmoid"].max_slope == pytest.approx(0.25, rel=1e-9)
+    assert view.curves["sigmoid"].slope_factor == pytest.approx(0.25**19, rel=1e-8)
+    assert view.curves["relu"].max_slope == 1.0
     with pytest.raises(ValueError, match="n_layers"):
         activations.layer_gradients("relu", 0)
+
+
+def test_views_are_frozen_and_survive_the_pickling_of_the_page_cache():
+    """st.cache_data pickles what a page caches; a view must come back equal, and stay put."""
+    views = [
+        activations.explore(["relu"], -1.0, 1.0, 0.5, points=5),
+        activations.vanishing_view(["relu"], 3),
+        activations.softmax_view([1.0, 0.0], 1.0),
+    ]
+    for view in views:
+        assert pickle.loads(pickle.dumps(view)) == view
+        field = dataclasses.fields(view)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(view, field, None)
+    assert views[0].curves["relu"].saturated == [(-1.0, 0.0)]
