@@ -203,14 +203,19 @@ def test_lock_excludes_another_process(cache_dir):
     assert other_process() == "acquired"
 
 
+def _set_last_used(key: str, seconds_ago: float) -> None:
+    """Date an entry's last use (its directory's mtime, which LRU eviction reads) in the past."""
+    when = time.time() - seconds_ago
+    os.utime(cache.entry_path(key), (when, when))
+
+
 def test_least_recently_used_entries_are_evicted_above_the_cap(monkeypatch):
     key_a, _ = saved(seed=1)
     entry_size = cache.total_bytes()
-    time.sleep(0.05)
     key_b, _ = saved(seed=2)
-    time.sleep(0.05)
+    _set_last_used(key_a, seconds_ago=300)  # a was saved first,
+    _set_last_used(key_b, seconds_ago=200)  # then b
     assert load_from_disk(key_a) is not None  # a is now more recently used than b
-    time.sleep(0.05)
     monkeypatch.setattr(cache.settings, "cache_max_bytes", lambda: int(entry_size * 2.5))
     key_c, _ = saved(seed=3)
 
