@@ -303,6 +303,47 @@ def _constant_slopes(loss: Loss, targets: np.ndarray, grid: np.ndarray) -> np.nd
     return tape.gradient(total, predictions).numpy().sum(axis=1)
 
 
+@dataclass(frozen=True)
+class LossCurve:
+    """One loss against the prediction ŷ, for one target y.
+
+    Attributes:
+        loss: The loss at each ŷ of the grid.
+        gradient: Its slope d loss / d ŷ there, by tf.GradientTape.
+    """
+
+    loss: list[float]
+    gradient: list[float]
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    """One loss at the learner's prediction ŷ.
+
+    Attributes:
+        loss: The loss.
+        gradient: Its slope d loss / d ŷ, by tf.GradientTape.
+    """
+
+    loss: float
+    gradient: float
+
+
+@dataclass(frozen=True)
+class RegressionCurves:
+    """What the regression panel plots (`regression_curves`).
+
+    Attributes:
+        y_pred: The grid of predictions ŷ.
+        curves: Loss name -> its LossCurve over `y_pred`, in the order selected.
+        at: Loss name -> its LossPoint at the learner's prediction.
+    """
+
+    y_pred: list[float]
+    curves: dict[str, LossCurve]
+    at: dict[str, LossPoint]
+
+
 def regression_curves(
     target: float,
     prediction: float,
@@ -310,40 +351,49 @@ def regression_curves(
     delta: float = 1.0,
     span: tuple[float, float] = (-6.0, 6.0),
     points: int = 241,
-) -> dict:
+) -> RegressionCurves:
     """Loss and slope vs the prediction ŷ for one target y, and their values at `prediction`.
 
     Returns:
-        Plain lists: {"y_pred": grid, "curves": {name: {"loss", "gradient"}},
-        "at": {name: {"loss", "gradient"}}} where gradient is d loss / d ŷ.
+        A RegressionCurves of plain lists and floats (small to pickle for a page cache).
     """
     grid = np.linspace(span[0], span[1], points)
-    view = {"y_pred": grid.tolist(), "curves": {}, "at": {}}
+    curves, at = {}, {}
     for name in selected:
         loss = get(name, **({"delta": delta} if name == "huber" else {}))
         values, slopes = loss.pointwise(np.full(points + 1, target), np.append(grid, prediction))
-        view["curves"][name] = {"loss": values[:-1].tolist(), "gradient": slopes[:-1].tolist()}
-        view["at"][name] = {"loss": float(values[-1]), "gradient": float(slopes[-1])}
-    return view
+        curves[name] = LossCurve(loss=values[:-1].tolist(), gradient=slopes[:-1].tolist())
+        at[name] = LossPoint(loss=float(values[-1]), gradient=float(slopes[-1]))
+    return RegressionCurves(y_pred=grid.tolist(), curves=curves, at=at)
 
 
-def outlier_fits(outlier: float, selected: Sequence[str], delta: float = 1.0) -> dict:
-    """The outlier demo: OUTLIER_DATA plus one adjustable point, and each loss's best constant.
+@dataclass(frozen=True)
+class OutlierFits:
+    """The outlier demo (`outlier_fits`): the data and each loss's best constant.
 
-    Returns:
-        {"data": [...], "fits": {name: c}, "mean": ..., "median": ...}.
+    Attributes:
+        data: OUTLIER_DATA followed by the learner's outlier.
+        fits: Loss name -> the constant prediction that minimizes it over `data`.
+        mean: The mean of `data` (where MSE's fit lands).
+        median: The median of `data` (where MAE's fit lands).
     """
+
+    data: list[float]
+    fits: dict[str, float]
+    mean: float
+    median: float
+
+
+def outlier_fits(outlier: float, selected: Sequence[str], delta: float = 1.0) -> OutlierFits:
+    """The outlier demo: OUTLIER_DATA plus one adjustable point, and each loss's best constant."""
     data = [*OUTLIER_DATA, float(outlier)]
     fits = {
         name: fit_constant(name, data, **({"delta": delta} if name == "huber" else {}))
         for name in selected
     }
-    return {
-        "data": data,
-        "fits": fits,
-        "mean": float(np.mean(data)),
-        "median": float(np.median(data)),
-    }
+    return OutlierFits(
+        data=data, fits=fits, mean=float(np.mean(data)), median=float(np.median(data))
+    )
 
 
 # The slopes the classification view plots, for one sample with label y and p = ŷ = sigmoid(z).
@@ -360,8 +410,54 @@ CLASSIFICATION_GRADIENT_LATEX = {
 }
 
 
-def _probability_slopes(name: str, label: float, probabilities: np.ndarray) -> dict:
-    """Per-sample loss and its slopes w.r.t. the probability p and the logit z (p = σ(z))."""
+@dataclass(frozen=True)
+class ClassificationCurve:
+    """One loss of a single sample against its predicted probability p of class 1.
+
+    Attributes:
+        loss: The loss at each p of the grid.
+        d_probability: Its slope d loss / d p there.
+        d_logit: Its slope d loss / d z w.r.t. the logit z the model outputs (p = σ(z)).
+    """
+
+    loss: list[float]
+    d_probability: list[float]
+    d_logit: list[float]
+
+
+@dataclass(frozen=True)
+class ClassificationPoint:
+    """One loss at the learner's predicted probability p (fields as in ClassificationCurve).
+
+    Attributes:
+        loss: The loss.
+        d_probability: d loss / d p.
+        d_logit: d loss / d z, where p = σ(z).
+    """
+
+    loss: float
+    d_probability: float
+    d_logit: float
+
+
+@dataclass(frozen=True)
+class ClassificationView:
+    """What the classification panel plots (`classification_view`).
+
+    Attributes:
+        p: The grid of predicted probabilities of class 1.
+        curves: "binary_crossentropy" and "mse" -> their ClassificationCurve over `p`.
+        at: The same names -> their ClassificationPoint at the learner's probability.
+    """
+
+    p: list[float]
+    curves: dict[str, ClassificationCurve]
+    at: dict[str, ClassificationPoint]
+
+
+def _probability_slopes(name: str, label: float, probabilities: np.ndarray) -> tuple[list, ...]:
+    """Per-sample loss and its slopes w.r.t. the probability p and the logit z (p = σ(z)),
+    as three lists: loss, d loss / d p, d loss / d z."""
     loss = get(name)
     logits = tf.constant(np.log(probabilities) - np.log1p(-probabilities))
     labels = np.full((probabilities.size, 1), label)
@@ -370,31 +466,31 @@ def _probability_slopes(name: str, label: float, probabilities: np.ndarray) -> d
         p = tf.math.sigmoid(logits)
         values = loss._keras(None)(labels, tf.reshape(p, (-1, 1)))
     by_p, by_z = tape.gradient(values, [p, logits])
-    return {
-        "loss": values.numpy().tolist(),
-        "d_probability": by_p.numpy().tolist(),
-        "d_logit": by_z.numpy().tolist(),
-    }
+    return values.numpy().tolist(), by_p.numpy().tolist(), by_z.numpy().tolist()
 
 
-def classification_view(true_class: int, probability: float, points: int = 199) -> dict:
+def classification_view(
+    true_class: int, probability: float, points: int = 199
+) -> ClassificationView:
     """Binary cross-entropy vs MSE on a predicted probability p of class 1, for label y.
 
     Gradients are taken w.r.t. p and w.r.t. the logit z the model actually outputs
     (p = sigmoid(z)); they show why cross-entropy keeps learning when confidently wrong.
 
     Returns:
-        {"p": grid, "curves": {name: {...}}, "at": {name: {"loss", "d_probability", "d_logit"}}}.
+        A ClassificationView of plain lists and floats.
     """
     if true_class not in (0, 1) or not 0 < probability < 1:
         raise ValueError("true_class must be 0 or 1 and probability strictly between 0 and 1")
     grid = np.linspace(0.005, 0.995, points)
-    view = {"p": grid.tolist(), "curves": {}, "at": {}}
+    curves, at = {}, {}
     for name in ("binary_crossentropy", "mse"):
-        full = _probability_slopes(name, float(true_class), np.append(grid, probability))
-        view["curves"][name] = {key: values[:-1] for key, values in full.items()}
-        view["at"][name] = {key: values[-1] for key, values in full.items()}
-    return view
+        loss, by_p, by_z = _probability_slopes(
+            name, float(true_class), np.append(grid, probability)
+        )
+        curves[name] = ClassificationCurve(loss[:-1], by_p[:-1], by_z[:-1])
+        at[name] = ClassificationPoint(loss[-1], by_p[-1], by_z[-1])
+    return ClassificationView(p=grid.tolist(), curves=curves, at=at)
 
 
 # Inputs the worked example starts from, per loss: (y_true text, y_pred text).
@@ -570,7 +666,49 @@ def _show(value) -> str:
     return ", ".join(f"{v:g}" for v in value) if np.ndim(value) else f"{value:g}"
 
 
-def worked_example(name: str, y_true_text: str, y_pred_text: str, delta: float = 1.0) -> dict:
+@dataclass(frozen=True)
+class WorkedRow:
+    """One sample of the worked example.
+
+    Attributes:
+        sample: Its number, from 1.
+        y: Its true value (or one-hot row, or class) as shown.
+        y_pred: Its prediction (or probability row) as shown.
+        term: The arithmetic of its loss term, written out.
+        value: That term's value.
+    """
+
+    sample: int
+    y: str
+    y_pred: str
+    term: str
+    value: float
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """The loss computed by hand next to Keras' number (`worked_example`).
+
+    Attributes:
+        rows: One WorkedRow per sample.
+        sum: The sum of the terms (math.fsum).
+        n: The number of samples.
+        mean: sum / n, the loss by hand.
+        keras: The loss as keras.losses reports it (Loss.value).
+        note: What Keras changed in the inputs (hinge's 0/1 labels), or "".
+    """
+
+    rows: list[WorkedRow]
+    sum: float
+    n: int
+    mean: float
+    keras: float
+    note: str
+
+
+def worked_example(
+    name: str, y_true_text: str, y_pred_text: str, delta: float = 1.0
+) -> WorkedExample:
     """The loss computed by hand, one sample at a time, next to the number Keras reports.
 
     Args:
@@ -581,8 +719,8 @@ def worked_example(name: str, y_true_text: str, y_pred_text: str, delta: float =
         delta: Huber's δ (ignored by the other losses).
 
     Returns:
-        {"rows": [{"sample", "y", "y_pred", "term", "value"}], "sum", "n", "mean", "keras",
-        "note"}: "term" writes out the arithmetic, "mean" = sum / n, "keras" = value().
+        A WorkedExample: one row per sample with its term written out, their sum and mean,
+        and Keras' number.
 
     Raises:
         InvalidDataset: the typed numbers cannot be used with this loss.
@@ -599,21 +737,13 @@ def worked_example(name: str, y_true_text: str, y_pred_text: str, delta: float =
         term, value = _TERMS[name](
             np.asarray(label).tolist(), np.asarray(prediction).tolist(), loss.params
         )
-        rows.append(
-            {
-                "sample": index,
-                "y": _show(label),
-                "y_pred": _show(prediction),
-                "term": term,
-                "value": value,
-            }
-        )
-    total = math.fsum(row["value"] for row in rows)
-    return {
-        "rows": rows,
-        "sum": total,
-        "n": len(rows),
-        "mean": total / len(rows),
-        "keras": loss.value(y_true, y_pred),
-        "note": note,
-    }
+        rows.append(WorkedRow(index, _show(label), _show(prediction), term, value))
+    total = math.fsum(row.value for row in rows)
+    return WorkedExample(
+        rows=rows,
+        sum=total,
+        n=len(rows),
+        mean=total / len(rows),
+        keras=loss.value(y_true, y_pred),
+        note=note,
+    )

@@ -23,22 +23,24 @@ COLORS = {
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def curves(target: float, prediction: float, selected: tuple, delta: float) -> dict:
+def curves(
+    target: float, prediction: float, selected: tuple, delta: float
+) -> losses.RegressionCurves:
     return losses.regression_curves(target, prediction, selected, delta)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def fits(outlier: float, selected: tuple, delta: float) -> dict:
+def fits(outlier: float, selected: tuple, delta: float) -> losses.OutlierFits:
     return losses.outlier_fits(outlier, selected, delta)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def classification(true_class: int, probability: float) -> dict:
+def classification(true_class: int, probability: float) -> losses.ClassificationView:
     return losses.classification_view(true_class, probability)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def worked(name: str, y_text: str, p_text: str, delta: float) -> dict:
+def worked(name: str, y_text: str, p_text: str, delta: float) -> losses.WorkedExample:
     return losses.worked_example(name, y_text, p_text, delta)
 
 
@@ -108,19 +110,19 @@ def regression_view() -> None:
         return
     view = curves(target, prediction, tuple(selected), delta)
     series = {
-        n: (c["loss"], c["gradient"], (view["at"][n]["loss"], view["at"][n]["gradient"]))
-        for n, c in view["curves"].items()
+        n: (c.loss, c.gradient, (view.at[n].loss, view.at[n].gradient))
+        for n, c in view.curves.items()
     }
     two_panels(
-        view["y_pred"],
+        view.y_pred,
         series,
         prediction,
         ("prediction ŷ", "loss", "slope dL/dŷ"),
         "loss_regression_chart",
     )
     rows = [
-        {"loss": title(n), "loss at ŷ": v["loss"], "slope dL/dŷ": v["gradient"]}
-        for n, v in view["at"].items()
+        {"loss": title(n), "loss at ŷ": v.loss, "slope dL/dŷ": v.gradient}
+        for n, v in view.at.items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="loss_regression_table")
     st.markdown(
@@ -134,15 +136,15 @@ def regression_view() -> None:
     data = fits(outlier, tuple(selected), delta)
     points = {
         "type": "scatter",
-        "x": data["data"],
-        "y": [-0.5] * len(data["data"]),
+        "x": data.data,
+        "y": [-0.5] * len(data.data),
         "mode": "markers",
         "marker": {"size": 12, "color": "#5c5c5c"},
         "name": "data",
     }
     shapes = [
         {"type": "line", "x0": c, "x1": c, "y0": -1, "y1": 1, "line": {"color": COLORS[n]}}
-        for n, c in data["fits"].items()
+        for n, c in data.fits.items()
     ]
     marks = [
         {
@@ -154,7 +156,7 @@ def regression_view() -> None:
             "textfont": {"color": COLORS[n]},
             "showlegend": False,
         }
-        for i, (n, c) in enumerate(data["fits"].items())
+        for i, (n, c) in enumerate(data.fits.items())
     ]
     layout = {
         "height": 220,
@@ -165,10 +167,10 @@ def regression_view() -> None:
         "xaxis": {"title": {"text": "value"}},
     }
     st.plotly_chart({"data": [points, *marks], "layout": layout}, key="loss_outlier_chart")
-    best = ", ".join(f"{title(n)} **{c:.3f}**" for n, c in data["fits"].items())
+    best = ", ".join(f"{title(n)} **{c:.3f}**" for n, c in data.fits.items())
     st.markdown(
         f"The constant that minimizes each loss over these 7 points: {best}. "
-        f"(mean {data['mean']:.3f}, median {data['median']:.3f})"
+        f"(mean {data.mean:.3f}, median {data.median:.3f})"
     )
     with st.expander("Going deeper: why the mean and the median"):
         st.markdown(
@@ -189,11 +191,11 @@ def classification_view() -> None:
     )
     view = classification(label, probability)
     series = {
-        n: (c["loss"], c["d_logit"], (view["at"][n]["loss"], view["at"][n]["d_logit"]))
-        for n, c in view["curves"].items()
+        n: (c.loss, c.d_logit, (view.at[n].loss, view.at[n].d_logit))
+        for n, c in view.curves.items()
     }
     two_panels(
-        view["p"],
+        view.p,
         series,
         probability,
         ("predicted probability ŷ", "loss", "slope dL/dz (z: the logit)"),
@@ -201,8 +203,8 @@ def classification_view() -> None:
     )
     columns = st.columns(4)
     for i, name in enumerate(("binary_crossentropy", "mse")):
-        columns[2 * i].metric(f"{title(name)}", f"{view['at'][name]['loss']:.4f}")
-        columns[2 * i + 1].metric("its slope dL/dz", f"{view['at'][name]['d_logit']:+.4f}")
+        columns[2 * i].metric(f"{title(name)}", f"{view.at[name].loss:.4f}")
+        columns[2 * i + 1].metric("its slope dL/dz", f"{view.at[name].d_logit:+.4f}")
     st.markdown(
         "The model outputs a score z and ŷ = σ(z). When it is **confidently wrong**, "
         "cross-entropy's slope stays near ±1, a strong push back; MSE's slope shrinks "
@@ -238,19 +240,18 @@ def worked_view() -> None:
     except DlcoreError as error:
         st.error(str(error))
         return
-    table = pd.DataFrame(example["rows"]).rename(
+    table = pd.DataFrame(example.rows).rename(
         columns={"y_pred": "ŷ", "term": "this sample's term", "value": "value"}
     )
     st.dataframe(table, hide_index=True, key="loss_we_table")
-    if example["note"]:
-        st.caption(example["note"])
+    if example.note:
+        st.caption(example.note)
     st.markdown(
-        f"Sum of the terms = {example['sum']:.10g}; mean = sum ÷ {example['n']} = "
-        f"**{example['mean']:.10g}**"
+        f"Sum of the terms = {example.sum:.10g}; mean = sum ÷ {example.n} = **{example.mean:.10g}**"
     )
-    gap = abs(example["mean"] - example["keras"])
+    gap = abs(example.mean - example.keras)
     st.markdown(
-        f"`keras.losses` reports **{example['keras']:.10g}** "
+        f"`keras.losses` reports **{example.keras:.10g}** "
         f"(difference {gap:.1e}: {'the same number' if gap < 1e-8 else 'see the note'})."
     )
 

@@ -1,7 +1,9 @@
 """Losses: Keras' numbers against NumPy formulas, finite differences, the LaTeX shown and the
 worked example, plus the helpers behind the Losses page's views."""
 
+import dataclasses
 import math
+import pickle
 
 import keras
 import numpy as np
@@ -172,12 +174,12 @@ def test_worked_example_equals_keras_losses(name):
     example = losses.worked_example(name, y_text, p_text)
     y_true, y_pred = losses.parse_numbers(y_text, "y"), losses.parse_numbers(p_text, "p")
     atol = ATOL.get(name, 1e-15)
-    assert example["mean"] == pytest.approx(example["sum"] / example["n"], rel=1e-15)
-    assert example["mean"] == pytest.approx(example["keras"], rel=1e-12, abs=atol)
+    assert example.mean == pytest.approx(example.sum / example.n, rel=1e-15)
+    assert example.mean == pytest.approx(example.keras, rel=1e-12, abs=atol)
     standard = float(KERAS_DEFAULTS[name]()(y_true, y_pred))  # float32, as a model reports it
-    assert example["mean"] == pytest.approx(standard, rel=1e-6)
+    assert example.mean == pytest.approx(standard, rel=1e-6)
     np.testing.assert_allclose(
-        [row["value"] for row in example["rows"]],
+        [row.value for row in example.rows],
         losses.get(name).per_sample(y_true, y_pred),
         rtol=1e-12,
         atol=atol,
@@ -186,13 +188,13 @@ def test_worked_example_equals_keras_losses(name):
 
 def test_worked_example_writes_out_each_term():
     example = losses.worked_example("mse", "3, -0.5", "2.5, 0")
-    assert [row["term"] for row in example["rows"]] == ["(3 − 2.5)²", "(-0.5 − 0)²"]
-    assert example["mean"] == 0.25
+    assert [row.term for row in example.rows] == ["(3 − 2.5)²", "(-0.5 − 0)²"]
+    assert example.mean == 0.25
     hinge = losses.worked_example("hinge", "1, 0", "0.5, 0.5")
-    assert "−1" in hinge["note"] and hinge["rows"][1]["y"] == "-1"
+    assert "−1" in hinge.note and hinge.rows[1].y == "-1"
     clipped = losses.worked_example("binary_crossentropy", "1", "0")
-    assert "clipped" in clipped["rows"][0]["term"]
-    assert clipped["mean"] == pytest.approx(clipped["keras"], rel=1e-12)
+    assert "clipped" in clipped.rows[0].term
+    assert clipped.mean == pytest.approx(clipped.keras, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -224,30 +226,30 @@ def test_fitted_constant_is_the_mean_for_mse_the_median_for_mae_and_robust_for_h
 
 
 def test_an_outlier_drags_the_mse_fit_but_barely_moves_mae_and_huber():
-    calm = losses.outlier_fits(3.0, losses.regression_names())["fits"]
-    wild = losses.outlier_fits(30.0, losses.regression_names())["fits"]
+    calm = losses.outlier_fits(3.0, losses.regression_names()).fits
+    wild = losses.outlier_fits(30.0, losses.regression_names()).fits
     assert wild["mse"] - calm["mse"] > 3.5
     assert abs(wild["mae"] - calm["mae"]) < 0.2 and abs(wild["huber"] - calm["huber"]) < 0.3
 
 
 def test_regression_curves_show_mse_slope_growing_while_mae_and_huber_stay_bounded():
     view = losses.regression_curves(1.0, 2.0, ["mse", "mae", "huber"], delta=1.0)
-    assert view["at"]["mse"] == {"loss": 1.0, "gradient": 2.0}
-    assert view["at"]["mae"]["gradient"] == 1.0
-    far = int(np.argmax(view["y_pred"]))  # ŷ = 6, five units above the target
-    assert view["curves"]["mse"]["gradient"][far] == pytest.approx(10.0)
-    assert view["curves"]["mae"]["gradient"][far] == 1.0
-    assert view["curves"]["huber"]["gradient"][far] == pytest.approx(1.0)
+    assert view.at["mse"] == losses.LossPoint(loss=1.0, gradient=2.0)
+    assert view.at["mae"].gradient == 1.0
+    far = int(np.argmax(view.y_pred))  # ŷ = 6, five units above the target
+    assert view.curves["mse"].gradient[far] == pytest.approx(10.0)
+    assert view.curves["mae"].gradient[far] == 1.0
+    assert view.curves["huber"].gradient[far] == pytest.approx(1.0)
 
 
 def test_cross_entropy_keeps_a_strong_gradient_when_confidently_wrong_and_mse_does_not():
     view = losses.classification_view(1, 0.01)
-    bce, mse = view["at"]["binary_crossentropy"], view["at"]["mse"]
-    assert bce["loss"] == pytest.approx(-math.log(0.01), rel=1e-9)
-    assert bce["d_probability"] == pytest.approx(-1 / 0.01, rel=1e-9)
-    assert bce["d_logit"] == pytest.approx(0.01 - 1, rel=1e-9)
-    assert mse["d_logit"] == pytest.approx(2 * (0.01 - 1) * 0.01 * 0.99, rel=1e-9)
-    assert abs(bce["d_logit"]) > 40 * abs(mse["d_logit"])
+    bce, mse = view.at["binary_crossentropy"], view.at["mse"]
+    assert bce.loss == pytest.approx(-math.log(0.01), rel=1e-9)
+    assert bce.d_probability == pytest.approx(-1 / 0.01, rel=1e-9)
+    assert bce.d_logit == pytest.approx(0.01 - 1, rel=1e-9)
+    assert mse.d_logit == pytest.approx(2 * (0.01 - 1) * 0.01 * 0.99, rel=1e-9)
+    assert abs(bce.d_logit) > 40 * abs(mse.d_logit)
     with pytest.raises(ValueError, match="probability"):
         losses.classification_view(1, 1.0)
 
@@ -256,8 +258,27 @@ def test_cross_entropy_keeps_a_strong_gradient_when_confidently_wrong_and_mse_do
 @pytest.mark.parametrize("label", [0, 1])
 def test_the_shown_classification_slopes_equal_the_tape(name, label):
     view = losses.classification_view(label, 0.3)
-    env = {"y": float(label), "yhat": np.asarray(view["p"])}
+    env = {"y": float(label), "yhat": np.asarray(view.p)}
     for key, latex in losses.CLASSIFICATION_GRADIENT_LATEX[name].items():
         np.testing.assert_allclose(
-            latex_sides(latex)[0](env), view["curves"][name][key], rtol=1e-9, atol=1e-12
+            latex_sides(latex)[0](env), getattr(view.curves[name], key), rtol=1e-9, atol=1e-12
         )
+
+
+def test_views_are_frozen_and_survive_the_pickling_of_the_page_cache():
+    """st.cache_data pickles what a page caches; a view must come back equal, and stay put."""
+    views = [
+        losses.regression_curves(0.0, 1.0, ["mse"], points=5),
+        losses.outlier_fits(10.0, ["mse"]),
+        losses.classification_view(1, 0.5, points=5),
+        losses.worked_example("mse", "1, 2", "1.5, 2"),
+    ]
+    for view in views:
+        assert pickle.loads(pickle.dumps(view)) == view
+        field = dataclasses.fields(view)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(view, field, None)
+    assert [field.name for field in dataclasses.fields(losses.ClassificationCurve)] == [
+        "loss",
+        *losses.CLASSIFICATION_GRADIENT_LATEX["mse"],
+    ]
