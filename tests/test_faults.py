@@ -65,7 +65,7 @@ def _env(cache_dir: Path) -> dict[str, str]:
 def _kill_when(command: list[str], cache_dir: Path, pattern: str) -> subprocess.Popen:
     """Start command, SIGKILL it as soon as a stderr line matches pattern; returns it."""
     proc = subprocess.Popen(
-        command, cwd=REPO, env=_env(cache_dir), stderr=subprocess.PIPE, stdout=subprocess.PIPE
+        command, cwd=REPO, env=_env(cache_dir), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -74,7 +74,8 @@ def _kill_when(command: list[str], cache_dir: Path, pattern: str) -> subprocess.
             lines.put(raw.decode(errors="replace"))
         lines.put("")  # end of stream
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     seen, deadline = [], time.monotonic() + WAIT
     try:
         while True:
@@ -88,6 +89,8 @@ def _kill_when(command: list[str], cache_dir: Path, pattern: str) -> subprocess.
         if proc.poll() is None:
             proc.kill()  # never leave it running, whatever happened above
         proc.wait(WAIT)
+        reader.join(WAIT)  # the pipe ends with the process
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     return proc
 
