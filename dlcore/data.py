@@ -505,6 +505,16 @@ def _split_hint(delimiter: str) -> str:
     return hint
 
 
+def _exact_floats(pd) -> dict:
+    """The read_csv option that reads each float cell as Python's float() would.
+
+    pandas before 3.1 needs float_precision="round_trip" for that; 3.1 always reads floats
+    that way and deprecates the argument (a Pandas4Warning on every read).
+    """
+    major, minor = (int(part) for part in pd.__version__.split(".")[:2])
+    return {} if (major, minor) >= (3, 1) else {"float_precision": "round_trip"}
+
+
 def _parse_frame(text: str, delimiter: str):
     """The table as pandas reads it: numeric columns as numbers, the others as strings."""
     import pandas as pd
@@ -517,7 +527,7 @@ def _parse_frame(text: str, delimiter: str):
             nrows=MAX_CSV_ROWS + 1,
             skip_blank_lines=True,
             low_memory=False,  # one type per column, decided on the whole column
-            float_precision="round_trip",  # exactly Python's float() of each cell
+            **_exact_floats(pd),  # exactly Python's float() of each cell
         )
     except pd.errors.ParserError as exc:
         width = _PARSER_WIDTH.search(str(exc))
