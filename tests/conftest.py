@@ -4,6 +4,10 @@ import pytest
 
 from dlcore import cache
 
+# Data and the scripts that made them (tests/fixtures/digits/make_digits.py), not tests:
+# --doctest-modules (pyproject.toml) would otherwise import those scripts as modules.
+collect_ignore = ["fixtures"]
+
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
