@@ -6,5 +6,5 @@
 - servers: `streamlit run` on a free port, healthy (/_stcore/health) or an error, stopped.
 - browser: headless Chromium's path and flags; waiting for the app to be idle, no errors.
 
-Test modules import from here, never from one another or from a conftest.
+Test modules import shared helpers from here, never from another test module.
 """
