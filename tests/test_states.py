@@ -12,14 +12,14 @@ def test_every_training_status_ends_its_job_in_a_finished_state():
 
 
 def test_finished_and_live_states_split_the_job_states():
-    assert states.LIVE_STATES == {JobState.QUEUED, JobState.RUNNING}
-    assert states.FINISHED_STATES | states.LIVE_STATES == set(JobState)
+    assert {JobState.QUEUED, JobState.RUNNING} == states.LIVE_STATES
+    assert set(JobState) == states.FINISHED_STATES | states.LIVE_STATES
     assert not states.FINISHED_STATES & states.LIVE_STATES
 
 
 def test_only_complete_runs_are_cached_and_a_stopped_one_is_still_usable():
-    assert states.CACHEABLE_STATUSES == {"completed", "early_stopped"}
-    assert states.USABLE_STATUSES == {"completed", "early_stopped", "stopped"}
+    assert {"completed", "early_stopped"} == states.CACHEABLE_STATUSES
+    assert {"completed", "early_stopped", "stopped"} == states.USABLE_STATUSES
 
 
 def test_states_are_their_plain_strings_in_json():
