@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from dlcore import images
 from dlcore.data import load_mnist
-from dlcore.digit_renderings import RENDERING_KINDS, render_digit
+from dlcore.digit_renderings import RENDERING_KINDS, photograph_ink, render_digit
 from dlcore.errors import InvalidImage
 from dlcore.images import prepare_digit
 
@@ -391,3 +391,90 @@ def test_phone_rendering_is_stored_sideways_with_the_tag_that_rights_it():
 def test_unknown_rendering_kind_is_refused():
     with pytest.raises(ValueError, match="photo-jpeg"):
         render_digit(np.zeros((28, 28), np.uint8), "polaroid", np.random.default_rng(0))
+
+
+# --- noise and shadows -------------------------------------------------------------------------
+
+
+def salt_and_pepper(fraction: float, size=(640, 480), paper=235, seed=0) -> bytes:
+    """Blank paper with `fraction` of its pixels turned black or white at random, as PNG."""
+    rng = np.random.default_rng(seed)
+    page = np.full(size[::-1], paper, np.uint8)
+    hit = rng.random(page.shape) < fraction
+    page[hit] = np.where(rng.random(int(hit.sum())) < 0.5, 0, 255)
+    return encode(Image.fromarray(page))
+
+
+def blank_paper_photo(seed: int, size=(640, 480)) -> np.ndarray:
+    """A photo of an empty sheet: tinted, unevenly lit, textured, noisy (RGB)."""
+    nothing = Image.new("L", (8, 8), 0)
+    return photograph_ink(nothing, size, np.random.default_rng(seed))
+
+
+def with_shadow(pixels: np.ndarray, kind: str) -> np.ndarray:
+    """Darken the photo by a hard-edged shadow across it, or by a soft round one.
+
+    hard: everything left of a line tilted by 20 degrees through the middle gets 55% of
+    the light, with a sharp (aliased) edge. soft: a round shadow centered off the middle,
+    half the light at its center, fading out over about a third of the photo.
+    """
+    height, width = pixels.shape[:2]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == "hard":
+        angle = np.deg2rad(20)
+        shaded = (x - 0.5 * width) * np.cos(angle) + (y - 0.5 * height) * np.sin(angle) < 0
+        light = np.where(shaded, 0.55, 1.0)
+    else:
+        radius = 0.35 * max(height, width)
+        distance2 = ((x - 0.35 * width) ** 2 + (y - 0.4 * height) ** 2) / radius**2
+        light = 1.0 - 0.5 * np.exp(-2.0 * distance2)
+    light = light[..., None] if pixels.ndim == 3 else light
+    return np.clip(pixels * light, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [(300, 300), (640, 480)])
+@pytest.mark.parametrize("fraction", [0.01, 0.03, 0.05])
+def test_salt_and_pepper_noise_on_blank_paper_is_no_digit(fraction, size):
+    for seed in range(2):
+        assert _refused(salt_and_pepper(fraction, size, seed=seed)).startswith("No digit found")
+
+
+def test_blank_paper_saved_at_jpeg_quality_5_is_no_digit():
+    for seed in range(4):
+        photo = Image.fromarray(blank_paper_photo(seed))
+        assert _refused(encode(photo, "JPEG", quality=5)) == images.NO_DIGIT
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_a_shadow_on_blank_paper_is_no_digit(kind):
+    for seed in range(3):
+        photo = Image.fromarray(with_shadow(blank_paper_photo(seed), kind))
+        assert _refused(encode(photo, "JPEG", quality=90)) == images.NO_DIGIT
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_a_shadow_across_the_seven_does_not_become_ink(kind):
+    photo = np.asarray(draw_seven(size=(600, 450), box=(200, 60, 400, 390)).convert("RGB"))
+    plain = prepare_digit(encode(Image.fromarray(photo), "JPEG", quality=90))
+    shaded = prepare_digit(encode(Image.fromarray(with_shadow(photo, kind)), "JPEG", quality=90))
+    ink, shaded_ink = plain.uint8 >= 128, shaded.uint8 >= 128
+    assert (ink & shaded_ink).sum() / (ink | shaded_ink).sum() > 0.8  # IoU of the ink
+    assert shaded.warnings == ()
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_photos_with_a_shadow_are_read_as_without_it(kind, read_digits):
+    with open(FIXTURES / "labels.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if "canvas" not in row["file"]]
+    photos = [np.asarray(Image.open(FIXTURES / row["file"]).convert("RGB")) for row in rows]
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(11)
+    renderings = [render_digit(x, "photo-png", rng) for x in x_test[:20]]
+    photos += [np.asarray(Image.open(io.BytesIO(r)).convert("RGB")) for r in renderings]
+    labels = np.array([int(row["label"]) for row in rows] + list(y_test[:20]))
+    shaded = [encode(Image.fromarray(with_shadow(p, kind)), "JPEG", quality=90) for p in photos]
+    plain = [encode(Image.fromarray(p), "JPEG", quality=90) for p in photos]
+    read_plain = read_digits(np.stack([prepare_digit(d).uint8 for d in plain]))
+    read_shaded = read_digits(np.stack([prepare_digit(d).uint8 for d in shaded]))
+    assert (read_shaded == read_plain).mean() >= 0.9
+    assert (read_shaded == labels).mean() >= 0.85
