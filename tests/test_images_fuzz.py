@@ -135,3 +135,17 @@ def test_corrupted_images(data, flips):
     for position, value in flips:
         corrupted[position % len(corrupted)] = value
     check(bytes(corrupted))
+
+
+@FUZZ
+@given(
+    image_files(),
+    st.integers(0),
+    st.integers(1, 64),
+    st.integers(1, 20_000),
+)
+def test_a_piece_of_a_valid_file_repeated_many_times(data, start, length, times):
+    """Segments, chunks or blocks repeated: the cheap way to ask a decoder for more work."""
+    start %= len(data)
+    piece = data[start : start + length]
+    check(data[: start + len(piece)] + piece * times + data[start + len(piece) :])
