@@ -259,7 +259,7 @@ def _decode(data: bytes, warnings: list[str]) -> tuple[Image.Image, int, float]:
             f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller photo."
         )
     image_guard.check_decoded_size(image.format, image.mode, image.size)
-    if getattr(image, "is_animated", False):
+    if _is_animated(image):
         warnings.append(WARN_ANIMATED)
     orientation = _read_orientation(image)
     try:
@@ -284,6 +284,14 @@ def _open_lazily(data: bytes) -> Image.Image:
         ) from error
     except Exception as error:  # A header that parses halfway raises all sorts.
         raise InvalidImage("The image file is damaged and could not be read.") from error
+
+
+def _is_animated(image: Image.Image) -> bool:
+    """Whether a second frame follows; a damaged one counts as none (the first is read)."""
+    try:
+        return bool(getattr(image, "is_animated", False))
+    except Exception:  # Pillow reads the start of the second frame to tell; it may be cut.
+        return False
 
 
 def _min_contrast(image: Image.Image) -> float:
@@ -497,7 +505,7 @@ def _paper_level(smooth: np.ndarray, window: int) -> np.ndarray:
     padded = np.pad(smooth, (erode + dilate) // 2 - 1, mode="edge")
     floor = _sliding(_sliding(padded, erode, np.minimum), dilate, np.maximum)
     above = np.clip(smooth.astype(np.int16) - floor, 0, 255).astype(np.uint8)
-    cap = 2 * _percentile(above, 0.5) + TEXTURE_CAP
+    cap = min(255, 2 * _percentile(above, 0.5) + TEXTURE_CAP)
     texture = Image.fromarray(np.minimum(above, cap)).filter(ImageFilter.BoxBlur(window // 2))
     return floor.astype(np.float32) + np.asarray(texture, np.float32)
 
