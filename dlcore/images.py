@@ -8,6 +8,10 @@ authors applied and keeps every intermediate image so that the page can show eac
 One step is ours: strokes much thinner than MNIST's (a ballpoint pen) are thickened to
 MNIST's typical width before scaling, or they would shrink to faint hairlines.
 
+Uploads come from anyone, so the file's structure is checked before it is decoded
+(`dlcore.image_guard`), refused files are remembered, and shadows, noise and compression
+artifacts are told apart from ink rather than read as a digit.
+
 Only Pillow and NumPy are used (no TensorFlow), so the module imports quickly.
 
 Example:
@@ -55,7 +59,7 @@ PAPER_WINDOW_STROKES = 2.5
 MIN_PAPER_WINDOW = 0.12  # of the image's side
 MAX_PAPER_WINDOW = 0.35  # of the image's side
 EDGE_MARGIN = 4  # px: how far past a shadow's edge JPEG ringing and aliasing reach
-TEXTURE_CAP = 4  # gray levels above twice the paper's median texture counted as texture
+TEXTURE_CAP = 4  # texture is capped at twice its median + this, so ink is not texture
 MAX_SHADOW_GAIN = 4.0  # a shadow darker than a quarter of the light is not restored
 MIN_DIGIT_PX = 16  # a mark smaller than MNIST's 20-px digit box is a speck, not a digit
 # Noise leaves dozens of specks (salt-and-pepper: 35 to 530 on a 640x480 page) and the
@@ -163,9 +167,10 @@ def prepare_digit(data: bytes) -> PreparedDigit:
     """Turn the bytes of an uploaded image into the MNIST-style 28x28 digit.
 
     Stages: original -> orientation fixed (EXIF) -> transparency flattened -> grayscale ->
-    polarity (dark ink on light paper inverted) -> background removed (uneven light
-    subtracted, paper noise cut, antialiased ink kept) -> cropped to the digit (specks and
-    far-away marks left out) -> stroke width (thin strokes thickened) -> scaled to 20 px ->
+    polarity (dark ink on light paper inverted) -> background removed (shadows and uneven
+    light divided out, specks and paper noise cut, antialiased ink kept) -> cropped to the
+    digit (specks and far-away marks left out; noise and shadows with no sharp edge are no
+    digit) -> stroke width (thin strokes thickened) -> scaled to 20 px ->
     padded to 28x28 -> centered by mass at (14, 14) -> normalized (/255).
 
     Args:
@@ -402,7 +407,7 @@ def _fix_polarity(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     radius = max(1, round(POLARITY_RADIUS * max(small.shape)))
     local = np.asarray(Image.fromarray(small).filter(ImageFilter.BoxBlur(radius)), np.float32)
     departures = small.astype(np.float32) - local
-    inverted = float(np.mean(departures**3)) < 0.0
+    inverted = float(np.mean(departures * departures * departures)) < 0.0
     return (255 - gray if inverted else gray), inverted
 
 
@@ -502,6 +507,9 @@ def _paper_level(smooth: np.ndarray, window: int) -> np.ndarray:
     so the texture's local mean above it (ink capped off) is added back.
     """
     erode, dilate = window | 1, (window + EDGE_MARGIN) | 1
+    # Padded once by the reach of both filters: a ramp of light running into the border is
+    # then followed to the border (padding each filter's input fell short by the ramp's
+    # rise over half a window, a bright rim that read as ink on blank paper).
     padded = np.pad(smooth, (erode + dilate) // 2 - 1, mode="edge")
     floor = _sliding(_sliding(padded, erode, np.minimum), dilate, np.maximum)
     above = np.clip(smooth.astype(np.int16) - floor, 0, 255).astype(np.uint8)
