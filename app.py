@@ -5,8 +5,8 @@ import sys
 import streamlit as st
 
 from dlcore import cache
-from pages._catalog import HOME, listed_lessons
-from pages._runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
+from ui.catalog import HOME, listed_lessons
+from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon="🧠", layout="wide")
 keep_keras_state()

@@ -76,7 +76,7 @@ def apply_gc_mode(mode: str) -> None:
     "freeze" keeps it but calls gc.freeze() after warm-up.
     """
     if mode == "app":
-        from pages._runtime import freeze_tensorflow_objects
+        from ui.runtime import freeze_tensorflow_objects
 
         freeze_tensorflow_objects()
     elif mode == "off":
@@ -89,7 +89,7 @@ def apply_gc_mode(mode: str) -> None:
 def bench_page(name: str, reruns: int, key: str | None, gc_mode: str = "config") -> dict:
     """Warm up a page, then time `reruns` reruns each moving one control; figures in seconds."""
     if gc_mode == "app":
-        from pages._runtime import keep_keras_state
+        from ui.runtime import keep_keras_state
 
         keep_keras_state()
     at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=300)

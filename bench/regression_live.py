@@ -10,7 +10,7 @@ Two figures, each measured in fresh Python processes:
      build the two Plotly figures, serialize them). Target: <= 20 % slower. ``--cleanup``
      adds a third case: the same poller plus what Streamlit does after every script run by
      default (``keras.backend.clear_session()`` and a full ``gc.collect``), which
-     the app switches off (``pages/_runtime.py``); it shows why.
+     the app switches off (``ui/runtime.py``); it shows why.
 With ``--browser``, the same two figures through a real ``streamlit run`` of the page in
 headless Chromium: click Train, time until the chart shows epoch 1, and the training time
 the page reports. The browser renders on the same 2 cores here, so this is pessimistic.

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import activations
-from pages._runtime import ensure_app_navigation
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 

@@ -5,8 +5,8 @@ This page must load fast, so it never imports TensorFlow (nor anything that does
 
 import streamlit as st
 
-from pages._catalog import listed_lessons
-from pages._runtime import ensure_app_navigation
+from ui.catalog import listed_lessons
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 

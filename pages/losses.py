@@ -9,7 +9,7 @@ import streamlit as st
 
 from dlcore import losses
 from dlcore.errors import DlcoreError
-from pages._runtime import ensure_app_navigation
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 

@@ -4,18 +4,17 @@ inside it, and let it read your own handwriting."""
 import streamlit as st
 
 from dlcore.errors import DataUnavailable
-from pages import _mnist_digit, _mnist_evaluate, _mnist_explore, _mnist_inside, _mnist_train
-from pages import _mnist_shared as shared
-from pages._runtime import ensure_app_navigation
+from ui.mnist import digit, evaluate, explore, inside, shared, train
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 
 SECTIONS = {
-    "Explore": _mnist_explore.render,
-    "Train": _mnist_train.render,
-    "Evaluate": _mnist_evaluate.render,
-    "Look inside": _mnist_inside.render,
-    "Read my digit": _mnist_digit.render,
+    "Explore": explore.render,
+    "Train": train.render,
+    "Evaluate": evaluate.render,
+    "Look inside": inside.render,
+    "Read my digit": digit.render,
 }
 NEEDS_MODEL = {"Evaluate", "Look inside", "Read my digit"}
 

@@ -7,8 +7,8 @@ import streamlit as st
 
 from dlcore import optimizers as opt
 from dlcore.registry import log_stops
-from pages._optimizers_charts import adam_figure, adam_table, loss_figure, race_figure
-from pages._runtime import ensure_app_navigation
+from ui.optimizer_charts import adam_figure, adam_table, loss_figure, race_figure
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 

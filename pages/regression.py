@@ -13,8 +13,8 @@ from dlcore.configs import (
 )
 from dlcore.errors import InvalidDataset, TrainingTooLarge
 from dlcore.states import JobState, TrainingStatus
-from pages import _live as live
-from pages._regression_results import (
+from ui import live
+from ui.regression_results import (
     add_points,
     compare_runs,
     figure,
@@ -22,7 +22,7 @@ from pages._regression_results import (
     predict,
     render_training,
 )
-from pages._runtime import ensure_app_navigation
+from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 

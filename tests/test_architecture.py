@@ -105,3 +105,11 @@ def test_dlcore_has_no_import_cycles_counting_imports_inside_functions():
     graph = {name: _all_runtime_imports(name) - {name} for name in MODULES}
     _find_cycle(graph)
     assert "training" not in graph["regression"] and "regression" not in graph["training"]
+
+
+def test_pages_holds_only_the_pages_the_app_lists():
+    """Shared page components live in ui/; pages/ is one file per page (DESIGN.md)."""
+    from ui.catalog import HOME, listed_lessons
+
+    listed = {Path(page.path).name for page in (HOME, *listed_lessons())}
+    assert {p.name for p in (REPO / "pages").glob("*.py")} == listed

@@ -182,11 +182,11 @@ def test_stop_keeps_the_best_epoch_and_the_page_uses_that_model():
 def test_a_preset_model_already_in_the_cache_is_used_without_training(monkeypatch):
     """A learner opening "Read my digit" after anyone trained the quick model reads at once."""
     from dlcore.configs import MnistConfig
-    from pages import _mnist_shared
+    from ui.mnist import shared
 
     tiny = MnistConfig(**TINY)
     assert jobs.submit(tiny).wait(300)
-    monkeypatch.setattr(_mnist_shared, "MNIST_QUICK", tiny)
+    monkeypatch.setattr(shared, "MNIST_QUICK", tiny)
     at = _open(page_test("pages/mnist.py", timeout=120).run(), "Read my digit")
     assert not at.exception, [e.value for e in at.exception]
     assert not any("no trained model" in info.value for info in at.info)

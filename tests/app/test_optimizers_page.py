@@ -73,7 +73,7 @@ def test_charts_are_valid_plotly_figures_and_the_race_animates_to_the_end():
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     assert len(charts) == 3  # race, loss per step, inside Adam
     for spec in charts:
-        # The page skips Plotly's validation on every rerun (pages/_plain_figure.py):
+        # The page skips Plotly's validation on every rerun (ui/plain_figure.py):
         # here Plotly validates each spec once and raises on anything it does not know.
         assert len(go.Figure(spec).data) == len(spec["data"])
     race = charts[0]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pages._catalog import HOME, listed_lessons
 from tests.app.conftest import page_test
+from ui.catalog import HOME, listed_lessons
 
 
 def test_app_shell_shows_home_and_the_sidebar_status():

@@ -2,9 +2,9 @@
 
 from playwright.sync_api import expect
 
-from pages._catalog import listed_lessons
 from tests.support.browser import assert_no_app_error, wait_idle
 from tests.support.servers import running_app
+from ui.catalog import listed_lessons
 
 
 def test_home_then_every_listed_page(app_url, browser_page):

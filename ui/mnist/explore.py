@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from dlcore import mnist_views as views
-from pages._mnist_shared import mnist_arrays
+from ui.mnist.shared import mnist_arrays
 
 PATCH = 6  # side of the pixel table that shows the numbers behind the picture
 INK_ON_PAPER = "gray_r"  # the tutorial's cmap=binary: 0 is white paper, 255 black ink

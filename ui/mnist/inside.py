@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from dlcore import mnist_views as views
-from pages import _mnist_shared as shared
+from ui.mnist import shared
 
 PAGE_WIDTH = 1200  # pixels a full-width chart spans on a desktop screen
 PREDICTED, OTHER = "#e4572e", "#9db4c0"

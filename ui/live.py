@@ -23,14 +23,14 @@ from dlcore import jobs
 from dlcore.errors import QueueFull
 from dlcore.jobs import JobHandle, JobSnapshot
 from dlcore.states import JobState
-from pages._runtime import keep_keras_state
+from ui.runtime import keep_keras_state
 
 Render = Callable[[JobSnapshot, JobHandle], None]
 POLL_SECONDS = 0.5
 
 
 # A poll is a script run: without this, each one would reset Keras under the training
-# thread and force a full garbage collection (pages/_runtime.py; about 10x slower training).
+# thread and force a full garbage collection (ui/runtime.py; about 10x slower training).
 keep_keras_state()
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from dlcore import metrics
 from dlcore import mnist_views as views
 from dlcore.arithmetic import ceil_div
-from pages import _mnist_shared as shared
+from ui.mnist import shared
 
 CHART = "mnist_confusion"
 CELL_TRUE, CELL_PRED = "mnist_cell_true", "mnist_cell_pred"

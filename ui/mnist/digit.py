@@ -8,7 +8,7 @@ import streamlit as st
 from dlcore import images
 from dlcore import mnist_views as views
 from dlcore.errors import InvalidImage
-from pages import _mnist_shared as shared
+from ui.mnist import shared
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 STAGES_PER_ROW = 6

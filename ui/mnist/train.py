@@ -17,8 +17,8 @@ from dlcore.configs import (
     steps_per_epoch,
 )
 from dlcore.states import TrainingStatus
-from pages import _live as live
-from pages._mnist_shared import JOB, start_training
+from ui import live
+from ui.mnist.shared import JOB, start_training
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
 SCHEDULE_NAMES = {"cosine": "cosine decay to 0", "constant": "constant"}

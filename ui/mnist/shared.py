@@ -1,7 +1,7 @@
 """What the MNIST page's tabs share: the data, the session's model, and cached model views.
 
 Session-state keys (all prefixed ``mnist_``): ``mnist_job`` the training this session
-follows (pages/_live.py), ``mnist_model`` the last finished usable training ({"key",
+follows (ui/live.py), ``mnist_model`` the last finished usable training ({"key",
 "config"}), ``mnist_tab`` the open tab, ``mnist_digit`` the user's last prepared digit.
 """
 
@@ -15,7 +15,7 @@ from dlcore import cache, jobs
 from dlcore import data as datasets
 from dlcore.configs import MNIST_QUICK, MnistConfig
 from dlcore.states import USABLE_STATUSES, TrainingStatus
-from pages import _live as live
+from ui import live
 
 JOB = "mnist_job"
 MODEL = "mnist_model"

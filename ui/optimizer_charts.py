@@ -1,11 +1,11 @@
-"""The Optimizers page's charts, as plain Plotly specs (see pages/_plain_figure.py)."""
+"""The Optimizers page's charts, as plain Plotly specs (see ui/plain_figure.py)."""
 
 import numpy as np
 import pandas as pd
 
 from dlcore import optimizers as opt
 from dlcore.arithmetic import ceil_div
-from pages._plain_figure import PlainFigure, values
+from ui.plain_figure import PlainFigure, values
 
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
 COLORS = dict(zip(opt.names(), [*PALETTE, "#7f7f7f"], strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 
@@ -27,6 +28,8 @@ def ensure_app_navigation() -> None:
 
 
 _import_lock = threading.Lock()
+logger = logging.getLogger(__name__)
+replaced_cleanup = None  # Streamlit's own per-run cleanup, once keep_keras_state replaced it
 
 
 def import_tensorflow_once() -> None:
@@ -58,11 +61,20 @@ def keep_keras_state() -> None:
     full collection (`runner.postScriptGC`, switched off in .streamlit/config.toml). With
     TensorFlow loaded each collection holds the GIL for 0.1-0.4 s: polling a training job
     at 2 Hz slowed it about 10x, and a concept-page rerun cost 3x its own work (measured;
-    see bench/regression_live.py and bench/page_rerun.py).
+    see bench/regression_live.py and bench/page_rerun.py). The private function replaced
+    here is pinned by tests/app/test_runtime_pins.py, so an upgrade that changes it fails.
     """
+    global replaced_cleanup
     from streamlit.runtime.scriptrunner import script_runner
 
-    if hasattr(script_runner, "_clean_problem_modules"):
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current is None:
+        logger.warning(
+            "Streamlit has no script_runner._clean_problem_modules any more: "
+            "Keras is reset after every run (see tests/app/test_runtime_pins.py)"
+        )
+    elif current is not _close_pyplot_only:
+        replaced_cleanup = current
         script_runner._clean_problem_modules = _close_pyplot_only
 
 

@@ -1,0 +1,3 @@
+"""What the pages share: the live-training panel, charts, the page catalogue, the
+Streamlit runtime adjustments, and the MNIST page's tabs. Imports streamlit and dlcore;
+dlcore never imports this."""
