@@ -71,10 +71,10 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return buffer.getvalue()
 
 
-def _jpeg_segments(count: int) -> bytes:
-    """A small JPEG with `count` empty comment segments after SOI (4 bytes each)."""
+def _jpeg_header(filler: bytes, count: int) -> bytes:
+    """A small JPEG with `filler` repeated `count` times right after SOI."""
     base = _encode(Image.new("L", (64, 64), 200), "JPEG")
-    return base[:2] + b"\xff\xfe\x00\x02" * count + base[2:]
+    return base[:2] + filler * count + base[2:]
 
 
 def _png_chunks(count: int) -> bytes:
@@ -84,12 +84,12 @@ def _png_chunks(count: int) -> bytes:
     return base[:33] + chunk * count + base[33:]
 
 
-def _gif_comments(count: int) -> bytes:
-    """A small GIF with `count` one-byte comment extensions before its picture."""
+def _gif_header(filler: bytes, count: int) -> bytes:
+    """A small GIF with `filler` repeated `count` times before its picture."""
     base = _encode(Image.new("P", (64, 64), 1), "GIF")
     flags = base[10]
     start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    return base[:start] + b"\x21\xfe\x01A\x00" * count + base[start:]
+    return base[:start] + filler * count + base[start:]
 
 
 def _rle8_bmp(width: int, height: int) -> bytes:
@@ -126,9 +126,12 @@ def _gif_frames(count: int) -> bytes:
 UPLOADS = {
     "scan bomb, 1,000 scans": lambda: hostile.scan_bomb_jpeg(1000),
     "scan bomb, 20,000 scans": lambda: hostile.scan_bomb_jpeg(20_000),
-    "JPEG, 2.5 M empty segments": lambda: _jpeg_segments(2_500_000),
+    "JPEG, 2.5 M empty comments": lambda: _jpeg_header(b"\xff\xfe\x00\x02", 2_500_000),
+    "JPEG, 5 M restart markers": lambda: _jpeg_header(b"\xff\xd0", 5_000_000),
+    "JPEG, 10 M fill bytes": lambda: _jpeg_header(b"\xff", 10_000_000),
     "PNG, 800 k empty chunks": lambda: _png_chunks(800_000),
-    "GIF, 2 M comment blocks": lambda: _gif_comments(2_000_000),
+    "GIF, 2 M comment blocks": lambda: _gif_header(b"\x21\xfe\x01A\x00", 2_000_000),
+    "GIF, 10 MB of junk bytes": lambda: _gif_header(b"\x00", 10_000_000),
     "RLE BMP, 10 MB of 1-px runs": lambda: _rle8_bmp(2500, 2000),
     "WebP 40 MP (lossless, flat)": lambda: _encode(
         Image.new("RGB", (6324, 6324), (200, 200, 200)), "WEBP", lossless=True

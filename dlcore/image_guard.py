@@ -45,6 +45,8 @@ MAX_PNG_CHUNKS = 20_000
 # frame's sub-blocks in Python to see whether a second frame follows (1 us each), and keeps
 # every comment sub-block in a list (2 million of them: 1.2 s and 350 MB).
 MAX_GIF_PIECES = 100_000
+# Pillow skips bytes that start no GIF block one at a time, in Python.
+MAX_GIF_JUNK = 65_536
 # Pillow expands RLE-compressed BMPs in Python, about 0.15 us per byte of the file: 2 MB is
 # 0.3 s; a digit saved with RLE takes a few kilobytes.
 MAX_RLE_BMP_BYTES = 2_000_000
@@ -69,6 +71,8 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn carry no len
 _MARKER = re.compile(rb"\xff([^\x00\xff])")
 # Inside entropy-coded data RSTn markers restart the coding and do not end the scan.
 _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# Bytes that start no GIF block (extension "!", picture ",", trailer ";").
+_GIF_JUNK = re.compile(rb"[^!,;]+")
 
 TOO_COMPLEX = (
     "This {kind} is built from {count:,} separate pieces, where an ordinary image has a few "
@@ -165,6 +169,7 @@ def _check_jpeg(data: bytes) -> None:
             walk.header_junk += found.start() - position
         marker, position = found.group(1)[0], found.end()
         walk.segments += 1
+        _check_jpeg_counts(data, walk)
         if marker == 0xD9:  # EOI: what follows is not decoded (an MPO's other pictures)
             break
         if marker in _STANDALONE or position + 2 > len(data):
@@ -176,8 +181,8 @@ def _check_jpeg(data: bytes) -> None:
             _count_scan(data[position + 2 : end], walk)
             scan_end = _END_OF_SCAN.search(data, end)
             end = scan_end.start() if scan_end else len(data)
-        _check_jpeg_counts(data, walk)
         position = end
+    _check_jpeg_counts(data, walk)
 
 
 def _read_frame(header: bytes, marker: int, walk: _JpegWalk) -> None:
@@ -234,7 +239,8 @@ def _check_jpeg_counts(data: bytes, walk: _JpegWalk) -> None:
         scans = max(walk.scans, data.count(b"\xff\xda"))
         raise InvalidImage(TOO_MANY_SCANS.format(count=scans, megapixels=walk.pixels / 1e6))
     if walk.segments > MAX_JPEG_SEGMENTS or walk.header_junk > MAX_JPEG_HEADER_JUNK:
-        raise InvalidImage(TOO_COMPLEX.format(kind="JPEG", count=walk.segments))
+        pieces = walk.segments + walk.header_junk  # Pillow steps through junk byte by byte
+        raise InvalidImage(TOO_COMPLEX.format(kind="JPEG", count=pieces))
 
 
 # --- PNG, GIF, BMP ---------------------------------------------------------------------------
@@ -258,12 +264,19 @@ def _check_gif(data: bytes) -> None:
 
     Pillow reads that far: the first picture, then the start of the second to tell whether
     the GIF is animated. Every extension and picture is followed by sub-blocks, each a
-    length byte and that many bytes, ending with a zero length.
+    length byte and that many bytes, ending with a zero length. Bytes that start no block
+    are skipped, as Pillow does, and counted.
     """
     flags = data[10] if len(data) > 10 else 0
     position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # global color table
-    pieces = pictures = 0
-    while position < len(data) and data[position] in (0x21, 0x2C):
+    pieces = pictures = junk = 0
+    while position < len(data) and data[position] != 0x3B:  # the trailer
+        if skipped := _GIF_JUNK.match(data, position):
+            junk += skipped.end() - position
+            if junk > MAX_GIF_JUNK:
+                raise InvalidImage(TOO_COMPLEX.format(kind="GIF", count=junk))
+            position = skipped.end()
+            continue
         if data[position] == 0x2C:
             pictures += 1
             if pictures == 2:

@@ -191,10 +191,18 @@ def _png_with_chunks(count: int) -> bytes:
     return base[:33] + chunk * count + base[33:]  # after the signature and IHDR
 
 
-def _jpeg_with_comments(count: int) -> bytes:
-    """A small JPEG with `count` empty comment segments after SOI."""
+def _jpeg_with_header(filler: bytes, count: int) -> bytes:
+    """A small JPEG with `filler` repeated `count` times right after SOI."""
     base = encode(Image.new("L", (64, 64), 200), "JPEG")
-    return base[:2] + b"\xff\xfe\x00\x02" * count + base[2:]
+    return base[:2] + filler * count + base[2:]
+
+
+def _gif_with_junk(count: int) -> bytes:
+    """A small GIF with `count` zero bytes, which start no block, before its picture."""
+    base = encode(Image.new("P", (64, 64), 1), "GIF")
+    flags = base[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    return base[:start] + b"\x00" * count + base[start:]
 
 
 def _gif_with_comments(count: int) -> bytes:
@@ -218,12 +226,23 @@ def _rle8_bmp(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: _jpeg_with_comments(2_500_000), "JPEG"),
+        (lambda: _jpeg_with_header(b"\xff\xfe\x00\x02", 2_500_000), "JPEG"),  # comments
+        (lambda: _jpeg_with_header(b"\xff\xd0", 5_000_000), "JPEG"),  # restart markers
+        (lambda: _jpeg_with_header(b"\xff", 10_000_000), "JPEG"),  # fill bytes
+        (lambda: _gif_with_junk(10_000_000), "GIF"),
         (lambda: _png_with_chunks(800_000), "PNG"),
         (lambda: _gif_with_comments(2_000_000), "GIF"),
         (lambda: _rle8_bmp(2500, 2000), "BMP"),
     ],
-    ids=["jpeg-segments", "png-chunks", "gif-comments", "rle-bmp"],
+    ids=[
+        "jpeg-segments",
+        "jpeg-restarts",
+        "jpeg-fill",
+        "gif-junk",
+        "png-chunks",
+        "gif-comments",
+        "rle-bmp",
+    ],
 )
 def test_ten_megabytes_of_tiny_pieces_are_refused_from_the_structure(make, words):
     data = make()
