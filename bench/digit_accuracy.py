@@ -112,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from dlcore.data import load_mnist
-    from dlcore.digit_renderings import render_test_set
     from dlcore.inference import DigitPredictor
+    from tests.support.renderings import render_test_set
 
     model, description = trained_model(args.model)
     predictor = DigitPredictor(model)

@@ -110,7 +110,7 @@ def _seven(size=(600, 400)) -> Image.Image:
 
 def _phone_photo_progressive() -> bytes:
     from dlcore.data import load_mnist
-    from dlcore.digit_renderings import render_phone_photo
+    from tests.support.renderings import render_phone_photo
 
     _, (x_test, _) = load_mnist()
     photo = Image.open(io.BytesIO(render_phone_photo(x_test[0], np.random.default_rng(1))))

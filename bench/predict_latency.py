@@ -71,9 +71,9 @@ def main() -> None:
     from digit_accuracy import trained_model
 
     from dlcore.data import load_mnist
-    from dlcore.digit_renderings import render_phone_photo
     from dlcore.images import prepare_digit
     from dlcore.inference import DigitPredictor
+    from tests.support.renderings import render_phone_photo
 
     load_before = os.getloadavg()[0]
     model, description = trained_model(args.model)

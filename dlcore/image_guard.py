@@ -22,6 +22,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+from dlcore.arithmetic import ceil_div
 from dlcore.errors import InvalidImage
 
 # --- limits, each with the measurement behind it (2 shared vCPUs, Pillow 13) -----------------
@@ -219,8 +220,8 @@ def _read_frame(header: bytes, marker: int, walk: _JpegWalk) -> None:
 
 def _blocks(scaled: int, maximum: int) -> int:
     """8x8 blocks along one side of a component sampled at (scaled / maximum) pixels."""
-    pixels = -(-scaled // maximum)
-    return -(-pixels // 8)
+    pixels = ceil_div(scaled, maximum)
+    return ceil_div(pixels, 8)
 
 
 def _count_scan(header: bytes, walk: _JpegWalk) -> None:

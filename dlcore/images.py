@@ -32,7 +32,9 @@ import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from dlcore import image_guard
+from dlcore.arithmetic import ceil_div
 from dlcore.errors import InvalidImage
+from dlcore.pixels import normalize
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo fits three times over
@@ -131,13 +133,8 @@ class PreparedDigit:
 
     @property
     def array(self) -> np.ndarray:
-        """The normalized model input: 28x28 float32 in [0, 1], equal to uint8 / 255."""
+        """The normalized model input: 28x28 float32 in [0, 1], as Rescaling(1/255) makes it."""
         return normalize(self.uint8)
-
-
-def normalize(image: np.ndarray) -> np.ndarray:
-    """Scale 0-255 pixels to [0, 1] as float32: what the model's Rescaling(1/255) does."""
-    return image.astype(np.float32) / np.float32(255.0)
 
 
 @dataclass(frozen=True)
@@ -331,13 +328,13 @@ def _load_small(image: Image.Image) -> Image.Image:
         image.draft(image.mode, (int(image.width * scale) + 1, int(image.height * scale) + 1))
     image.load()
     mode = _standard_mode(image)
-    factor = -(-max(image.size) // WORK_SIZE)
+    factor = ceil_div(max(image.size), WORK_SIZE)
     if factor == 1:
         return _converted(image, mode)
     # Strip by strip: converting or reducing the whole photo at once would hold several
     # full-size copies (Pillow's reduce, for one, premultiplies RGBA into a full copy).
     width, height = image.size
-    small = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    small = Image.new(mode, (ceil_div(width, factor), ceil_div(height, factor)))
     rows = factor * max(1, 256 // factor)
     for top in range(0, height, rows):
         strip = _converted(image.crop((0, top, width, min(top + rows, height))), mode)
@@ -386,7 +383,7 @@ def _flatten_transparency(image: Image.Image) -> Image.Image:
 def _enlarge_if_tiny(gray: np.ndarray) -> np.ndarray:
     """Enlarge small images so that filters and blob finding see strokes several px wide."""
     height, width = gray.shape
-    factor = -(-MIN_WORK_SIZE // max(height, width))
+    factor = ceil_div(MIN_WORK_SIZE, max(height, width))
     if factor <= 1:
         return gray
     size = (width * factor, height * factor)
@@ -639,10 +636,10 @@ def _grid_mask(mask: np.ndarray) -> tuple[np.ndarray, int]:
     A cell is ink when at least a quarter of its pixels are: strokes fill their cells,
     scattered noise does not.
     """
-    factor = -(-max(mask.shape) // GRID_SIZE)
+    factor = ceil_div(max(mask.shape), GRID_SIZE)
     if factor == 1:
         return mask, 1
-    rows, cols = -(-mask.shape[0] // factor), -(-mask.shape[1] // factor)
+    rows, cols = ceil_div(mask.shape[0], factor), ceil_div(mask.shape[1], factor)
     padded = np.zeros((rows * factor, cols * factor), dtype=np.uint8)
     padded[: mask.shape[0], : mask.shape[1]] = mask
     counts = padded.reshape(rows, factor, cols, factor).sum(axis=(1, 3), dtype=np.int32)
@@ -885,7 +882,7 @@ def _shift(image: np.ndarray, down: int, right: int) -> np.ndarray:
 
 def _reduce_to(gray: np.ndarray, size: int) -> np.ndarray:
     """Box-average a gray image by a whole factor so its longest side is at most `size`."""
-    factor = -(-max(gray.shape) // size)
+    factor = ceil_div(max(gray.shape), size)
     return gray if factor <= 1 else np.asarray(Image.fromarray(gray).reduce(factor))
 
 
@@ -897,5 +894,5 @@ def _preview(image: Image.Image | np.ndarray) -> np.ndarray:
     """
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGBA") if image.mode == "LA" else image)
-    step = -(-max(image.shape[:2]) // PREVIEW_SIZE)
+    step = ceil_div(max(image.shape[:2]), PREVIEW_SIZE)
     return image[::step, ::step].copy() if step > 1 else image

@@ -113,3 +113,22 @@ def test_pages_holds_only_the_pages_the_app_lists():
 
     listed = {Path(page.path).name for page in (HOME, *listed_lessons())}
     assert {p.name for p in (REPO / "pages").glob("*.py")} == listed
+
+
+def test_every_dlcore_module_is_used_by_the_product():
+    """Test and benchmark helpers live in tests/support, not in the product: each dlcore
+    module is imported by another dlcore module, a page, ui/, app.py or the command line."""
+    product = [REPO / "app.py", *(REPO / "pages").glob("*.py"), *(REPO / "ui").rglob("*.py")]
+    product += [p for p in (REPO / "dlcore").rglob("*.py")]
+    sources = {path: path.read_text() for path in product}
+    for name in MODULES:
+        if name == "__main__" or name.endswith("__init__"):
+            continue
+        own = REPO / "dlcore" / Path(*name.split(".")).with_suffix(".py")
+        dotted, leaf = f"dlcore.{name}", name.rsplit(".", 1)[-1]
+        users = [
+            path
+            for path, text in sources.items()
+            if path != own and (dotted in text or f"import {leaf}" in text or f" {leaf}," in text)
+        ]
+        assert users, f"dlcore/{name} is used by no product code (tests or bench only?)"

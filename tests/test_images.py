@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dlcore import images
+from dlcore import images, pixels
 from dlcore.data import load_mnist
-from dlcore.digit_renderings import RENDERING_KINDS, photograph_ink, render_digit
 from dlcore.errors import InvalidImage
 from dlcore.images import prepare_digit
 from tests.support.hostile import salt_and_pepper_png
+from tests.support.renderings import RENDERING_KINDS, photograph_ink, render_digit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "digits"
 
@@ -68,7 +68,7 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 def assert_valid(prepared) -> None:
     assert prepared.uint8.shape == (28, 28) and prepared.uint8.dtype == np.uint8
     assert prepared.array.dtype == np.float32
-    np.testing.assert_array_equal(prepared.array, prepared.uint8.astype(np.float32) / 255)
+    np.testing.assert_array_equal(prepared.array, pixels.normalize(prepared.uint8))
     assert prepared.uint8.max() > 0
 
 

@@ -56,7 +56,7 @@ SIGNATURES = [
 def check(data: bytes) -> None:
     """prepare_digit returns a valid 28x28 digit or raises InvalidImage; nothing else."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.process_time()
+    started = time.thread_time()
     try:
         prepared = prepare_digit(data)
     except InvalidImage as refusal:
@@ -66,7 +66,7 @@ def check(data: bytes) -> None:
         assert array.shape == (28, 28) and array.dtype == np.float32
         assert array.min() >= 0.0 and array.max() <= 1.0
         assert prepared.uint8.shape == (28, 28) and prepared.uint8.dtype == np.uint8
-    assert time.process_time() - started <= MAX_CPU_SECONDS
+    assert time.thread_time() - started <= MAX_CPU_SECONDS
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < MAX_GROWTH_KIB
 
 

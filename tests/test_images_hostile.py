@@ -91,7 +91,7 @@ def test_an_ordinary_progressive_photo_is_still_read():
 
 def test_a_12_megapixel_progressive_phone_photo_is_read():
     from dlcore.data import load_mnist
-    from dlcore.digit_renderings import render_phone_photo
+    from tests.support.renderings import render_phone_photo
 
     _, (x_test, _) = load_mnist()
     phone = Image.open(io.BytesIO(render_phone_photo(x_test[0], np.random.default_rng(1))))
