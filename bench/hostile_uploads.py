@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,83 +63,44 @@ print(json.dumps({"cpu_s": first, "rerun_s": rerun, "growth_mb": peak_mb() - bef
 """
 
 
-def _encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def _jpeg_header(filler: bytes, count: int) -> bytes:
-    """A small JPEG with `filler` repeated `count` times right after SOI."""
-    base = _encode(Image.new("L", (64, 64), 200), "JPEG")
-    return base[:2] + filler * count + base[2:]
-
-
-def _png_chunks(count: int) -> bytes:
-    """A small PNG with `count` empty private chunks before its pixels (12 bytes each)."""
-    base = _encode(Image.new("L", (64, 64), 200), "PNG")
-    chunk = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
-    return base[:33] + chunk * count + base[33:]
-
-
-def _gif_header(filler: bytes, count: int) -> bytes:
-    """A small GIF with `filler` repeated `count` times before its picture."""
-    base = _encode(Image.new("P", (64, 64), 1), "GIF")
-    flags = base[10]
-    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    return base[:start] + filler * count + base[start:]
-
-
-def _rle8_bmp(width: int, height: int) -> bytes:
-    """An RLE8 BMP whose every pixel is its own run: two bytes of file per pixel."""
-    pixels = (b"\x01\xc8" * width + b"\x00\x00") * height + b"\x00\x01"
-    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
-    offset = 14 + 40 + len(palette)
-    header = struct.pack("<2sIHHI", b"BM", offset + len(pixels), 0, 0, offset)
-    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(pixels), 0, 0, 256, 0)
-    return header + info + palette + pixels
-
-
-def _seven(size=(600, 400)) -> Image.Image:
-    image = Image.new("L", size, 225)
-    ImageDraw.Draw(image).line([(60, 40), (260, 40), (150, 330)], fill=30, width=30)
-    return image
-
-
 def _phone_photo_progressive() -> bytes:
     from dlcore.data import load_mnist
     from tests.support.renderings import render_phone_photo
 
     _, (x_test, _) = load_mnist()
     photo = Image.open(io.BytesIO(render_phone_photo(x_test[0], np.random.default_rng(1))))
-    return _encode(photo, "JPEG", quality=90, progressive=True)
+    return hostile.encode(photo, "JPEG", quality=90, progressive=True)
 
 
 def _gif_frames(count: int) -> bytes:
-    first = _seven().convert("P")
+    first = hostile.draw_seven().convert("P")
     frames = [Image.new("P", first.size, 1) for _ in range(count)]
-    return _encode(first, "GIF", save_all=True, append_images=frames)
+    return hostile.encode(first, "GIF", save_all=True, append_images=frames)
 
 
 UPLOADS = {
     "scan bomb, 1,000 scans": lambda: hostile.scan_bomb_jpeg(1000),
     "scan bomb, 20,000 scans": lambda: hostile.scan_bomb_jpeg(20_000),
-    "JPEG, 2.5 M empty comments": lambda: _jpeg_header(b"\xff\xfe\x00\x02", 2_500_000),
-    "JPEG, 5 M restart markers": lambda: _jpeg_header(b"\xff\xd0", 5_000_000),
-    "JPEG, 10 M fill bytes": lambda: _jpeg_header(b"\xff", 10_000_000),
-    "PNG, 800 k empty chunks": lambda: _png_chunks(800_000),
-    "GIF, 2 M comment blocks": lambda: _gif_header(b"\x21\xfe\x01A\x00", 2_000_000),
-    "GIF, 10 MB of junk bytes": lambda: _gif_header(b"\x00", 10_000_000),
-    "RLE BMP, 10 MB of 1-px runs": lambda: _rle8_bmp(2500, 2000),
-    "WebP 40 MP (lossless, flat)": lambda: _encode(
+    "JPEG, 2.5 M empty comments": lambda: hostile.jpeg_with_header(b"\xff\xfe\x00\x02", 2_500_000),
+    "JPEG, 5 M restart markers": lambda: hostile.jpeg_with_header(b"\xff\xd0", 5_000_000),
+    "JPEG, 10 M fill bytes": lambda: hostile.jpeg_with_header(b"\xff", 10_000_000),
+    "PNG, 800 k empty chunks": lambda: hostile.png_with_chunks(800_000),
+    "GIF, 2 M comment blocks": lambda: hostile.gif_with_header(b"\x21\xfe\x01A\x00", 2_000_000),
+    "GIF, 10 MB of junk bytes": lambda: hostile.gif_with_header(b"\x00", 10_000_000),
+    "RLE BMP, 10 MB of 1-px runs": lambda: hostile.rle8_bmp(2500, 2000),
+    "WebP 40 MP (lossless, flat)": lambda: hostile.encode(
         Image.new("RGB", (6324, 6324), (200, 200, 200)), "WEBP", lossless=True
     ),
-    "PNG 40 MP RGBA (flat)": lambda: _encode(
+    "PNG 40 MP RGBA (flat)": lambda: hostile.encode(
         Image.new("RGBA", (6324, 6324), (200, 200, 200, 255)), "PNG"
     ),
     "salt and pepper 5% (400 px)": lambda: hostile.salt_and_pepper_png(0.05),
-    "ordinary: PNG 40 MP gray (blank)": lambda: _encode(Image.new("L", (6324, 6324), 230), "PNG"),
-    "ordinary: JPEG 36 MP baseline": lambda: _encode(_seven().resize((6000, 4000)), "JPEG"),
+    "ordinary: PNG 40 MP gray (blank)": lambda: hostile.encode(
+        Image.new("L", (6324, 6324), 230), "PNG"
+    ),
+    "ordinary: JPEG 36 MP baseline": lambda: hostile.encode(
+        hostile.draw_seven().resize((6000, 4000)), "JPEG"
+    ),
     "ordinary: JPEG 12 MP progressive": _phone_photo_progressive,
     "ordinary: GIF of 3,000 frames": lambda: _gif_frames(3000),
 }

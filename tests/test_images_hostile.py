@@ -11,35 +11,28 @@ from __future__ import annotations
 
 import io
 import resource
-import struct
 import threading
 import time
-import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, JpegImagePlugin
+from PIL import Image, JpegImagePlugin
 
 from dlcore import image_guard, images
 from dlcore.errors import InvalidImage
 from dlcore.images import prepare_digit
+from tests.support.hostile import (
+    draw_seven,
+    encode,
+    gif_with_header,
+    jpeg_with_header,
+    png_with_chunks,
+    rle8_bmp,
+)
 from tests.support.hostile import scan_bomb_jpeg as scan_bomb
 
 MAX_CPU_SECONDS = 1.0
 MAX_GROWTH_KIB = 200 * 1024
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def draw_seven(size=(600, 400)) -> Image.Image:
-    """A dark '7' on light paper."""
-    image = Image.new("L", size, 225)
-    ImageDraw.Draw(image).line([(60, 40), (260, 40), (150, 330)], fill=30, width=30)
-    return image
 
 
 def refusal_and_cost(data: bytes) -> tuple[str, float, float]:
@@ -184,55 +177,26 @@ def test_three_visitors_uploading_the_bomb_at_once_are_all_refused_quickly():
 # --- other formats that amplify work or memory ---------------------------------------------------
 
 
-def _png_with_chunks(count: int) -> bytes:
-    """A small PNG with `count` empty private chunks before its pixels (valid CRCs)."""
-    base = encode(Image.new("L", (64, 64), 200))
-    chunk = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
-    return base[:33] + chunk * count + base[33:]  # after the signature and IHDR
-
-
-def _jpeg_with_header(filler: bytes, count: int) -> bytes:
-    """A small JPEG with `filler` repeated `count` times right after SOI."""
-    base = encode(Image.new("L", (64, 64), 200), "JPEG")
-    return base[:2] + filler * count + base[2:]
-
-
 def _gif_with_junk(count: int) -> bytes:
     """A small GIF with `count` zero bytes, which start no block, before its picture."""
-    base = encode(Image.new("P", (64, 64), 1), "GIF")
-    flags = base[10]
-    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    return base[:start] + b"\x00" * count + base[start:]
+    return gif_with_header(b"\x00", count)
 
 
 def _gif_with_comments(count: int) -> bytes:
     """A small GIF with `count` one-byte comment extensions before its picture."""
-    base = encode(Image.new("P", (64, 64), 1), "GIF")
-    flags = base[10]
-    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    return base[:start] + b"\x21\xfe\x01A\x00" * count + base[start:]
-
-
-def _rle8_bmp(width: int, height: int) -> bytes:
-    """An RLE8 BMP whose every pixel is its own run: two bytes of file per pixel."""
-    pixels = (b"\x01\xc8" * width + b"\x00\x00") * height + b"\x00\x01"
-    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
-    offset = 14 + 40 + len(palette)
-    header = struct.pack("<2sIHHI", b"BM", offset + len(pixels), 0, 0, offset)
-    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(pixels), 0, 0, 256, 0)
-    return header + info + palette + pixels
+    return gif_with_header(b"\x21\xfe\x01A\x00", count)
 
 
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: _jpeg_with_header(b"\xff\xfe\x00\x02", 2_500_000), "JPEG"),  # comments
-        (lambda: _jpeg_with_header(b"\xff\xd0", 5_000_000), "JPEG"),  # restart markers
-        (lambda: _jpeg_with_header(b"\xff", 10_000_000), "JPEG"),  # fill bytes
+        (lambda: jpeg_with_header(b"\xff\xfe\x00\x02", 2_500_000), "JPEG"),  # comments
+        (lambda: jpeg_with_header(b"\xff\xd0", 5_000_000), "JPEG"),  # restart markers
+        (lambda: jpeg_with_header(b"\xff", 10_000_000), "JPEG"),  # fill bytes
         (lambda: _gif_with_junk(10_000_000), "GIF"),
-        (lambda: _png_with_chunks(800_000), "PNG"),
+        (lambda: png_with_chunks(800_000), "PNG"),
         (lambda: _gif_with_comments(2_000_000), "GIF"),
-        (lambda: _rle8_bmp(2500, 2000), "BMP"),
+        (lambda: rle8_bmp(2500, 2000), "BMP"),
     ],
     ids=[
         "jpeg-segments",

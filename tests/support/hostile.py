@@ -7,9 +7,11 @@ them cheaply; bench/load's hostile phase uploads them while other learners use t
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 JPEG_SOS = b"\xff\xda"
 JPEG_EOI = b"\xff\xd9"
@@ -79,3 +81,48 @@ def salt_and_pepper_png(fraction: float, size: int = 400, seed: int = 0) -> byte
     buffer = io.BytesIO()
     Image.fromarray(paper).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    """The bytes of image saved in fmt."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def draw_seven(size=(600, 400)) -> Image.Image:
+    """A dark '7' on light paper."""
+    image = Image.new("L", size, 225)
+    ImageDraw.Draw(image).line([(60, 40), (260, 40), (150, 330)], fill=30, width=30)
+    return image
+
+
+def jpeg_with_header(filler: bytes, count: int) -> bytes:
+    """A small JPEG with `filler` repeated `count` times right after SOI."""
+    base = encode(Image.new("L", (64, 64), 200), "JPEG")
+    return base[:2] + filler * count + base[2:]
+
+
+def png_with_chunks(count: int) -> bytes:
+    """A small PNG with `count` empty private chunks before its pixels (valid CRCs)."""
+    base = encode(Image.new("L", (64, 64), 200))
+    chunk = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
+    return base[:33] + chunk * count + base[33:]  # after the signature and IHDR
+
+
+def gif_with_header(filler: bytes, count: int) -> bytes:
+    """A small GIF with `filler` repeated `count` times before its picture."""
+    base = encode(Image.new("P", (64, 64), 1), "GIF")
+    flags = base[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # after the colour table
+    return base[:start] + filler * count + base[start:]
+
+
+def rle8_bmp(width: int, height: int) -> bytes:
+    """An RLE8 BMP whose every pixel is its own run: two bytes of file per pixel."""
+    pixels = (b"\x01\xc8" * width + b"\x00\x00") * height + b"\x00\x01"
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    header = struct.pack("<2sIHHI", b"BM", offset + len(pixels), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(pixels), 0, 0, 256, 0)
+    return header + info + palette + pixels
