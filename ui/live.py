@@ -55,6 +55,7 @@ def start(state_key: str, config: Any, data: Any = None) -> JobHandle | None:
         st.session_state[f"{state_key}_refused"] = str(exc)
         return None
     st.session_state.pop(f"{state_key}_refused", None)
+    st.session_state.pop(f"{state_key}_note", None)
     track(state_key, handle, config, data)
     return handle
 
@@ -111,6 +112,21 @@ def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
         st.info(snap.message or f"Training {snap.state}.")
 
 
+def _leave(state_key: str, handle: JobHandle) -> None:
+    """Withdraw this learner. A job others still want trains on without them: the page stops
+    following it (a later Train with the same settings finds it, or its cached result)."""
+    handle.cancel()
+    others = handle.snapshot().owners
+    if others and not handle.snapshot().finished:
+        del st.session_state[state_key]
+        st.session_state[f"{state_key}_note"] = (
+            f"You left this training; it goes on for the {others} other learner"
+            f"{'s' if others > 1 else ''} who asked for it. Press Train with the same settings "
+            "to follow it again, or to get its result from the cache once it is done."
+        )
+        st.rerun()
+
+
 @st.fragment(run_every=POLL_SECONDS)
 def _poll(state_key: str, key: str, render: Render) -> None:
     """Redraw progress and the caller's live charts; one full rerun once the job ends."""
@@ -128,7 +144,7 @@ def _poll(state_key: str, key: str, render: Render) -> None:
         st.caption(others)
     stop_help = "Stop after the current batch (others who joined keep training)"
     if st.button("⏹ Stop", key=f"{state_key}_stop", help=stop_help):
-        handle.cancel()
+        _leave(state_key, handle)
     render(snap, handle)
 
 
@@ -145,6 +161,8 @@ def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSn
     """
     if (refused := st.session_state.get(f"{state_key}_refused")) is not None:
         st.warning(refused)
+    if (note := st.session_state.pop(f"{state_key}_note", None)) is not None:
+        st.info(note)
     handle = tracked(state_key)
     if handle is None:
         return None

@@ -70,6 +70,8 @@ def test_two_learners_share_a_job_and_one_leaving_does_not_stop_it(gate):
     alice.button(key="reg_job_stop").click()  # Alice leaves; Bob still wants the model
     _run(alice)
     assert handle.snapshot().owners == 1 and not handle.snapshot().finished
+    assert "reg_job" not in alice.session_state  # her page no longer follows it...
+    assert any("You left this training" in info.value for info in alice.info)  # ...and says so
     gate.set()
     assert handle.wait(WAIT)
     assert handle.snapshot().state == "done" and cache.load(handle.key) is not None
