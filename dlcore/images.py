@@ -53,6 +53,14 @@ THIN_STROKE = 0.06  # thinner than 95% of MNIST's digits: a ballpoint pen; thick
 MIN_CONTRAST = 20
 LOW_CONTRAST = 40  # gray levels below which the user is warned that the ink is faint
 MAX_RUNS = 6000  # more separate ink runs than this on the grid is noise, not a digit
+# The median absolute deviation times this estimates a normal noise's standard deviation
+# (1 / the 75th percentile of the standard normal), robust to the ink's outliers.
+MAD_TO_SIGMA = 1.4826
+# Blob sizes relative to the largest blob (the digit's main stroke):
+SPECK_SHARE = 0.05  # smaller: a speck, never part of the digit
+STRAY_MARK_SHARE = 0.15  # a mark this large left out of the digit earns WARN_BLOBS
+SIDE_BY_SIDE_SHARE = 0.3  # blobs this large, side by side, look like two digits ("17")
+GROUP_REACH = 0.25  # a part within this share of the digit's box (plus 1 px) belongs to it
 POLARITY_RADIUS = 0.2  # of the image's side: the local average that ink departs from
 # The paper is followed by a window about 2.5 stroke widths wide: strokes narrower than it
 # stand out, shadows wider than it do not. A thick marker digit filling the photo has
@@ -533,7 +541,7 @@ def _ink_stats(histogram: np.ndarray, min_contrast: float) -> _InkStats | None:
     background = int(np.searchsorted(cumulative, total / 2))
     deviations = np.abs(np.arange(256) - background)
     spread = np.bincount(deviations, weights=histogram, minlength=256)
-    noise = 1.4826 * float(np.searchsorted(np.cumsum(spread), total / 2))
+    noise = MAD_TO_SIGMA * float(np.searchsorted(np.cumsum(spread), total / 2))
     threshold = max(_otsu(histogram), background + 4 * noise, background + min_contrast)
     above = histogram[int(threshold) + 1 :]
     if above.sum() == 0:
@@ -606,7 +614,7 @@ def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[str]):
     _check_digit_like(kept, blobs, factor)
     if far:
         warnings.append(WARN_BLOBS)
-    if _side_by_side([blob for blob in kept if blob.area >= 0.3 * main.area]):
+    if _side_by_side([blob for blob in kept if blob.area >= SIDE_BY_SIDE_SHARE * main.area]):
         warnings.append(WARN_SIDE_BY_SIDE)
     box = _union_box(kept)
     height, width = grid.shape
@@ -717,13 +725,13 @@ def _group_digit(main: _Blob, blobs: list[_Blob]) -> tuple[list[_Blob], list[_Bl
     digit's own box or close to it. Blobs under 5% of the largest are specks and ignored.
     Returns the kept blobs and the sizeable ones left out because they lie far away.
     """
-    parts = [blob for blob in blobs if blob is not main and blob.area >= 0.05 * main.area]
+    parts = [blob for blob in blobs if blob is not main and blob.area >= SPECK_SHARE * main.area]
     boxes = np.array([(b.top, b.left, b.bottom, b.right) for b in parts], dtype=np.int64)
     boxes = boxes.reshape(-1, 4)  # vectorized: a noisy photo can hold thousands of blobs
     taken = np.zeros(len(parts), dtype=bool)
     box = np.array([main.top, main.left, main.bottom, main.right])
     while True:
-        reach = 0.25 * (max(box[2] - box[0], box[3] - box[1]) + 1) + 1
+        reach = GROUP_REACH * (max(box[2] - box[0], box[3] - box[1]) + 1) + 1
         gaps = np.max(
             [
                 box[0] - boxes[:, 2],
@@ -748,7 +756,7 @@ def _group_digit(main: _Blob, blobs: list[_Blob]) -> tuple[list[_Blob], list[_Bl
     far = [
         p
         for p, chosen in zip(parts, taken, strict=True)
-        if not chosen and p.area >= 0.15 * main.area
+        if not chosen and p.area >= STRAY_MARK_SHARE * main.area
     ]
     return kept, far
 
