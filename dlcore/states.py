@@ -44,3 +44,20 @@ STATE_OF_STATUS = {
     TrainingStatus.STOPPED: JobState.STOPPED,
     TrainingStatus.DIVERGED: JobState.DIVERGED,
 }
+
+
+def kept_epoch(status: TrainingStatus, best_epoch: int | None, epochs_run: int) -> int | None:
+    """The 0-based epoch whose weights a trained model holds, from how its training ended.
+
+    A stop (the learner's, or early stopping's) restores the best epoch seen; a run that
+    completed or diverged keeps the weights of its last epoch. None before any epoch.
+
+    Example:
+        >>> kept_epoch(TrainingStatus.COMPLETED, best_epoch=1, epochs_run=3)
+        2
+        >>> kept_epoch(TrainingStatus.STOPPED, best_epoch=1, epochs_run=3)
+        1
+    """
+    if status in (TrainingStatus.STOPPED, TrainingStatus.EARLY_STOPPED):
+        return best_epoch
+    return epochs_run - 1 if epochs_run > 0 else None

@@ -313,9 +313,10 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
     keras.utils.set_random_seed(config.seed)
     model = models.build_regression_mlp(config)  # float32, no strategy: 31 weights
     batches = steps_per_epoch(len(x_train), config.batch_size)
-    control = _RunControl(
-        progress, stop_event, batches, _Monitor("val_loss", "min"), _curve_extras(model, prepared)
-    )
+    # A stop keeps the epoch of lowest *training* loss: choosing it on the test houses would
+    # make the test scores shown afterwards a biased estimate.
+    monitor = _Monitor("loss", "min")
+    control = _RunControl(progress, stop_event, batches, monitor, _curve_extras(model, prepared))
     control.validation_fn = _validation_mse(model, x_test, y_test)
     train_data = _batched(tf, (x_train, y_train), config.batch_size, shuffle_seed=config.seed)
     outcome = _fit(model, train_data, {"epochs": config.epochs}, control, patience)

@@ -26,3 +26,12 @@ def test_states_are_their_plain_strings_in_json():
     assert json.dumps({"state": JobState.DONE, "status": TrainingStatus.DIVERGED}) == (
         '{"state": "done", "status": "diverged"}'
     )
+
+
+def test_the_kept_epoch_is_the_best_after_a_stop_and_the_last_otherwise():
+    kept = states.kept_epoch
+    assert kept(TrainingStatus.COMPLETED, best_epoch=1, epochs_run=3) == 2
+    assert kept(TrainingStatus.DIVERGED, best_epoch=0, epochs_run=3) == 2
+    assert kept(TrainingStatus.STOPPED, best_epoch=1, epochs_run=3) == 1
+    assert kept(TrainingStatus.EARLY_STOPPED, best_epoch=0, epochs_run=4) == 0
+    assert kept(TrainingStatus.STOPPED, best_epoch=None, epochs_run=0) is None

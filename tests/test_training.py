@@ -235,3 +235,15 @@ def test_a_run_whose_metrics_are_not_finite_is_never_cached(monkeypatch, cache_d
     assert handle.wait(120)
     assert handle.snapshot().state == "diverged"
     assert cache.load(handle.key) is None
+
+
+def test_a_stopped_regression_keeps_the_epoch_of_lowest_training_loss_never_chosen_on_test():
+    """The test houses score the model afterwards, so they must not pick its epoch."""
+    stop = threading.Event()
+    config = RegressionConfig(optimizer="adam", learning_rate=0.3, epochs=20, batch_size=16)
+    sink = RecordingSink(stop, stop_at=(8, 0))
+    result = training.train(config, HOUSES, progress=sink, stop_event=stop)
+    assert result.status == "stopped"
+    lowest_train, lowest_test = (int(np.argmin(result.history[k])) for k in ("loss", "val_loss"))
+    assert lowest_train != lowest_test  # this run tells the two choices apart
+    assert result.extras["best_epoch"] == lowest_train

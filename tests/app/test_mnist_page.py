@@ -81,6 +81,8 @@ def test_train_tiny_model_to_completion_shows_scores_and_downloads(trained_page)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epochs run"] == "1"
     assert metrics["Test accuracy"].endswith("%")
+    kept = {m.label: m.proto.help for m in at.metric}["Epochs run"]
+    assert kept == "Weights kept: epoch 1, the last one (training ran to the end)."
     labels = [b.label for b in at.download_button]
     assert "Download the model (.keras)" in labels and "Download the history (.csv)" in labels
     assert any("Model in use" in c.value for c in at.caption)
@@ -177,6 +179,8 @@ def test_stop_keeps_the_best_epoch_and_the_page_uses_that_model():
     assert result.status == "stopped" and 1 <= result.epochs_run < 20
     assert any("stopped early by you" in c.value for c in at.caption)
     assert {m.label: m.value for m in at.metric}["Epochs run"] == str(result.epochs_run)
+    kept = {m.label: m.proto.help for m in at.metric}["Epochs run"]
+    assert kept.startswith(f"Weights kept: epoch {result.extras['best_epoch'] + 1}, the best")
 
 
 def test_a_preset_model_already_in_the_cache_is_used_without_training(monkeypatch):

@@ -16,7 +16,7 @@ from dlcore.configs import (
     MnistConfig,
     steps_per_epoch,
 )
-from dlcore.states import TrainingStatus
+from dlcore.states import TrainingStatus, kept_epoch
 from ui import live
 from ui.mnist.shared import JOB, start_training
 
@@ -147,13 +147,23 @@ def _curve_figure(title: str, metric: str, curves: views.Curves) -> go.Figure:
     return fig
 
 
+def _kept_help(status: TrainingStatus, kept: int | None) -> str:
+    """Which epoch's weights the model holds, and why (the same fact the model came from)."""
+    if kept is None:
+        return "No epoch finished."
+    if status in (TrainingStatus.STOPPED, TrainingStatus.EARLY_STOPPED):
+        return f"Weights kept: epoch {kept + 1}, the best on the validation images before the stop."
+    return f"Weights kept: epoch {kept + 1}, the last one (training ran to the end)."
+
+
 def _final(result) -> None:
     """Scores and downloads of a finished training."""
-    m, best = result.metrics, result.extras.get("best_epoch")
+    m = result.metrics
+    kept = kept_epoch(result.status, result.extras.get("best_epoch"), result.epochs_run)
     c = st.columns(4)
     c[0].metric("Test accuracy", f"{m['test_accuracy']:.2%}")
     c[1].metric("Test loss", f"{m['test_loss']:.4f}")
-    c[2].metric("Epochs run", result.epochs_run, help="Best epoch kept: " + str((best or 0) + 1))
+    c[2].metric("Epochs run", result.epochs_run, help=_kept_help(result.status, kept))
     c[3].metric("Training time", f"{result.train_seconds:.1f} s")
     st.caption(
         f"Trained on {result.device}." + (" Loaded from the cache." if result.cached else "")
@@ -168,7 +178,7 @@ def _final(result) -> None:
     )
     d[1].download_button(
         "Download the history (.csv)",
-        views.history_csv(result.history, best),
+        views.history_csv(result.history, kept),
         "mnist_history.csv",
         "text/csv",
         on_click="ignore",
