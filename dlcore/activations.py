@@ -159,7 +159,8 @@ _ENTRIES = [
         r"\text{ELU}(x) = " + _cases("x", r"\alpha\,(e^x - 1)"),
         r"\text{ELU}'(x) = " + _cases("1", r"\alpha\,e^x"),
         "(-α, ∞)",
-        "Smooth ReLU variant whose negative outputs push the mean activation towards zero.",
+        "ReLU variant whose negative outputs push the mean activation towards zero; smooth "
+        "at 0 only when α = 1 (otherwise its slope jumps from α to 1 there).",
         hyperparameters=(_alpha(1.0, high=3.0),),
     ),
     Activation(

@@ -272,8 +272,9 @@ def softmax_panel() -> None:
 
 st.title("📈 Activation functions")
 st.markdown(
-    "A neuron adds up its weighted inputs into one number *x*, then bends it with an "
-    "**activation function** f(x). Without that bend, stacking layers would still give a "
+    "A neuron multiplies each input by a weight, adds them up and adds a **bias**: one "
+    "number *x* = w₁a₁ + w₂a₂ + … + b. Then it bends *x* with an **activation function** "
+    "f(x). Without that bend, stacking layers would still give a "
     "straight line. Training also needs the **slope** f'(x): backpropagation multiplies slopes "
     "layer by layer, so wherever the slope is nearly zero (the shaded *saturated* stretches) "
     "learning stalls. Every number here is computed by TensorFlow: the function by Keras, the "

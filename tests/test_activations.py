@@ -274,3 +274,12 @@ def test_views_are_frozen_and_survive_the_pickling_of_the_page_cache():
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(view, field, None)
     assert views[0].curves["relu"].saturated == [(-1.0, 0.0)]
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
+def test_elu_is_smooth_at_zero_exactly_when_alpha_is_one_as_its_note_says(alpha):
+    elu = activations.get("elu", alpha=alpha)
+    left, right = (float(elu.derivative(np.array([x]))[0]) for x in (-1e-7, 1e-7))
+    assert left == pytest.approx(alpha, rel=1e-5) and right == pytest.approx(1.0)
+    assert (left == pytest.approx(right)) == (alpha == 1.0)
+    assert "smooth at 0 only when α = 1" in elu.use

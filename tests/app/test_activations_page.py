@@ -92,3 +92,10 @@ def test_temperature_flattens_the_softmax_bars():
     assert flat == pytest.approx(activations.softmax([2.0, 1.0, 0.1], 5.0).tolist())
     at.slider(key="act_classes").set_value(5).run()
     assert len(chart(at, "act_softmax_chart")["data"][1]["y"]) == 5
+
+
+def test_the_introduction_names_the_bias_a_neuron_adds():
+    """The tutorial (§2.4) stresses weights *and* bias; the page's first words say both."""
+    at = page_test("pages/activations.py").run()
+    intro = at.markdown[0].value
+    assert "weight" in intro and "**bias**" in intro and "+ b" in intro

@@ -205,3 +205,15 @@ def test_a_run_too_long_for_a_shared_server_is_refused_before_it_trains():
     assert "16.7× the default recipe's arithmetic; the limit is 10×" in at.error[0].value
     assert at.button(key="mnist_train").disabled
     assert not any("Press **Train**" in info.value for info in at.info)
+
+
+def test_preset_labels_show_the_accuracy_measured_here_once_the_model_is_cached():
+    from dlcore.configs import MnistConfig
+    from ui.mnist.shared import accuracy_label
+
+    tiny = MnistConfig(**TINY)
+    assert accuracy_label(tiny, "≈ 98 %") == "≈ 98 %"  # not trained here yet: the typical figure
+    handle = jobs.submit(tiny)
+    assert handle.wait(300)
+    measured = handle.result().metrics["test_accuracy"]
+    assert accuracy_label(tiny, "≈ 98 %") == f"{measured:.1%} here"

@@ -18,7 +18,7 @@ from dlcore.configs import (
 )
 from dlcore.states import TrainingStatus, kept_epoch
 from ui import live
-from ui.mnist.shared import JOB, start_training
+from ui.mnist.shared import JOB, accuracy_label, start_training
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
 SCHEDULE_NAMES = {"cosine": "cosine decay to 0", "constant": "constant"}
@@ -103,14 +103,14 @@ def _recipe(config: MnistConfig) -> str:
 def _presets() -> None:
     left, right, _ = st.columns([1, 1, 2])
     left.button(
-        "Default recipe (≥ 99 %)",
+        f"Default recipe ({accuracy_label(MnistConfig(), '≥ 99 %')})",
         key="mnist_preset_default",
         on_click=_apply,
         args=(MnistConfig(),),
         help=_recipe(MnistConfig()),
     )
     right.button(
-        "⚡ Quick preset (≈ 97 %)",
+        f"⚡ Quick preset ({accuracy_label(MNIST_QUICK, '≈ 98 %')})",
         key="mnist_preset_quick",
         on_click=_apply,
         args=(MNIST_QUICK,),
