@@ -43,7 +43,6 @@ import time
 import uuid
 import warnings
 import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,7 @@ import dlcore
 from dlcore import settings
 from dlcore.configs import MnistConfig, RegressionConfig
 from dlcore.errors import CacheError
+from dlcore.memo import LruMemo
 from dlcore.states import CACHEABLE_STATUSES, TrainingStatus
 
 if TYPE_CHECKING:
@@ -115,8 +115,7 @@ _KEY_RE = re.compile(r"[0-9a-f]{64}")
 CONFIG_TYPES = {"mnist": MnistConfig, "regression": RegressionConfig}
 
 # Loaded results by key, most recently used last: a page rerun gets the same object at once.
-_memo: OrderedDict[str, TrainResult] = OrderedDict()
-_memo_lock = threading.Lock()
+_memo: LruMemo[TrainResult] = LruMemo(MEMO_SIZE)
 
 
 @dataclass(frozen=True)
@@ -978,28 +977,19 @@ def _discard(key: str, inode: int, reason: Exception) -> None:
 
 
 def _remember(key: str, result: TrainResult) -> None:
-    with _memo_lock:
-        _memo[key] = result
-        _memo.move_to_end(key)
-        while len(_memo) > MEMO_SIZE:
-            _memo.popitem(last=False)
+    _memo.put(key, result)
 
 
 def _recall(key: str) -> TrainResult | None:
-    with _memo_lock:
-        result = _memo.get(key)
-        if result is not None:
-            _memo.move_to_end(key)
-        return result
+    return _memo.get(key)
 
 
 def _forget(key: str | None = None) -> None:
     """Drop one remembered result, or all of them when key is None."""
-    with _memo_lock:
-        if key is None:
-            _memo.clear()
-        else:
-            _memo.pop(key, None)
+    if key is None:
+        _memo.clear()
+    else:
+        _memo.pop(key)
 
 
 # ---------------------------------------------------------------------------------------

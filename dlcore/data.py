@@ -12,7 +12,6 @@ import io
 import math
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +20,7 @@ import numpy as np
 
 from dlcore import settings
 from dlcore.errors import DataUnavailable, InvalidDataset
+from dlcore.memo import LruMemo
 
 # ---------------------------------------------------------------------------------------
 # MNIST
@@ -301,9 +301,12 @@ class _CsvTable:
         raise InvalidDataset(f"There is no column '{_shown(name)}'; the columns are: {valid}.")
 
 
+def _memo_size(entry: _CsvTable | str) -> int:
+    return entry.nbytes if isinstance(entry, _CsvTable) else len(entry)
+
+
 # Analyses (or refusal messages) by sha256 of the upload, least recently used first.
-_csv_memo: OrderedDict[str, _CsvTable | str] = OrderedDict()
-_csv_memo_lock = threading.Lock()
+_csv_memo: LruMemo[_CsvTable | str] = LruMemo(_CSV_MEMO_ENTRIES, _CSV_MEMO_BYTES, _memo_size)
 
 
 def _read_bytes(file: bytes | BinaryIO) -> bytes:
@@ -327,36 +330,17 @@ def _analyze(raw: bytes) -> _CsvTable:
     if len(raw) > MAX_CSV_BYTES:
         raise InvalidDataset(f"The file is larger than {MAX_CSV_BYTES // 2**20} MB.")
     key = hashlib.sha256(raw).hexdigest()
-    with _csv_memo_lock:
-        known = _csv_memo.get(key)
-        if known is not None:
-            _csv_memo.move_to_end(key)
+    known = _csv_memo.get(key)
     if known is None:
         # Parsed outside the lock: other sessions' reruns must not wait for this upload.
         try:
             known = _parse_table(raw)
         except InvalidDataset as exc:
             known = str(exc)
-        _remember_csv(key, known)
+        _csv_memo.put(key, known)
     if isinstance(known, str):
         raise InvalidDataset(known)
     return known
-
-
-def _remember_csv(key: str, entry: _CsvTable | str) -> None:
-    """Keep an analysis, forgetting the least recently used past the count or byte bound."""
-
-    def size(item: _CsvTable | str) -> int:
-        return item.nbytes if isinstance(item, _CsvTable) else len(item)
-
-    with _csv_memo_lock:
-        _csv_memo[key] = entry
-        _csv_memo.move_to_end(key)
-        while len(_csv_memo) > 1 and (
-            len(_csv_memo) > _CSV_MEMO_ENTRIES
-            or sum(map(size, _csv_memo.values())) > _CSV_MEMO_BYTES
-        ):
-            _csv_memo.popitem(last=False)
 
 
 def _parse_table(raw: bytes) -> _CsvTable:

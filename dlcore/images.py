@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,6 +32,7 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 from dlcore import image_guard
 from dlcore.arithmetic import ceil_div
 from dlcore.errors import InvalidImage
+from dlcore.memo import LruMemo
 from dlcore.pixels import normalize
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
@@ -114,8 +113,7 @@ _UPRIGHT = {
 
 # Refused uploads by SHA-256, oldest first: a page rerun with the same upload is refused at
 # once instead of decoding it again (Streamlit's cache keeps results, not exceptions).
-_REFUSALS: OrderedDict[bytes, str] = OrderedDict()
-_REFUSALS_LOCK = threading.Lock()
+_REFUSALS: LruMemo[str] = LruMemo(MAX_REMEMBERED)
 
 
 @dataclass(frozen=True)
@@ -191,24 +189,14 @@ def prepare_digit(data: bytes) -> PreparedDigit:
             once, without decoding it a second time.
     """
     key = hashlib.sha256(data).digest()  # about 1 ms for a 1.4 MB file
-    with _REFUSALS_LOCK:
-        message = _REFUSALS.get(key)
+    message = _REFUSALS.get(key)
     if message is not None:
         raise InvalidImage(message)
     try:
         return _prepare(data)
     except InvalidImage as refusal:
-        _remember_refusal(key, str(refusal))
+        _REFUSALS.put(key, str(refusal))
         raise
-
-
-def _remember_refusal(key: bytes, message: str) -> None:
-    """Keep the refusal of one upload, forgetting the oldest beyond MAX_REMEMBERED."""
-    with _REFUSALS_LOCK:
-        _REFUSALS[key] = message
-        _REFUSALS.move_to_end(key)
-        while len(_REFUSALS) > MAX_REMEMBERED:
-            _REFUSALS.popitem(last=False)
 
 
 def _prepare(data: bytes) -> PreparedDigit:

@@ -221,7 +221,7 @@ def test_remembered_uploads_are_bounded_in_count_and_bytes(monkeypatch):
     for i in range(data._CSV_MEMO_ENTRIES + 10):
         data.csv_numeric_columns(_houses_csv(20 + i).encode())
     assert len(data._csv_memo) == data._CSV_MEMO_ENTRIES
-    monkeypatch.setattr(data, "_CSV_MEMO_BYTES", 10_000)  # a 30-row table takes ~1.3 kB
+    monkeypatch.setattr(data._csv_memo, "max_bytes", 10_000)  # a 30-row table takes ~1.3 kB
     data.csv_numeric_columns(_houses_csv(500).encode())  # alone larger than the bound
     assert len(data._csv_memo) == 1  # the newest is kept: its own reruns stay cheap
     for i in range(20):

@@ -136,8 +136,7 @@ def test_an_accepted_upload_is_not_remembered_as_refused():
 
 
 def test_remembered_refusals_are_bounded_and_the_oldest_go_first(monkeypatch):
-    monkeypatch.setattr(images, "MAX_REMEMBERED", 3)
-    monkeypatch.setattr(images, "_REFUSALS", type(images._REFUSALS)())
+    monkeypatch.setattr(images, "_REFUSALS", type(images._REFUSALS)(max_entries=3))
     garbage = [f"not an image, number {i}".encode() * 8 for i in range(5)]
     for data in garbage:
         with pytest.raises(InvalidImage):
