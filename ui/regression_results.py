@@ -5,10 +5,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dlcore import data as houses
-from dlcore import jobs, models, regression
+from dlcore import jobs, regression
 from dlcore.arithmetic import ceil_div
 from dlcore.history import epoch_rows
 from dlcore.states import JobState
+from ui import downloads
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
 COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728"}
@@ -166,17 +167,6 @@ def predict(result, data: houses.HouseDataset) -> None:
         marker={"size": 16, "symbol": "star", "color": "black"},
     )
     st.plotly_chart(fig, key="reg_predict")
-    c = st.columns(2)
-    c[0].download_button(
-        "Download the model (.keras)",
-        lambda: models.model_bytes(result.model),
-        "house_price_model.keras",
-        on_click="ignore",
-    )
-    c[1].download_button(
-        "Download the history (.csv)",
-        regression.history_csv(result.history),
-        "history.csv",
-        "text/csv",
-        on_click="ignore",
+    downloads.model_and_history(
+        result, "house_price_model.keras", regression.history_csv(result.history), "history.csv"
     )

@@ -17,7 +17,7 @@ from dlcore.configs import (
     steps_per_epoch,
 )
 from dlcore.states import TrainingStatus, kept_epoch
-from ui import live
+from ui import downloads, live
 from ui.mnist.shared import JOB, accuracy_label, start_training
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
@@ -168,21 +168,8 @@ def _final(result) -> None:
     st.caption(
         f"Trained on {result.device}." + (" Loaded from the cache." if result.cached else "")
     )
-    d = st.columns(2)
-    d[0].download_button(
-        "Download the model (.keras)",
-        lambda: models.model_bytes(result.model),
-        "mnist_cnn.keras",
-        on_click="ignore",
-        key="mnist_dl_model",
-    )
-    d[1].download_button(
-        "Download the history (.csv)",
-        views.history_csv(result.history, kept),
-        "mnist_history.csv",
-        "text/csv",
-        on_click="ignore",
-        key="mnist_dl_history",
+    downloads.model_and_history(
+        result, "mnist_cnn.keras", views.history_csv(result.history, kept), "mnist_history.csv"
     )
 
 
