@@ -26,3 +26,9 @@ def values(array, digits: int = 5) -> list:
     """Coordinates as a rounded list: compact JSON, nothing for Plotly to convert. (Not for
     values drawn on a log scale: rounding would turn the small ones into 0.)"""
     return array.round(digits).tolist()
+
+
+# Plotly's default tick labels use SI prefixes (1f, 100p, 10µ, −60B) that a learner cannot
+# read; these write powers of ten (10⁻¹⁵) and thousands separators instead. Merge into every
+# axis: ``layout["yaxis"] = {**READABLE_AXIS, "type": "log", ...}``.
+READABLE_AXIS = {"exponentformat": "power", "separatethousands": True}
