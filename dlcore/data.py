@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from dlcore import settings
+from dlcore import readable, settings
 from dlcore.errors import DataUnavailable, InvalidDataset
 from dlcore.memo import LruMemo
 
@@ -554,7 +554,7 @@ def _analyze_column(name: str, column, delimiter: str) -> _CsvColumn:
     if column.dtype.kind in "iuf":  # pandas read every cell as a number (or NA)
         values = column.to_numpy(dtype=np.float64)
         infinite = _first(np.isinf(values))
-        bad = None if infinite is None else (infinite, f"{values[infinite]:g}")
+        bad = None if infinite is None else (infinite, f"{readable.number(values[infinite], 6)}")
         offered = bool(np.isfinite(values).any())
         return _finish_column(name, values, _first(np.isnan(values)), bad, offered, ".")
     return _text_column(name, column, delimiter)
@@ -618,7 +618,7 @@ def _read_decimal_commas(name: str, cells, values: np.ndarray, unread: np.ndarra
     row = _first(comma)
     return (
         f"Column '{name}': decimal commas were read as decimal points "
-        f"('{_shown(cells.iloc[row])}' → {values[row]:g})."
+        f"('{_shown(cells.iloc[row])}' → {readable.number(values[row], 6)})."
     )
 
 
@@ -751,7 +751,7 @@ def _check_cells(column: _CsvColumn, delimiter: str) -> None:
     if huge is not None:
         raise InvalidDataset(
             f"Column '{name}' has a value too large to compute with on data row {huge + 1}: "
-            f"{column.values[huge]:g}. Values up to {MAX_ABS_VALUE:g} in size are supported: "
+            f"{readable.number(column.values[huge], 6)}. Values up to {readable.number(MAX_ABS_VALUE)} in size are supported: "
             "use a larger unit (e.g. thousands)."
         )
 
@@ -761,7 +761,7 @@ def _check_house_values(area: _CsvColumn, price: _CsvColumn) -> None:
     if bad is not None:
         raise InvalidDataset(
             f"Column '{area.name}' must hold positive areas; data row {bad + 1} "
-            f"has {area.values[bad]:g}."
+            f"has {readable.number(area.values[bad], 6)}."
         )
     for column in (area, price):
         if np.ptp(column.values) == 0:
@@ -833,7 +833,7 @@ def fit_scaler(values: np.ndarray, method: str = "minmax") -> Scaler:
         offset, scale = SCALER_METHODS[method][0](values)
     if not (math.isfinite(offset) and math.isfinite(scale)):
         raise InvalidDataset(
-            f"Cannot scale values this large (up to {np.abs(values).max():g}): their "
+            f"Cannot scale values this large (up to {readable.number(np.abs(values).max())}): their "
             f"{'range' if method == 'minmax' else 'variance'} overflows. Use a larger unit."
         )
     if not scale > 0:

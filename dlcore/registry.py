@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, Self, TypeVar
 
+from dlcore import readable
+
 T = TypeVar("T")
 
 
@@ -113,8 +115,8 @@ class Interval:
 
     def __str__(self) -> str:
         left = "(" if self.open_low else "["
-        right = "∞)" if math.isinf(self.high) else f"{self.high:g}]"
-        return f"{left}{self.low:g}, {right}"
+        right = "∞)" if math.isinf(self.high) else f"{readable.number(self.high, 6)}]"
+        return f"{left}{readable.number(self.low, 6)}, {right}"
 
 
 @dataclass(frozen=True)

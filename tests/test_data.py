@@ -310,10 +310,10 @@ def test_values_too_large_to_compute_with_are_refused_on_their_row():
     with pytest.raises(InvalidDataset) as info:
         data.load_house_prices_csv(_two_columns(cells), "area", "price")
     message = str(info.value)
-    assert "too large to compute with on data row 1: -1e+308" in message
-    assert "up to 1e+15" in message and "same" not in message
+    assert "too large to compute with on data row 1: −1×10³⁰⁸" in message
+    assert "up to 1×10¹⁵" in message and "same" not in message
     near_limit = _two_columns([f"{(i + 1) * 1e14:.0f}" for i in range(12)])  # up to 1.2e15
-    with pytest.raises(InvalidDataset, match="too large.*data row 11: 1.1e\\+15"):
+    with pytest.raises(InvalidDataset, match="too large.*data row 11: 1.1×10¹⁵"):
         data.load_house_prices_csv(near_limit, "area", "price")
 
 

@@ -89,7 +89,7 @@ def test_an_entry_without_parameters_says_so():
 def test_an_open_interval_leaves_its_end_out():
     positive = Interval(0.0, open_low=True)
     assert 0.0 not in positive and 5e-324 in positive and math.inf in positive
-    assert str(positive) == "(0, ∞)" and str(Interval(1e-05, 10.0)) == "[1e-05, 10]"
+    assert str(positive) == "(0, ∞)" and str(Interval(1e-05, 10.0)) == "[1×10⁻⁵, 10]"
 
 
 def test_log_stops_cover_the_range_with_short_numbers():
