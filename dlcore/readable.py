@@ -1,7 +1,8 @@
 """Numbers written the way a learner reads them at a glance: one helper for every page.
 
-Python's ``:g`` and Plotly's defaults write ``2.52442e+06``, ``1e-07``, ``-0.0000000000000000000000007``
-or ``100p``; a learner reads ``2,524,420``, ``1×10⁻⁷``, ``−7.6×10⁻²³`` and ``1×10⁻¹⁰``.
+Python's ``:g`` and Plotly's defaults write ``2.52442e+06``, ``1e-07``,
+``-0.0000000000000000000000007`` or ``100p``; a learner reads ``2,524,420``, ``1×10⁻⁷``,
+``−7.6×10⁻²³`` and ``1×10⁻¹⁰``.
 Plain decimals are used from 0.0001 up to a million, scientific notation with a real
 "×10" and superscript exponent outside that range, thousands separators above 9,999 and
 a true minus sign throughout. Every function here returns text; none rounds the value

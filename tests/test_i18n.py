@@ -1,0 +1,111 @@
+"""dlcore.i18n: each reader gets their own language, never the first visitor's."""
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from babel.messages import checkers
+from babel.messages.pofile import read_po
+
+from dlcore import i18n
+from dlcore.i18n import Message, _
+
+TUTORIAL_HEADINGS = Path(__file__).resolve().parents[2] / "shared" / "seed" / "tutorial.md"
+
+
+def test_browser_locales_and_query_values_map_onto_the_two_languages():
+    assert [i18n.negotiate(v) for v in ("zh-CN", "zh-Hans-CN", "ZH", "en-US", "de", "", None)] == [
+        "zh",
+        "zh",
+        "zh",
+        "en",
+        "en",
+        "en",
+        "en",
+    ]
+
+
+def test_two_threads_read_in_their_own_language_at_the_same_time():
+    seen, both_set = {}, threading.Barrier(2)
+
+    def read(language):
+        with i18n.using(language):
+            both_set.wait(timeout=5)  # both languages are set before either reads
+            seen[language] = _("Language")
+
+    threads = [threading.Thread(target=read, args=(lang,)) for lang in ("zh", "en")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"zh": "语言", "en": "Language"}
+
+
+def test_the_resolver_answers_only_where_no_language_was_set_explicitly():
+    i18n.set_resolver(lambda: "zh")
+    try:
+        assert _("Language") == "语言"
+        with i18n.using("en"):
+            assert _("Language") == "Language"
+    finally:
+        i18n.set_resolver(None)
+    assert _("Language") == "Language"
+
+
+def test_a_resolver_answer_that_is_not_a_language_falls_back_to_english():
+    i18n.set_resolver(lambda: "klingon")
+    try:
+        assert i18n.current_language() == "en"
+    finally:
+        i18n.set_resolver(None)
+
+
+def test_an_unknown_language_is_refused_by_name():
+    with pytest.raises(ValueError, match="'fr'.*en, zh"), i18n.using("fr"):
+        pass
+
+
+def test_a_message_is_translated_when_read_not_when_written():
+    message = Message("Language")
+    with i18n.using("zh"):
+        assert str(message) == "语言" and f"[{message:>4}]" == "[  语言]"
+    assert str(message) == "Language"
+
+
+def test_untranslated_messages_read_in_english_with_their_placeholders_filled():
+    with i18n.using("zh"):
+        assert _("{count} new words", count=3) == "3 new words"
+        assert i18n.ngettext("{count} learner", "{count} learners", 2) == "2 learners"
+
+
+def test_the_catalogue_passes_babels_checks():
+    path = i18n.CATALOGUES / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as po_file:
+        catalogue = read_po(po_file, locale="zh_CN")
+    problems = [(m.id, str(e)) for m in catalogue if m.id for e in catalogue.check() or []]
+    for message in catalogue:
+        if message.id:
+            for check in (checkers.python_format,):
+                check(catalogue, message)  # raises TranslationError on a placeholder mismatch
+    assert not problems
+    assert not [m.id for m in catalogue if m.id and m.fuzzy]
+
+
+def test_the_term_table_is_well_formed():
+    rows = i18n.terms()
+    assert len({row["english"] for row in rows}) == len(rows) >= 25
+    assert all(re.fullmatch(r"\d+(\.\d+)*", row["tutorial_section"]) for row in rows)
+    assert all(re.search(r"[\u4e00-\u9fff]", row["chinese"]) for row in rows)
+
+
+def test_each_term_is_the_tutorials_own_word_in_the_section_named():
+    rows = i18n.terms()
+    if not TUTORIAL_HEADINGS.exists():
+        pytest.skip("the tutorial is not next to this checkout")
+    text = TUTORIAL_HEADINGS.read_text(encoding="utf-8")
+    sections = set(re.findall(r"^#+ (\d+(?:\.\d+)*)", text, flags=re.MULTILINE))
+    for row in rows:
+        assert row["tutorial_section"] in sections, row
+        core = re.sub(r"（.*?）", "", row["chinese"])
+        assert core in text, row  # the tutorial's own word for it
