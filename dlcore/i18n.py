@@ -1,9 +1,9 @@
 """Two languages, chosen per learner: gettext catalogues looked up in the reader's language.
 
-The catalogues are the ``.po`` files under ``dlcore/locales`` (kept in the repository and
-read as they are, so there is no compiled file to drift from its source). A lookup never
-uses gettext's global ``install()``: that would give every learner on the server the
-language of whoever came first. Instead the language is found, in order, in
+The catalogues are the ``.po`` files under ``dlcore/locales/<locale>/LC_MESSAGES`` (kept in
+the repository and read as they are, so there is no compiled file to drift from its
+source). A lookup never uses gettext's global ``install()``: that would give every learner
+on the server the language of whoever came first. Instead the language is found, in order, in
 
 1. a context variable, set with ``using("zh")`` (the command line, tests, a worker), then
 2. a resolver the UI installs once with ``set_resolver`` (it reads the learner's session),
@@ -31,6 +31,7 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -82,16 +83,37 @@ def using(language: str) -> Iterator[None]:
 
 @functools.cache
 def translations(language: str) -> gettext.NullTranslations:
-    """The catalogue of ``language`` (English is the source text: no catalogue needed)."""
+    """The catalogue of ``language`` (English is the source text: no catalogue needed).
+
+    A language's messages may be split over several ``.po`` files (one per area of the
+    app, so that areas are translated side by side); they are read as one catalogue.
+    """
     if language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
-    po_path = CATALOGUES / CATALOGUE_LOCALES[language] / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po_path.open("rb") as po_file:
-        catalogue = read_po(po_file, locale=CATALOGUE_LOCALES[language])
     compiled = io.BytesIO()
-    write_mo(compiled, catalogue, use_fuzzy=False)  # fuzzy entries stay English
+    write_mo(compiled, read_catalogue(language), use_fuzzy=False)  # fuzzy entries stay English
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def catalogue_files(language: str) -> list[Path]:
+    """The ``.po`` files that hold ``language``'s messages, in a stable order."""
+    return sorted((CATALOGUES / CATALOGUE_LOCALES[language] / "LC_MESSAGES").glob("*.po"))
+
+
+def read_catalogue(language: str) -> Catalog:
+    """All of ``language``'s ``.po`` files as one Babel catalogue (the first file's header)."""
+    merged = None
+    for path in catalogue_files(language):
+        with path.open("rb") as po_file:
+            part = read_po(po_file, locale=CATALOGUE_LOCALES[language])
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id:
+                merged[message.id] = message
+    return merged
 
 
 @functools.cache
