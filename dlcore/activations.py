@@ -348,15 +348,22 @@ def explore(
         selected: Element-wise activation names to overlay.
         x_min: Left end of the plotted input range.
         x_max: Right end; must be greater than x_min.
-        probe: The input x at which f(x) and f'(x) are reported as numbers.
+        probe: The input x at which f(x) and f'(x) are reported as numbers; within
+            [x_min, x_max], so that the point drawn at the probe lies on its curve.
         params: Parameters per activation, e.g. {"leaky_relu": {"alpha": 0.1}}.
         points: Number of samples of the curve.
 
     Returns:
         A FunctionView of plain lists and floats (small to pickle for a page cache).
+
+    Raises:
+        ValueError: The range is empty, the probe lies outside it, or an activation is unknown
+            or acts on a whole vector.
     """
     if not x_max > x_min:
         raise ValueError(f"x_max ({x_max}) must be greater than x_min ({x_min})")
+    if not x_min <= probe <= x_max:
+        raise ValueError(f"probe ({probe}) must lie within the plotted range [{x_min}, {x_max}]")
     xs = np.linspace(x_min, x_max, points)
     curves, probes = {}, {}
     for name in selected:

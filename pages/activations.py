@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dlcore import activations
+from dlcore import activations, readable
+from ui.plain_figure import READABLE_AXIS
 from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
 
 COLORS = ["#e4572e", "#2e86ab", "#3bb273", "#7768ae", "#f3a712", "#a23b72", "#5c5c5c"]
+PROBE_DEFAULT = 1.0
+RIGHT_ALIGNED = st.column_config.TextColumn(alignment="right")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -106,10 +109,10 @@ def render_curves(view: activations.FunctionView, probe: float) -> None:
         "margin": {"t": 30, "b": 10},
         "shapes": shapes,
         "legend": {"orientation": "h", "y": -0.15},
-        "xaxis": {"domain": [0, 0.46]},
-        "xaxis2": {"domain": [0.54, 1]},
-        "yaxis": {"title": {"text": "f(x)"}},
-        "yaxis2": {"anchor": "x2", "title": {"text": "f'(x), the slope"}},
+        "xaxis": {**READABLE_AXIS, "domain": [0, 0.46]},
+        "xaxis2": {**READABLE_AXIS, "domain": [0.54, 1]},
+        "yaxis": {**READABLE_AXIS, "title": {"text": "f(x)"}},
+        "yaxis2": {**READABLE_AXIS, "anchor": "x2", "title": {"text": "f'(x), the slope"}},
     }
     st.plotly_chart({"data": traces, "layout": layout}, key="act_curves_chart")
 
@@ -122,8 +125,17 @@ def render_formulas(selected: list, params: dict) -> None:
             st.latex(entry.latex)
             st.latex(entry.derivative_latex)
             if entry.symbols:
-                values = ", ".join(f"${s}$ = {v:.6g}" for s, v in entry.symbols.items())
+                values = ", ".join(
+                    f"${s}$ = {readable.number(v, 6)}" for s, v in entry.symbols.items()
+                )
                 st.caption(f"where {values}")
+
+
+def keep_probe_in(low: float, high: float) -> None:
+    """The probe slider spans the plotted range, so its dots always sit on their curves; a
+    probe the range no longer covers moves to the nearest end of it."""
+    probe = st.session_state.get("act_probe", PROBE_DEFAULT)
+    st.session_state["act_probe"] = min(max(probe, low), high)
 
 
 @st.fragment
@@ -138,7 +150,11 @@ def explorer_panel() -> None:
     )
     left, right = st.columns(2)
     x_range = left.slider("Input range x", -10.0, 10.0, (-6.0, 6.0), 0.5, key="act_range")
-    probe = right.slider("Probe x", -10.0, 10.0, 1.0, 0.05, key="act_probe")
+    if x_range[0] >= x_range[1]:
+        st.error("The input range is empty: move the two ends of the range apart.")
+        return
+    keep_probe_in(*x_range)
+    probe = right.slider("Probe x", *x_range, step=0.05, key="act_probe")
     params = {}
     # In registry order, so that the sliders do not swap places with the order of picking.
     for name in [n for n in options if n in selected]:
@@ -149,22 +165,23 @@ def explorer_panel() -> None:
     if not selected:
         st.info("Pick at least one activation to plot.")
         return
-    if x_range[0] >= x_range[1]:
-        st.error("The input range is empty: move the two ends of the range apart.")
-        return
     view = explore(tuple(selected), x_range, probe, params)
     render_curves(view, probe)
-    st.markdown(f"**At x = {probe:g}** (shaded: saturated, where |f'(x)| < 0.01)")
+    threshold = readable.number(activations.SATURATION_THRESHOLD)
+    st.markdown(
+        f"**At x = {readable.number(probe)}** (shaded: saturated, where |f'(x)| < {threshold})"
+    )
     rows = [
         {
             "activation": title(n),
-            "f(x)": p.value,
-            "f'(x)": p.derivative,
+            "f(x)": readable.number(p.value),
+            "f'(x)": readable.number(p.derivative),
             "saturated": abs(p.derivative) < activations.SATURATION_THRESHOLD,
         }
         for n, p in view.probe.items()
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table")
+    numbers = dict.fromkeys(["f(x)", "f'(x)"], RIGHT_ALIGNED)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table", column_config=numbers)
     render_formulas(selected, params)
     with st.expander("Going deeper: where the slope comes from"):
         st.markdown(
@@ -204,12 +221,20 @@ def vanishing_panel() -> None:
     layout = {
         "height": 360,
         "margin": {"t": 30, "b": 10},
-        "xaxis": {"title": {"text": "layer (1 = next to the input)"}},
-        "yaxis": {"type": "log", "title": {"text": "gradient size ÷ last layer's"}},
+        "xaxis": {**READABLE_AXIS, "title": {"text": "layer (1 = next to the input)"}},
+        "yaxis": {
+            **READABLE_AXIS,
+            "type": "log",
+            "title": {"text": "gradient size ÷ last layer's"},
+        },
     }
     st.plotly_chart({"data": traces, "layout": layout}, key="act_vanishing_chart")
     for column, (name, curve) in zip(st.columns(len(compared)), depth.curves.items(), strict=True):
-        column.metric(f"{title(name)}: layer 1", f"{curve.relative_gradient[0]:.2g}×")
+        column.metric(
+            f"{title(name)}: layer 1",
+            readable.number(curve.relative_gradient[0], 2),
+            help="Layer 1's weight gradient divided by the last layer's.",
+        )
     with st.expander("Going deeper: the chain rule through N layers"):
         st.markdown(
             "With $a_k = h_{k-1} W_k$ and $h_k = f(a_k)$, layer $k$'s weight gradient "
@@ -217,8 +242,8 @@ def vanishing_panel() -> None:
         )
         st.latex(r"\delta_k = \left(\delta_{k+1} W_{k+1}^\top\right) \odot f'(a_k)")
         bounds = "; ".join(
-            f"{title(n)}: max|f'| = {c.max_slope:.3g}, so at most "
-            f"{c.max_slope:.3g}^{n_layers - 1} = {c.slope_factor:.2g}"
+            f"{title(n)}: max|f'| = {readable.number(c.max_slope)}, so at most "
+            f"{readable.number(c.max_slope)}^{n_layers - 1} = {readable.number(c.slope_factor, 2)}"
             for n, c in depth.curves.items()
         )
         st.markdown(
@@ -251,12 +276,16 @@ def softmax_panel() -> None:
             "type": "bar",
             "x": labels,
             "y": view.probabilities,
-            "name": f"your T = {temperature:g}",
+            "name": f"your T = {readable.number(temperature)}",
             "marker": {"color": COLORS[0]},
-            "text": [f"{p:.3f}" for p in view.probabilities],
+            "text": [readable.number(p) for p in view.probabilities],
         },
     ]
-    layout = {"height": 320, "margin": {"t": 30, "b": 10}, "yaxis": {"range": [0, 1.05]}}
+    layout = {
+        "height": 320,
+        "margin": {"t": 30, "b": 10},
+        "yaxis": {**READABLE_AXIS, "range": [0, 1.05]},
+    }
     st.plotly_chart({"data": bars, "layout": layout}, key="act_softmax_chart")
     st.latex(activations.SOFTMAX_TEMPERATURE_LATEX)
     with st.expander("Going deeper: the softmax Jacobian"):
@@ -265,8 +294,11 @@ def softmax_panel() -> None:
             "Computed by `tf.GradientTape.jacobian` at the tempered logits z/T (row i, "
             "column j): positive on the diagonal, negative elsewhere, rows sum to 0."
         )
+        jacobian = pd.DataFrame(view.jacobian, index=labels, columns=labels).map(readable.number)
         st.dataframe(
-            pd.DataFrame(view.jacobian, index=labels, columns=labels), key="act_jacobian_table"
+            jacobian,
+            key="act_jacobian_table",
+            column_config=dict.fromkeys(labels, RIGHT_ALIGNED),
         )
 
 

@@ -225,6 +225,18 @@ def test_explore_reports_the_probe_and_refuses_an_empty_range():
         activations.explore(["softmax"], -1.0, 1.0, 0.0)
 
 
+def test_the_probe_lies_on_the_plotted_curve_or_is_refused():
+    """The dot drawn at the probe sits on its curve: at an end of the range it is the curve's
+    end point, and a probe outside the range (a dot floating beside the plot) is refused."""
+    view = activations.explore(["gelu", "relu"], -6.0, 6.0, -6.0)
+    for name in ("gelu", "relu"):
+        assert view.probe[name].value == pytest.approx(view.curves[name].value[0], abs=1e-15)
+        assert view.probe[name].derivative == pytest.approx(view.curves[name].derivative[0])
+    for outside in (-10.0, 6.05):
+        with pytest.raises(ValueError, match="within the plotted range"):
+            activations.explore(["gelu"], -6.0, 6.0, outside)
+
+
 def _numpy_layer_gradients(n_layers, width=32, batch=64, seed=0):
     """Backpropagation written out by hand for a sigmoid stack, drawing the same weights."""
     rng = np.random.default_rng(seed)

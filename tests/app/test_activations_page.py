@@ -1,12 +1,17 @@
 """The Activations page: the probe, alpha, depth and temperature controls change what is shown."""
 
+import base64
 import json
 import math
 
+import numpy as np
 import pytest
 
-from dlcore import activations
+from dlcore import activations, readable
 from tests.app.conftest import page_test
+from ui.plain_figure import READABLE_AXIS
+
+SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 
 
 def shown_latex(at) -> list[str]:
@@ -21,6 +26,21 @@ def probe_table(at) -> dict:
     return {row["activation"]: row for row in at.dataframe[0].value.to_dict("records")}
 
 
+def shown_number(text: str) -> float:
+    """The value of a number as dlcore.readable writes it ('−1.2×10⁻⁸', '12,346', '0.5')."""
+    text = text.replace("−", "-").replace(",", "")
+    mantissa, _, exponent = text.partition("×10")
+    return float(mantissa) * 10 ** int(exponent.translate(SUPERSCRIPT_DIGITS) or 0)
+
+
+def coordinates(trace: dict, axis: str) -> np.ndarray:
+    """A trace's x or y values, decoded from the typed-array form Plotly sends NumPy arrays in."""
+    data = trace[axis]
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return np.asarray(data, dtype=float)
+
+
 def chart(at, key: str) -> dict:
     """The Plotly spec of the chart with this key, as JSON."""
     for element in at.get("plotly_chart"):
@@ -33,15 +53,16 @@ def test_moving_the_probe_changes_the_numbers_and_relu_saturates_below_zero():
     at = page_test("pages/activations.py").run()
     assert not at.exception
     rows = probe_table(at)
-    assert rows["Sigmoid"]["f(x)"] == pytest.approx(1 / (1 + math.exp(-1.0)), rel=1e-9)
+    assert rows["Sigmoid"]["f(x)"] == readable.number(1 / (1 + math.exp(-1.0))) == "0.731"
     assert not rows["ReLU"]["saturated"]
 
     at.slider(key="act_probe").set_value(-2.0).run()
     assert not at.exception
     rows = probe_table(at)
-    assert rows["Sigmoid"]["f(x)"] == pytest.approx(1 / (1 + math.exp(2.0)), rel=1e-9)
-    assert rows["Tanh"]["f'(x)"] == pytest.approx(1 - math.tanh(-2.0) ** 2, rel=1e-9)
-    assert rows["ReLU"]["f'(x)"] == 0 and bool(rows["ReLU"]["saturated"])
+    assert rows["Sigmoid"]["f(x)"] == readable.number(1 / (1 + math.exp(2.0))) == "0.119"
+    assert rows["Tanh"]["f'(x)"] == readable.number(1 - math.tanh(-2.0) ** 2) == "0.0707"
+    assert rows["ReLU"]["f'(x)"] == "0" and bool(rows["ReLU"]["saturated"])
+    assert any(m.value.startswith("**At x = −2**") for m in at.markdown)
     latex = shown_latex(at)
     assert activations.get("sigmoid").latex in latex
     assert activations.get("relu").derivative_latex in latex
@@ -55,8 +76,8 @@ def test_leaky_relu_alpha_slider_sets_the_negative_slope():
     assert not at.exception
     rows = probe_table(at)
     assert set(rows) == {"Leaky ReLU", "GELU"}
-    assert rows["Leaky ReLU"]["f'(x)"] == pytest.approx(0.05, rel=1e-6)
-    assert rows["Leaky ReLU"]["f(x)"] == pytest.approx(-0.05, rel=1e-6)
+    assert rows["Leaky ReLU"]["f'(x)"] == "0.05"
+    assert rows["Leaky ReLU"]["f(x)"] == "−0.05"
     assert any("0.05" in caption.value for caption in at.caption)
 
 
@@ -65,16 +86,20 @@ def test_empty_range_and_empty_selection_are_explained_not_crashed():
     at.slider(key="act_range").set_value((2.0, 2.0)).run()
     assert not at.exception
     assert "range is empty" in at.error[0].value
+    at.slider(key="act_range").set_value((-6.0, 6.0)).run()
     at.multiselect(key="act_selected").set_value([]).run()
     assert not at.exception and "at least one activation" in at.info[0].value
 
 
 def test_more_layers_starve_the_first_sigmoid_layer_more():
     at = page_test("pages/activations.py").run()
-    shallow = {m.label: float(m.value.rstrip("×")) for m in at.metric}
+    shallow = {m.label: shown_number(m.value) for m in at.metric}
     at.slider(key="act_layers").set_value(30).run()
     assert not at.exception
-    deep = {m.label: float(m.value.rstrip("×")) for m in at.metric}
+    deep = {m.label: shown_number(m.value) for m in at.metric}
+    engine = activations.vanishing_view(("sigmoid", "tanh", "relu"), 30).curves["sigmoid"]
+    assert deep["Sigmoid: layer 1"] == pytest.approx(engine.relative_gradient[0], rel=0.05)
+    assert "×10⁻" in next(m.value for m in at.metric if m.label == "Sigmoid: layer 1")
     assert deep["Sigmoid: layer 1"] < shallow["Sigmoid: layer 1"] / 1e6
     assert deep["ReLU: layer 1"] > 1e-2
     spec = chart(at, "act_vanishing_chart")
@@ -99,3 +124,40 @@ def test_the_introduction_names_the_bias_a_neuron_adds():
     at = page_test("pages/activations.py").run()
     intro = at.markdown[0].value
     assert "weight" in intro and "**bias**" in intro and "+ b" in intro
+
+
+def test_the_probe_stays_on_the_plotted_curves_when_the_range_shrinks():
+    """A probe outside the plotted range used to leave its dots floating beside the curves:
+    the probe slider spans the range, and a probe the range leaves behind moves to its end."""
+    at = page_test("pages/activations.py").run()
+    at.multiselect(key="act_selected").set_value(["gelu", "relu"]).run()
+    at.slider(key="act_range").set_value((-10.0, 6.0)).run()
+    at.slider(key="act_probe").set_value(-10.0).run()
+    assert not at.exception
+    gelu_at_minus_ten = -10 * 0.5 * math.erfc(10 / math.sqrt(2))  # x·Φ(x), about −7.6×10⁻²³
+    assert probe_table(at)["GELU"]["f(x)"] == readable.number(gelu_at_minus_ten) == "−7.62×10⁻²³"
+
+    at.slider(key="act_range").set_value((-3.0, 6.0)).run()
+    assert not at.exception
+    assert at.slider(key="act_probe").value == -3.0
+    assert (at.slider(key="act_probe").min, at.slider(key="act_probe").max) == (-3.0, 6.0)
+    traces = chart(at, "act_curves_chart")["data"]
+    curves = [t for t in traces if t.get("mode") != "markers"]
+    dots = [t for t in traces if t.get("mode") == "markers"]
+    assert len(dots) == len(curves) == 4  # f and f' of both activations
+    for curve, dot in zip(curves, dots, strict=True):
+        curve_x, curve_y = coordinates(curve, "x"), coordinates(curve, "y")
+        assert coordinates(dot, "x").tolist() == [-3.0] == [curve_x.min()] == [curve_x[0]]
+        assert coordinates(dot, "y")[0] == pytest.approx(curve_y[0], abs=1e-12)
+    assert probe_table(at)["ReLU"]["f(x)"] == "0"
+    assert any(m.value.startswith("**At x = −3**") for m in at.markdown)
+
+
+def test_every_axis_writes_powers_of_ten_not_si_prefixes():
+    at = page_test("pages/activations.py").run()
+    for key in ("act_curves_chart", "act_vanishing_chart", "act_softmax_chart"):
+        layout = chart(at, key)["layout"]
+        axes = [name for name in layout if name.startswith(("xaxis", "yaxis"))]
+        assert axes, key
+        for name in axes:
+            assert READABLE_AXIS.items() <= layout[name].items(), (key, name)
