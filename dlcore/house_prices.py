@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dlcore import readable
 from dlcore.configs import RegressionConfig
 from dlcore.data import MAX_ABS_VALUE, HouseDataset, Scaler, fit_scaler, split_train_test
 from dlcore.errors import InvalidDataset
@@ -80,15 +81,17 @@ def _check_computable(what: str, values: np.ndarray, name: str) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise InvalidDataset(
-            f"The {what} on row {bad[0] + 1} ('{name}') is {values[bad[0]]}, not a number "
+            f"The {what} on row {readable.grouped(bad[0] + 1)} ('{name}') is "
+            f"{readable.number(values[bad[0]])}, not a number "
             "the network can learn from."
         )
     huge = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
     if huge.size:
         raise InvalidDataset(
-            f"The {what}s are too large to compute with: row {huge[0] + 1} has "
-            f"{values[huge[0]]:g} ('{name}'), and squaring such numbers overflows. Values up "
-            f"to {MAX_ABS_VALUE:g} in size are supported: use a larger unit (e.g. thousands)."
+            f"The {what}s are too large to compute with: row {readable.grouped(huge[0] + 1)} has "
+            f"{readable.number(values[huge[0]])} ('{name}'), and squaring such numbers "
+            f"overflows. Values up to {readable.number(MAX_ABS_VALUE)} in size are supported: "
+            "use a larger unit (e.g. thousands)."
         )
 
 
@@ -96,8 +99,9 @@ def _check_varies(what: str, train_values: np.ndarray, name: str) -> None:
     """The training split's values differ: scaling divides by their spread."""
     if train_values.size and np.ptp(train_values) == 0:
         raise InvalidDataset(
-            f"All {train_values.size} training houses have the same {what}, "
-            f"{train_values[0]:,.6g} (column '{name}'): the network has nothing to learn from. "
+            f"All {readable.grouped(train_values.size)} training houses have the same {what}, "
+            f"{readable.number(train_values[0], 6)} (column '{name}'): the network has nothing "
+            "to learn from. "
             "Change the split seed or the share kept for testing, or use data whose "
             f"{what}s vary more."
         )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlcore import house_prices
+from dlcore import house_prices, readable
 from dlcore.configs import RegressionConfig
 from dlcore.data import HouseDataset, Scaler
 from dlcore.history import History, epoch_rows
@@ -32,6 +32,7 @@ from dlcore.house_prices import (  # noqa: F401 - part of this module's API for 
     preprocess,
     regression_metrics,
 )
+from dlcore.states import TrainingStatus
 
 if TYPE_CHECKING:
     import keras
@@ -55,17 +56,18 @@ _warm_lock = threading.Lock()
 def scaler_latex(scaler: Scaler, name: str, inverse: bool = False) -> str:
     """The fitted scaling as LaTeX with its numbers, e.g. ``area' = (area - 30.5) / 219.5``.
 
-    The numbers are the scaler's own offset and scale, printed to 6 significant digits, so
-    the formula the page shows is the computation ``Scaler.transform`` performs (or, with
-    inverse, ``Scaler.inverse``: ``area = 219.5 · area' + 30.5``).
+    The numbers are the scaler's own offset and scale, written by ``readable.latex`` to 6
+    significant digits (``2{,}524{,}420``, not ``2.52442e+06``), so the formula the page
+    shows is the computation ``Scaler.transform`` performs (or, with inverse,
+    ``Scaler.inverse``: ``area = 219.5 · area' + 30.5``).
     """
     symbol = rf"\text{{{name}}}"
     sign = "-" if scaler.offset >= 0 else "+"
+    scale, offset = readable.latex(scaler.scale), readable.latex(abs(scaler.offset))
     if inverse:
         back = "+" if sign == "-" else "-"
-        return rf"{symbol} = {scaler.scale:.6g} \cdot {symbol}' {back} {abs(scaler.offset):.6g}"
-    shifted = f"{symbol} {sign} {abs(scaler.offset):.6g}"
-    return rf"{symbol}' = \frac{{{shifted}}}{{{scaler.scale:.6g}}}"
+        return rf"{symbol} = {scale} \cdot {symbol}' {back} {offset}"
+    return rf"{symbol}' = \frac{{{symbol} {sign} {offset}}}{{{scale}}}"
 
 
 def area_grid(data: HouseDataset, num_points: int = 200) -> np.ndarray:
@@ -166,6 +168,32 @@ def hidden_contributions(
     hidden = keras.ops.convert_to_numpy(keras.activations.get(activation)(z))
     units = y_scaler.scale * weights.w2[:, None] * np.asarray(hidden, dtype=np.float64)
     return Contributions(area, units, y_scaler.scale * weights.b2 + y_scaler.offset)
+
+
+def dead_relu_units(weights: NetworkWeights, low: float, high: float) -> np.ndarray:
+    """Indices of the ReLU units that output 0 for every scaled input from low to high.
+
+    Unit j's pre-activation ``z = w1_j · x + b1_j`` is a straight line in x, so it is at most
+    0 over the whole interval exactly when it is at most 0 at both ends. There ReLU's
+    output and its gradient are 0 (TensorFlow takes ReLU's derivative at 0 as 0): no
+    training example moves the unit's weights again, so it never recovers.
+
+    Example:
+        >>> w = NetworkWeights(np.array([1.0, -1.0, 2.0]), np.array([0.5, 0.0, -3.0]),
+        ...                    np.ones(3), 0.0)
+        >>> dead_relu_units(w, 0.0, 1.0).tolist()  # unit 1: z ≤ 0 on [0, 1]; unit 2: z ≤ -1
+        [1, 2]
+    """
+    at_ends = np.outer(weights.w1, [low, high]) + weights.b1[:, None]
+    return np.flatnonzero((at_ends <= 0).all(axis=1))
+
+
+def result_dead_units(result: TrainResult, data: HouseDataset) -> np.ndarray:
+    """Indices of a result's dead hidden units over its training areas (none unless ReLU)."""
+    if result.config.activation != "relu":
+        return np.array([], dtype=np.int64)
+    low, high = result.extras["x_scaler"].transform(np.array(training_range(result, data)))
+    return dead_relu_units(network_weights(result.model), float(low), float(high))
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,7 +297,8 @@ def settings_label(config: RegressionConfig) -> str:
     """The settings that distinguish runs, in one short line for a chart legend."""
     return (
         f"{config.hidden_units} {config.activation} units · {config.optimizer} "
-        f"lr {config.learning_rate:g} · batch {config.batch_size} · {config.epochs} ep · "
+        f"lr {readable.number(config.learning_rate)} · batch {config.batch_size} · "
+        f"{readable.grouped(config.epochs)} ep · "
         f"{config.normalization}"
     )
 
@@ -285,6 +314,8 @@ class RunSummary:
         test_rmse: Per-epoch test loss as an RMSE in currency.
         metrics: The final metrics of the result.
         status: The training status ("completed", "stopped", "diverged", ...).
+        diverged_at: For a diverged run, the epoch (from 1) whose loss was no longer finite;
+            None for the others.
     """
 
     key: str
@@ -293,6 +324,7 @@ class RunSummary:
     test_rmse: tuple[float, ...]
     metrics: dict
     status: str
+    diverged_at: int | None = None
 
 
 def loss_as_rmse(mse_scaled, y_scaler: Scaler) -> np.ndarray:
@@ -320,7 +352,25 @@ def run_summary(key: str, result: TrainResult) -> RunSummary:
         pick("val_loss"),
         dict(result.metrics),
         result.status,
+        diverged_epoch(rows) if result.status == TrainingStatus.DIVERGED else None,
     )
+
+
+def diverged_epoch(rows: Sequence[dict[str, float]]) -> int:
+    """The first epoch (from 1) with a loss that is not finite, in a diverged run's rows.
+
+    A loss that overflows mid-epoch stops training at once, and Keras still logs that epoch
+    (NaN or infinite). When every logged loss is finite, the final metrics were not, so the
+    run diverged in its last epoch.
+
+    Example:
+        >>> diverged_epoch([{"loss": 0.5}, {"loss": float("inf"), "val_loss": float("nan")}])
+        2
+    """
+    for epoch, row in enumerate(rows, start=1):
+        if not all(np.isfinite(value) for value in row.values()):
+            return epoch
+    return max(len(rows), 1)
 
 
 def remember_run(runs: Sequence[RunSummary], summary: RunSummary, keep: int = 5) -> list:
@@ -334,6 +384,7 @@ def divergence_advice(config: RegressionConfig) -> str:
     smaller = max(config.learning_rate / 10, 1e-6)
     return (
         f"Training diverged: the loss became infinite or NaN. The learning rate "
-        f"{config.learning_rate:g} is too high for this setup: each step overshoots the minimum "
-        f"and the weights blow up. Try 10× smaller: {smaller:g}."
+        f"{readable.number(config.learning_rate)} is too high for this setup: each step "
+        f"overshoots the minimum and the weights blow up. Try 10× smaller: "
+        f"{readable.number(smaller)}."
     )

@@ -12,8 +12,9 @@ import pytest
 
 from dlcore import models, regression
 from dlcore.configs import REGRESSION_ACTIVATIONS, RegressionConfig
-from dlcore.data import HouseDataset, make_house_prices, split_train_test
+from dlcore.data import HouseDataset, Scaler, make_house_prices, split_train_test
 from dlcore.errors import InvalidDataset
+from tests.support.latex import latex_sides
 
 
 def _random_model(activation: str, units: int = 10, seed: int = 0) -> keras.Model:
@@ -75,6 +76,42 @@ def test_relu_contributions_are_hinges(data):
         flat, linear = np.isclose(slope, 0, atol=1e-6), np.isclose(slope, expected, rtol=1e-6)
         assert np.mean(flat | linear) > 0.99  # only the segment holding the kink is neither
         assert (curve[:-1][flat] == 0).all() and (curve[1:][flat] == 0).all()
+
+
+def _hand_built_relu_model() -> keras.Model:
+    """Five ReLU units on min-max inputs [0, 1], each one case of z = w1·x + b1 on [0, 1]."""
+    model = models.build_regression_mlp(RegressionConfig(hidden_units=5))
+    w1 = [-0.7, 2.0, 1.0, -1.0, 0.5]  # z at x = 0 and x = 1:
+    b1 = [0.0, -3.0, -1.0, 0.5, 0.0]  # [0, -0.7] [-3, -1] [-1, 0] [0.5, -0.5] [0, 0.5]
+    w2 = [1.0, 1.0, 1.0, 1.0, 1.0]
+    as_f32 = lambda v, shape: np.array(v, dtype=np.float32).reshape(shape)  # noqa: E731
+    model.set_weights([as_f32(w1, (1, 5)), as_f32(b1, 5), as_f32(w2, (5, 1)), as_f32([0.1], 1)])
+    return model
+
+
+def test_dead_relu_units_are_those_at_most_zero_over_the_whole_input_range():
+    """Units 1-3 never fire on [0, 1] (unit 3 touches 0 only at x = 1); 4 and 5 do."""
+    weights = regression.network_weights(_hand_built_relu_model())
+    assert regression.dead_relu_units(weights, 0.0, 1.0).tolist() == [0, 1, 2]
+    # On [0, 2] the kinks of units 2 (x = 1.5) and 3 (x = 1) lie inside: they fire beyond.
+    assert regression.dead_relu_units(weights, 0.0, 2.0).tolist() == [0]
+
+
+def test_dead_units_get_no_gradient_and_live_units_do():
+    """What "dead" means, checked with TensorFlow: over the training inputs, the loss has a
+    zero gradient for a dead unit's weight and bias, and a non-zero one for the others."""
+    import tensorflow as tf
+
+    model = _hand_built_relu_model()
+    x = tf.constant(np.linspace(0.0, 1.0, 101, dtype=np.float32).reshape(-1, 1))
+    y = tf.constant(np.full((101, 1), 5.0, dtype=np.float32))  # far from every prediction
+    hidden = model.get_layer("hidden")
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, model(x))
+    kernel, bias = tape.gradient(loss, [hidden.kernel, hidden.bias])
+    no_gradient = (np.asarray(kernel)[0] == 0) & (np.asarray(bias) == 0)
+    dead = regression.dead_relu_units(regression.network_weights(model), 0.0, 1.0)
+    assert np.flatnonzero(no_gradient).tolist() == dead.tolist()
 
 
 def test_weights_table_lists_every_unit_and_the_output_bias():
@@ -151,12 +188,22 @@ def test_remember_run_keeps_the_last_five_and_replaces_a_rerun():
     assert [r.key for r in runs] == list("cefgd")
 
 
+def test_a_diverged_run_names_the_epoch_whose_loss_was_no_longer_finite():
+    rows = [{"loss": 0.4, "val_loss": 0.5}, {"loss": 0.3, "val_loss": 0.4}]
+    assert regression.diverged_epoch([*rows, {"loss": np.inf, "val_loss": np.nan}]) == 3
+    assert regression.diverged_epoch([{"loss": np.nan}]) == 1  # no finite point to draw
+    assert regression.diverged_epoch(rows) == 2  # finite losses: the final metrics were not
+    assert regression.diverged_epoch([]) == 1
+
+
 def test_settings_label_and_divergence_advice_name_the_settings():
     config = RegressionConfig(learning_rate=5.0, activation="tanh", optimizer="adam")
     label = regression.settings_label(config)
     assert "tanh" in label and "adam" in label and "lr 5" in label
     advice = regression.divergence_advice(config)
     assert "too high" in advice and "10× smaller: 0.5" in advice
+    small = regression.divergence_advice(RegressionConfig(learning_rate=3e-5))
+    assert "learning rate 3×10⁻⁵ is too high" in small and "10× smaller: 3×10⁻⁶" in small
 
 
 # ------------------------------------------------------------- data that cannot train
@@ -183,8 +230,9 @@ def test_a_training_split_whose_values_are_all_equal_is_refused_with_what_to_cha
     with pytest.raises(InvalidDataset) as info:
         regression.preprocess(data, unlucky)
     column = "price_eur" if what == "price" else "m2"
+    shown = "100,000" if what == "price" else "80"
     assert str(info.value) == (
-        f"All 8 training houses have the same {what}, {values[0]:,.6g} (column '{column}'): "
+        f"All 8 training houses have the same {what}, {shown} (column '{column}'): "
         "the network has nothing to learn from. Change the split seed or the share kept "
         f"for testing, or use data whose {what}s vary more."
     )
@@ -202,7 +250,8 @@ def test_values_too_large_to_compute_with_are_refused_before_training(normalizat
     with pytest.raises(InvalidDataset) as info:
         regression.preprocess(_ten_houses(price), config)
     message = str(info.value)
-    assert message.startswith("The prices are too large to compute with: row 1 has -")
+    assert message.startswith("The prices are too large to compute with: row 1 has −")
+    assert "Values up to 1×10¹⁵ in size are supported" in message
     assert "squaring such numbers overflows" in message and "use a larger unit" in message
     assert "same" not in message
     fine = _ten_houses(np.linspace(-1e15, 1e15, 10))  # the bound itself is accepted
@@ -212,7 +261,7 @@ def test_values_too_large_to_compute_with_are_refused_before_training(normalizat
 def test_a_value_that_is_not_a_number_is_refused_before_training():
     price = np.arange(10.0) * 1000
     price[4] = np.nan
-    with pytest.raises(InvalidDataset, match=r"The price on row 5 \('price_eur'\) is nan"):
+    with pytest.raises(InvalidDataset, match=r"The price on row 5 \('price_eur'\) is NaN"):
         regression.preprocess(_ten_houses(price), RegressionConfig())
 
 
@@ -291,21 +340,36 @@ def test_run_summary_expresses_the_loss_as_rmse_in_currency(trained):
 
 
 def test_scaler_formula_shown_is_the_transform_computed(trained, data):
-    import re
-
     _, result = trained
     for scaler, name in ((result.extras["x_scaler"], "area"), (result.extras["y_scaler"], "price")):
-        latex = regression.scaler_latex(scaler, name)
-        sign, offset, scale = re.search(r"([-+]) ([\d.e+]+)\}\{([\d.e+]+)\}", latex).groups()
-        offset = float(offset) * (1 if sign == "-" else -1)
-        x = np.array([40.0, 150.0, 2e5])
-        np.testing.assert_allclose((x - offset) / float(scale), scaler.transform(x), rtol=1e-5)
-        inverse = regression.scaler_latex(scaler, name, inverse=True)
-        scale, sign, offset = re.search(
-            r"= ([\d.e+]+) \\cdot .*' ([-+]) ([\d.e+]+)$", inverse
-        ).groups()
-        offset = float(offset) * (1 if sign == "+" else -1)
-        np.testing.assert_allclose(float(scale) * x + offset, scaler.inverse(x), rtol=1e-5)
+        _assert_formula_computes_the_scaler(scaler, name)
+
+
+@pytest.mark.parametrize(
+    ("offset", "scale", "shown"),
+    [
+        (2524420.3, 3_870_123.9, r"\frac{\text{price} - 2{,}524{,}420}{3{,}870{,}120}"),
+        (-1234.5678, 2000.25, r"\frac{\text{price} + 1234.57}{2000.25}"),
+        (3.2e-9, 1.5e-8, r"\frac{\text{price} - 3.2 \times 10^{-9}}{1.5 \times 10^{-8}}"),
+    ],
+)
+def test_scaler_formula_writes_readable_numbers_that_still_compute_the_scaler(offset, scale, shown):
+    """2.52442e+06 was shown for a price offset; readable.latex writes 2{,}524{,}420."""
+    scaler = Scaler("minmax", offset, scale)
+    assert regression.scaler_latex(scaler, "price") == rf"\text{{price}}' = {shown}"
+    assert "e+" not in regression.scaler_latex(scaler, "price", inverse=True)
+    _assert_formula_computes_the_scaler(scaler, "price")
+
+
+def _assert_formula_computes_the_scaler(scaler: Scaler, name: str) -> None:
+    """Both formulas shown, evaluated as LaTeX, compute transform and inverse
+    to the 6 significant digits shown (each number within 5×10⁻⁶ of its own size)."""
+    x = scaler.offset + scaler.scale * np.array([-0.5, 0.0, 0.3, 1.0, 2.0])
+    forward = latex_sides(regression.scaler_latex(scaler, name))[0]({name: x})
+    np.testing.assert_allclose(forward, scaler.transform(x), rtol=1e-5, atol=1e-5)
+    scaled = np.array([-0.5, 0.0, 0.3, 1.0, 2.0])
+    back = latex_sides(regression.scaler_latex(scaler, name, inverse=True))[0]({f"{name}'": scaled})
+    np.testing.assert_allclose(back, scaler.inverse(scaled), rtol=1e-5, atol=1e-5 * scaler.scale)
 
 
 def test_a_too_high_learning_rate_ends_diverged_through_jobs(tmp_path, monkeypatch, data):
@@ -320,3 +384,6 @@ def test_a_too_high_learning_rate_ends_diverged_through_jobs(tmp_path, monkeypat
     assert snap.epoch < 50  # stopped at once, not after all epochs
     assert not np.isfinite([row["loss"] for row in snap.batch_losses]).all()
     assert cache.load(handle.key) is None  # a diverged run is never cached
+    summary = regression.run_summary(handle.key, handle.result())
+    assert summary.status == "diverged"
+    assert summary.diverged_at == len(handle.result().history["loss"]) < 50  # its last epoch

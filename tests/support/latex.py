@@ -1,8 +1,11 @@
 """A restricted LaTeX -> NumPy translator: the formulas a learner reads, made computable.
 
-Tests evaluate every side of every "=" of a formula shown by dlcore.activations and
-dlcore.losses at sample points and compare it with the code that computes it. A formula
-outside the translator's subset raises ValueError, so a new entry cannot skip the check.
+Tests evaluate every side of every "=" of a formula shown by dlcore.activations,
+dlcore.losses and dlcore.regression at sample points and compare it with the code that
+computes it. A formula outside the translator's subset raises ValueError, so a new entry
+cannot skip the check. Numbers are read as dlcore.readable.latex writes them: digit groups
+``2{,}524{,}420`` and powers of ten ``1.5 \\times 10^{-8}``; ``\\text{area}'`` is the
+variable "area'".
 """
 
 import math
@@ -17,7 +20,7 @@ _TOKEN = re.compile(
     r"|(?P<rowsep>\\\\)"
     r"|(?P<named>\\(?:text|operatorname|begin|end)\{(?P<name>[^{}]*)\})"
     r"|(?P<command>\\[A-Za-z]+)"
-    r"|(?P<number>\d+(?:\.\d+)?)"
+    r"|(?P<number>\d{1,3}(?:\{,\}\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"|(?P<char>[A-Za-z{}()\[\]^_+\-/=|&<>,'])"
 )
 _erf = np.vectorize(math.erf, otypes=[float])
@@ -44,6 +47,8 @@ RELATIONS = {
     r"\geq": np.greater_equal,
 }
 GREEK = {r"\alpha", r"\lambda", r"\delta"}
+TIMES = {("command", r"\times"), ("command", r"\cdot")}
+DIGIT_GROUP = "{,}"  # LaTeX's thousands separator without the space a bare comma gets
 
 
 def _tokenize(latex: str) -> list[tuple[str, str]]:
@@ -100,6 +105,9 @@ class _Parser:
             if self.peek() == ("char", "/"):
                 self.take()
                 node = (lambda a, b: lambda env: a(env) / b(env))(node, self.signed())
+            elif self.peek() in TIMES:
+                self.take()
+                node = (lambda a, b: lambda env: a(env) * b(env))(node, self.signed())
             elif self._starts_factor(self.peek()):
                 node = (lambda a, b: lambda env: a(env) * b(env))(node, self.power())
             else:
@@ -143,7 +151,7 @@ class _Parser:
             self.take("}")
             return node
         if kind == "number":
-            return lambda env: float(value)
+            return _number(value)
         if kind == "char" and value.isalpha():
             return self._variable(value)
         raise ValueError(f"unsupported script {value!r}")
@@ -158,7 +166,7 @@ class _Parser:
         kind, value = self.take()
         closing = {"(": ")", "[": "]", "{": "}"}
         if kind == "number":
-            return lambda env: float(value)
+            return _number(value)
         if kind == "char" and value in closing:
             node = self.expr()
             self.take(closing[value])
@@ -173,6 +181,8 @@ class _Parser:
             return self._variable(value)
         if kind in ("text", "operatorname") and value in FUNCTIONS:
             return self.call(value)
+        if kind == "text" and value.isidentifier():  # a named quantity: \text{price}
+            return self._variable(value)
         if (kind, value) == ("begin", "cases"):
             return self.cases()
         if kind == "command":
@@ -232,6 +242,9 @@ class _Parser:
             index = self.take()[1]
             if index not in "ijk":
                 raise ValueError(f"unsupported subscript {index!r} on {name}")
+        if self.peek() == ("char", "'"):  # x' (scaled x) is a variable of its own
+            self.take()
+            name += "'"
         if name == "e":
             return lambda env: env.get("e", np.e)
         return lambda env: env[name]
@@ -265,6 +278,11 @@ class _Parser:
         if not tests:
             raise ValueError("a case needs a condition")
         return lambda env: np.logical_and.reduce([test(env) for test in tests])
+
+
+def _number(text: str):
+    value = float(text.replace(DIGIT_GROUP, ""))
+    return lambda env: value
 
 
 def latex_sides(latex: str) -> list:
