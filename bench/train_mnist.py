@@ -8,6 +8,7 @@ Usage (from the repository root):
     python bench/train_mnist.py                   # seed tutorial vs dlcore default
     python bench/train_mnist.py --quick           # MNIST_QUICK alone (target < 20 s, >= 97 %)
     python bench/train_mnist.py --precision-check # dlcore default in float32 vs mixed_bfloat16
+    python bench/train_mnist.py --shares          # tutorial -> default, one change at a time
 
 Times: "train" is the work itself (seed: normalize + build + fit + evaluate; dlcore: the
 ``training.train`` call, which also loads the data, builds, fits and evaluates the model);
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def child_seed(seed: int) -> dict:
@@ -62,12 +64,21 @@ def child_seed(seed: int) -> dict:
     return {"test_accuracy": float(test_acc), "train_seconds": seconds, "cpu_seconds": cpu}
 
 
-def child_dlcore(preset: str, seed: int) -> dict:
-    """dlcore's default MnistConfig (or MNIST_QUICK) through dlcore.training.train."""
-    from dlcore import device, training
+def _preset(name: str):
+    """A named config: default, quick, or a step of dlcore.recipes.RECIPE_STEPS."""
     from dlcore.configs import MNIST_QUICK, MnistConfig
+    from dlcore.recipes import RECIPE_STEPS
 
-    config = {"default": MnistConfig(), "quick": MNIST_QUICK}[preset].replace(seed=seed)
+    presets = {"default": MnistConfig(), "quick": MNIST_QUICK}
+    presets.update({f"step:{step.change}": step.config for step in RECIPE_STEPS})
+    return presets[name]
+
+
+def child_dlcore(preset: str, seed: int) -> dict:
+    """A named config (default, quick or a recipe step) through dlcore.training.train."""
+    from dlcore import device, training
+
+    config = _preset(preset).replace(seed=seed)
     info = device.configure()
     started, cpu_started = time.perf_counter(), time.process_time()
     result = training.train(config)
@@ -150,13 +161,43 @@ def precision_check(seed: int) -> dict:
     return {**runs, "bf16_speedup": speedup, "bf16_cpu_speedup": cpu_speedup}
 
 
+def shares(seed: int) -> dict:
+    """The tutorial's script, then each step of dlcore.recipes.RECIPE_STEPS: what each change
+    saves, as a share of the whole speed-up (each run in its own fresh process)."""
+    from dlcore.recipes import RECIPE_STEPS
+
+    runs = {"script": run_child(["--child", "seed", "--seed", str(seed)])}
+    show("tutorial's script (NumPy float64)", runs["script"])
+    for step in RECIPE_STEPS:
+        args = ["--child", "dlcore", "--preset", f"step:{step.change}", "--seed", str(seed)]
+        runs[step.change] = run_child(args)
+        show(f"+ {step.change}", runs[step.change])
+    order = ["script", *(step.change for step in RECIPE_STEPS)]
+    total = runs[order[0]]["train_seconds"] - runs[order[-1]]["train_seconds"]
+    cpu_total = runs[order[0]]["cpu_seconds"] - runs[order[-1]]["cpu_seconds"]
+    figures = {"runs": runs, "shares": {}}
+    for before, after in zip(order, order[1:], strict=False):
+        saved = runs[before]["train_seconds"] - runs[after]["train_seconds"]
+        cpu_saved = runs[before]["cpu_seconds"] - runs[after]["cpu_seconds"]
+        figures["shares"][after] = {"wall": saved / total, "cpu": cpu_saved / cpu_total}
+        change = "input pipeline" if after == "tutorial" else after
+        print(
+            f"{change:<16} saves {saved:6.1f} s wall ({100 * saved / total:5.1f} % of the "
+            f"speed-up), {cpu_saved:6.1f} s CPU ({100 * cpu_saved / cpu_total:5.1f} %)"
+        )
+    speedup = runs[order[0]]["train_seconds"] / runs[order[-1]]["train_seconds"]
+    print(f"whole speed-up: {speedup:.2f}x wall, {total:.1f} s saved")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="time MNIST_QUICK only")
     mode.add_argument("--precision-check", action="store_true", help="float32 vs bfloat16")
+    mode.add_argument("--shares", action="store_true", help="each change's share of the speed-up")
     mode.add_argument("--child", choices=("seed", "dlcore"), help=argparse.SUPPRESS)
-    parser.add_argument("--preset", choices=("default", "quick"), default="default")
+    parser.add_argument("--preset", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help="random seed of both runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -167,13 +208,9 @@ def main() -> None:
         print(json.dumps(child))
         return
     print(f"bench/train_mnist.py on {os.cpu_count()} CPU(s); each run in a fresh process")
-    figures = (
-        quick(args.seed)
-        if args.quick
-        else precision_check(args.seed)
-        if args.precision_check
-        else compare(args.seed)
-    )
+    modes = {"quick": quick, "precision_check": precision_check, "shares": shares}
+    chosen = next((name for name in modes if getattr(args, name)), None)
+    figures = modes.get(chosen, compare)(args.seed)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -73,12 +73,16 @@ def build_cnn(
         config: Widths, regularization, optimizer and schedule.
         policy: Keras dtype policy for the hidden layers (e.g. "mixed_bfloat16"); None
             means float32. The output layer is always float32 for a stable softmax/loss.
+            A config with ``precision="float32"`` ignores it: that recipe asks for full
+            precision whatever the device would choose.
         num_train_examples: Training-set size for the cosine schedule's length; defaults
             to ``config.train_size``.
 
     Returns:
         A compiled model (sparse categorical cross-entropy, accuracy).
     """
+    if config.precision == "float32":
+        policy = None
     dtype = keras.DTypePolicy(policy) if policy else None
     inputs = keras.Input(shape=(28, 28), dtype="uint8", name="image")
     x = layers.Reshape((28, 28, 1), name="add_channel")(inputs)

@@ -99,6 +99,7 @@ def test_crafted_value_is_refused(config_type, name, value):
 CHOICES = [
     (MnistConfig, "optimizer"),
     (MnistConfig, "schedule"),
+    (MnistConfig, "precision"),
     (RegressionConfig, "optimizer"),
     (RegressionConfig, "activation"),
     (RegressionConfig, "normalization"),

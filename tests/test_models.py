@@ -70,6 +70,12 @@ def test_mixed_precision_policy_keeps_the_output_float32():
     assert keras.config.dtype_policy().name == "float32"  # no global side effect
 
 
+def test_a_float32_recipe_trains_in_float32_whatever_the_device_would_choose():
+    model = models.build_cnn(MnistConfig(precision="float32"), policy="mixed_bfloat16")
+    assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
+    assert model.get_layer("conv1").compute_dtype == "float32"
+
+
 @pytest.mark.parametrize(("schedule", "decays"), [("cosine", True), ("constant", False)])
 def test_learning_rate_schedule_over_all_training_steps(schedule, decays):
     # 1000 images / batch 100 = 10 steps per epoch, 20 steps in all.
