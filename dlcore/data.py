@@ -20,6 +20,7 @@ import numpy as np
 
 from dlcore import readable, settings
 from dlcore.errors import DataUnavailable, InvalidDataset
+from dlcore.i18n import N_, Message
 from dlcore.memo import LruMemo
 
 # ---------------------------------------------------------------------------------------
@@ -40,11 +41,13 @@ _mnist_cache: dict[tuple[str, int, int], tuple] = {}
 _mnist_lock = threading.Lock()
 
 
-def _fix_hint(path: Path) -> str:
-    return (
-        f"Expected the verified MNIST file at {path}. Set DLCORE_DATA_DIR to a folder that "
-        f"holds the verified mnist.npz (sha256 {MNIST_SHA256[:12]}…), or restore "
-        "dlcore/datasets/mnist.npz from the repository (git checkout -- dlcore/datasets)."
+def _fix_hint(path: Path) -> Message:
+    return Message(
+        "Expected the verified MNIST file at {path}. Set DLCORE_DATA_DIR to a folder that "
+        "holds the verified mnist.npz (sha256 {sha256}…), or restore "
+        "dlcore/datasets/mnist.npz from the repository (git checkout -- dlcore/datasets).",
+        path=path,
+        sha256=MNIST_SHA256[:12],
     )
 
 
@@ -62,7 +65,7 @@ def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
     try:
         stat = path.stat()
     except OSError as exc:
-        raise DataUnavailable(f"MNIST data is missing. {_fix_hint(path)}") from exc
+        raise DataUnavailable(Message("MNIST data is missing. {fix}", fix=_fix_hint(path))) from exc
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     with _mnist_lock:
         if key not in _mnist_cache:
@@ -76,15 +79,22 @@ def _read_verified_mnist(path: Path) -> tuple:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataUnavailable(f"MNIST data cannot be read ({exc}). {_fix_hint(path)}") from exc
+        cause = Message(
+            "MNIST data cannot be read ({error}). {fix}", error=exc, fix=_fix_hint(path)
+        )
+        raise DataUnavailable(cause) from exc
     if hashlib.sha256(raw).hexdigest() != MNIST_SHA256:
-        raise DataUnavailable(f"MNIST data is corrupt (checksum mismatch). {_fix_hint(path)}")
+        fix = _fix_hint(path)
+        raise DataUnavailable(Message("MNIST data is corrupt (checksum mismatch). {fix}", fix=fix))
     with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in _MNIST_SHAPES}
     for name, shape in _MNIST_SHAPES.items():
         arrays[name].setflags(write=False)
         if arrays[name].shape != shape or arrays[name].dtype != np.uint8:
-            raise DataUnavailable(f"MNIST array {name} has an unexpected layout. {_fix_hint(path)}")
+            layout = Message(
+                "MNIST array {name} has an unexpected layout. {fix}", name=name, fix=_fix_hint(path)
+            )
+            raise DataUnavailable(layout)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
@@ -112,7 +122,7 @@ class HouseDataset:
     source: str = "synthetic"
     area_name: str = "area (m²)"
     price_name: str = "price"
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
     def __post_init__(self) -> None:
         area = np.array(self.area, dtype=np.float64).reshape(-1)
@@ -222,10 +232,10 @@ MAX_ABS_VALUE = 1e15
 _CSV_MEMO_ENTRIES = 32
 _CSV_MEMO_BYTES = 64 * 2**20
 _CSV_SAMPLE = 1000  # filled cells that decide whether a column holds numbers or text
-_SAVE_AS_CSV = "save it as CSV UTF-8 (File → Save as → CSV UTF-8) and upload that file."
+_SAVE_AS_CSV = N_("save it as CSV UTF-8 (File → Save as → CSV UTF-8) and upload that file.")
 _EXCEL_MAGIC = {
-    b"PK\x03\x04": "an Excel file (.xlsx, or another ZIP archive)",
-    b"\xd0\xcf\x11\xe0": "an Excel file (.xls, the old format)",
+    b"PK\x03\x04": N_("an Excel file (.xlsx, or another ZIP archive)"),
+    b"\xd0\xcf\x11\xe0": N_("an Excel file (.xls, the old format)"),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _QUOTED_IN_LINE = re.compile(r'"[^"\n]*"')
@@ -270,7 +280,7 @@ class _CsvColumn:
         bad: First data row (0-based) whose cell is not a finite number, and its text.
         offered: Most cells are numbers (or numbers written with separators): the column
             is offered in the pickers, so choosing it explains its bad cells.
-        note: What the learner should check about how the column was read ("" if nothing).
+        notes: What the learner should check about how the column was read.
     """
 
     name: str
@@ -278,7 +288,7 @@ class _CsvColumn:
     empty_row: int | None
     bad: tuple[int, str] | None
     offered: bool
-    note: str = ""
+    notes: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,15 +308,19 @@ class _CsvTable:
             if column.name == name:
                 return column
         valid = ", ".join(column.name for column in self.columns)
-        raise InvalidDataset(f"There is no column '{_shown(name)}'; the columns are: {valid}.")
+        unknown = Message(
+            "There is no column '{name}'; the columns are: {valid}.", name=_shown(name), valid=valid
+        )
+        raise InvalidDataset(unknown)
 
 
-def _memo_size(entry: _CsvTable | str) -> int:
-    return entry.nbytes if isinstance(entry, _CsvTable) else len(entry)
+def _memo_size(entry: _CsvTable | Message) -> int:
+    return entry.nbytes if isinstance(entry, _CsvTable) else len(str(entry))
 
 
-# Analyses (or refusal messages) by sha256 of the upload, least recently used first.
-_csv_memo: LruMemo[_CsvTable | str] = LruMemo(_CSV_MEMO_ENTRIES, _CSV_MEMO_BYTES, _memo_size)
+# Analyses (or refusal messages, translated when read) by sha256 of the upload, least
+# recently used first.
+_csv_memo: LruMemo[_CsvTable | Message] = LruMemo(_CSV_MEMO_ENTRIES, _CSV_MEMO_BYTES, _memo_size)
 
 
 def _read_bytes(file: bytes | BinaryIO) -> bytes:
@@ -326,9 +340,10 @@ def _analyze(raw: bytes) -> _CsvTable:
             same bad file costs a hash).
     """
     if not raw or raw.isspace():
-        raise InvalidDataset("The file is empty.")
+        raise InvalidDataset(Message("The file is empty."))
     if len(raw) > MAX_CSV_BYTES:
-        raise InvalidDataset(f"The file is larger than {MAX_CSV_BYTES // 2**20} MB.")
+        limit = MAX_CSV_BYTES // 2**20
+        raise InvalidDataset(Message("The file is larger than {limit} MB.", limit=limit))
     key = hashlib.sha256(raw).hexdigest()
     known = _csv_memo.get(key)
     if known is None:
@@ -336,9 +351,9 @@ def _analyze(raw: bytes) -> _CsvTable:
         try:
             known = _parse_table(raw)
         except InvalidDataset as exc:
-            known = str(exc)
+            known = exc.message
         _csv_memo.put(key, known)
-    if isinstance(known, str):
+    if isinstance(known, Message):
         raise InvalidDataset(known)
     return known
 
@@ -353,13 +368,23 @@ def _parse_table(raw: bytes) -> _CsvTable:
     long = next((str(n) for n in frame.columns if len(str(n)) > MAX_CSV_NAME_CHARS), None)
     if long is not None:  # names are shown in pickers, charts and messages
         raise InvalidDataset(
-            f"The column name '{_shown(long)}' has {len(long):,} characters; at most "
-            f"{MAX_CSV_NAME_CHARS} are supported. Is the first line the column names?"
+            Message(
+                "The column name '{name}' has {length} characters; at most {limit} are "
+                "supported. Is the first line the column names?",
+                name=_shown(long),
+                length=readable.grouped(len(long)),
+                limit=MAX_CSV_NAME_CHARS,
+            )
         )
     if all(_is_number(name) for name in frame.columns):
-        raise InvalidDataset("The first line must hold the column names (it holds numbers).")
+        raise InvalidDataset(
+            Message("The first line must hold the column names (it holds numbers).")
+        )
     if len(frame) > MAX_CSV_ROWS:
-        raise InvalidDataset(f"The file has more than {MAX_CSV_ROWS:,} rows, the limit.")
+        limit = readable.grouped(MAX_CSV_ROWS)
+        raise InvalidDataset(
+            Message("The file has more than {limit} rows, the limit.", limit=limit)
+        )
     columns = tuple(_analyze_column(str(name), frame[name], delimiter) for name in frame.columns)
     return _CsvTable(columns, len(frame), delimiter)
 
@@ -371,21 +396,32 @@ def _decode(raw: bytes) -> str:
     """
     for magic, kind in _EXCEL_MAGIC.items():
         if raw.startswith(magic):
-            raise InvalidDataset(f"This is {kind}, not a CSV text file: {_SAVE_AS_CSV}")
+            raise InvalidDataset(
+                Message(
+                    "This is {kind}, not a CSV text file: {fix}",
+                    kind=Message(kind),
+                    fix=Message(_SAVE_AS_CSV),
+                )
+            )
     encoding = _utf16_encoding(raw)
     if encoding is not None:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             raise InvalidDataset(
-                f"This looks like UTF-16 'Unicode text' but cannot be decoded: {_SAVE_AS_CSV}"
+                Message(
+                    "This looks like UTF-16 'Unicode text' but cannot be decoded: {fix}",
+                    fix=Message(_SAVE_AS_CSV),
+                )
             ) from exc
     elif b"\x00" in raw:
-        raise InvalidDataset("The file is not a text CSV file (it contains binary data).")
+        raise InvalidDataset(Message("The file is not a text CSV file (it contains binary data)."))
     else:
         text = _decode_8bit(raw)
     if _CONTROL.search(text):
-        raise InvalidDataset("The file is not a text CSV file (it contains control bytes).")
+        raise InvalidDataset(
+            Message("The file is not a text CSV file (it contains control bytes).")
+        )
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
@@ -417,7 +453,7 @@ def _decode_8bit(raw: bytes) -> str:
     try:
         return raw.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise InvalidDataset("The file is not text: save it as UTF-8 CSV.") from exc
+        raise InvalidDataset(Message("The file is not text: save it as UTF-8 CSV.")) from exc
 
 
 def _line_end(text: str, start: int) -> int:
@@ -458,8 +494,12 @@ def _check_shape(text: str, header_at: int, delimiter: str) -> None:
     if columns > MAX_CSV_COLUMNS:
         shown = max(text.count(delimiter, header_at, _line_end(text, header_at)) + 1, columns)
         raise InvalidDataset(
-            f"The file has {shown:,} columns; at most {MAX_CSV_COLUMNS} are supported. "
-            "Keep the area and price columns."
+            Message(
+                "The file has {columns} columns; at most {limit} are supported. "
+                "Keep the area and price columns.",
+                columns=readable.grouped(shown),
+                limit=MAX_CSV_COLUMNS,
+            )
         )
     rows = text.count("\n", header_end + 1) + (not text.endswith("\n"))
     if rows * columns > MAX_CSV_CELLS:
@@ -468,25 +508,39 @@ def _check_shape(text: str, header_at: int, delimiter: str) -> None:
     if first < len(text) and _record_width(text, first, delimiter, columns)[0] > columns:
         # pandas would silently take the extra values of the first row as row labels.
         raise InvalidDataset(
-            f"Data row 1 has more values than the first line has column names ({columns}). "
-            f"{_split_hint(delimiter)}"
+            Message(
+                "Data row 1 has more values than the first line has column names ({columns}). "
+                "{hint}",
+                columns=columns,
+                hint=_split_hint(delimiter),
+            )
         )
 
 
-def _too_many_cells(rows: int, columns: int) -> str:
+def _too_many_cells(rows: int, columns: int) -> Message:
     if columns * MAX_CSV_ROWS <= MAX_CSV_CELLS:
-        return f"The file has {rows:,} lines; at most {MAX_CSV_ROWS:,} rows are supported."
-    return (
-        f"The file has {rows:,} rows × {columns} columns = {rows * columns:,} values; at most "
-        f"{MAX_CSV_CELLS:,} are supported. Keep only the area and price columns."
+        return Message(
+            "The file has {rows} lines; at most {limit} rows are supported.",
+            rows=readable.grouped(rows),
+            limit=readable.grouped(MAX_CSV_ROWS),
+        )
+    return Message(
+        "The file has {rows} rows × {columns} columns = {values} values; at most {limit} are "
+        "supported. Keep only the area and price columns.",
+        rows=readable.grouped(rows),
+        columns=columns,
+        values=readable.grouped(rows * columns),
+        limit=readable.grouped(MAX_CSV_CELLS),
     )
 
 
-def _split_hint(delimiter: str) -> str:
-    hint = "Check that every row has one value per column."
+def _split_hint(delimiter: str) -> Message:
     if delimiter == ",":
-        hint += " A decimal comma splits a number in two (1,5 reads as 1 and 5): use a dot."
-    return hint
+        return Message(
+            "Check that every row has one value per column. A decimal comma splits a number "
+            "in two (1,5 reads as 1 and 5): use a dot."
+        )
+    return Message("Check that every row has one value per column.")
 
 
 def _exact_floats(pd) -> dict:
@@ -517,18 +571,29 @@ def _parse_frame(text: str, delimiter: str):
         width = _PARSER_WIDTH.search(str(exc))
         if "EOF inside string" in str(exc):
             raise InvalidDataset(
-                'A quote (") opens a value that is never closed, so the rest of the file '
-                "reads as that one value: remove the stray quote or close it."
+                Message(
+                    'A quote (") opens a value that is never closed, so the rest of the file '
+                    "reads as that one value: remove the stray quote or close it."
+                )
             ) from exc
         if width is None:
-            raise InvalidDataset(f"The file is not a readable CSV table ({exc}).") from exc
+            raise InvalidDataset(_unreadable(exc)) from exc
         expected, line, saw = width.groups()
         raise InvalidDataset(
-            f"Line {line} has {saw} values but the first line names {expected} columns. "
-            f"{_split_hint(delimiter)}"
+            Message(
+                "Line {line} has {saw} values but the first line names {expected} columns. {hint}",
+                line=line,
+                saw=saw,
+                expected=expected,
+                hint=_split_hint(delimiter),
+            )
         ) from exc
     except (pd.errors.EmptyDataError, ValueError) as exc:
-        raise InvalidDataset(f"The file is not a readable CSV table ({exc}).") from exc
+        raise InvalidDataset(_unreadable(exc)) from exc
+
+
+def _unreadable(error: Exception) -> Message:
+    return Message("The file is not a readable CSV table ({error}).", error=error)
 
 
 def _is_number(value: object) -> bool:
@@ -560,11 +625,11 @@ def _analyze_column(name: str, column, delimiter: str) -> _CsvColumn:
     return _text_column(name, column, delimiter)
 
 
-def _finish_column(name, values, empty_row, bad, offered, mark, note="") -> _CsvColumn:
+def _finish_column(name, values, empty_row, bad, offered, mark, note=None) -> _CsvColumn:
     values = np.where(np.isfinite(values), values, np.nan)  # a fresh array we may freeze
     values.setflags(write=False)
-    note = " ".join(filter(None, [note, _grouping_note(name, values, mark)]))
-    return _CsvColumn(name, values, empty_row, bad, offered, note)
+    notes = tuple(filter(None, [note, _grouping_note(name, values, mark)]))
+    return _CsvColumn(name, values, empty_row, bad, offered, notes)
 
 
 def _text_column(name: str, column, delimiter: str) -> _CsvColumn:
@@ -585,7 +650,7 @@ def _text_column(name: str, column, delimiter: str) -> _CsvColumn:
         return _CsvColumn(name, np.full(len(cells), np.nan), _first(empty), bad, False)
     values = np.full(len(cells), np.nan)
     values[number] = _to_float(cells[number])
-    note, mark = "", "."
+    note, mark = None, "."
     if delimiter in ";\t":  # where a comma is the spreadsheet's decimal mark
         note = _read_decimal_commas(name, cells, values, ~empty & ~number)
         mark = "," if note else "."
@@ -604,25 +669,29 @@ def _to_float(cells) -> np.ndarray:
     return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _read_decimal_commas(name: str, cells, values: np.ndarray, unread: np.ndarray) -> str:
+def _read_decimal_commas(
+    name: str, cells, values: np.ndarray, unread: np.ndarray
+) -> Message | None:
     """Read 123,5 as 123.5 (in place) in a column that writes no number with a dot; say so."""
     comma = unread & _matches(cells, _DECIMAL_COMMA.pattern)
     if not comma.any():
-        return ""
+        return None
     dotted = np.isfinite(values) & cells.str.contains(".", regex=False).to_numpy(
         dtype=bool, na_value=False
     )
     if dotted.any():
-        return ""  # dots and commas mixed: which is the decimal mark? The bad cell says.
+        return None  # dots and commas mixed: which is the decimal mark? The bad cell says.
     values[comma] = _to_float(cells[comma].str.replace(",", ".", regex=False))
     row = _first(comma)
-    return (
-        f"Column '{name}': decimal commas were read as decimal points "
-        f"('{_shown(cells.iloc[row])}' → {readable.number(values[row], 6)})."
+    return Message(
+        "Column '{name}': decimal commas were read as decimal points ('{cell}' → {value}).",
+        name=name,
+        cell=_shown(cells.iloc[row]),
+        value=readable.number(values[row], 6),
     )
 
 
-def _grouping_note(name: str, values: np.ndarray, mark: str) -> str:
+def _grouping_note(name: str, values: np.ndarray, mark: str) -> Message | None:
     """Warn when a column's numbers look like thousands written with a separator (670.369).
 
     Such a column parses, so it would otherwise be misread in silence: every value is
@@ -630,55 +699,93 @@ def _grouping_note(name: str, values: np.ndarray, mark: str) -> str:
     """
     finite = values[np.isfinite(values)]
     if finite.size < 2 or np.abs(finite).max() >= 1000 or (np.abs(finite[finite != 0]) < 1).any():
-        return ""
+        return None
     with np.errstate(all="ignore"):
         whole = lambda x: np.abs(x - np.round(x)) < 1e-6  # noqa: E731
         three = whole(finite * 1000) & ~whole(finite * 100)
         if not whole(finite * 1000).all() or 2 * three.sum() < finite.size:
-            return ""
+            return None
     example = f"{finite[three][0]:.3f}".replace(".", mark)
-    word = "dot" if mark == "." else "comma"
-    return (
-        f"Column '{name}': every value has three digits after the {word} (e.g. {example}), so "
-        f"they are read as decimals. If the {word} separates thousands ({example} meaning "
-        f"{example.replace(mark, '')}), remove it from the file and upload it again."
+    if mark == ".":
+        return Message(
+            "Column '{name}': every value has three digits after the dot (e.g. {example}), so "
+            "they are read as decimals. If the dot separates thousands ({example} meaning "
+            "{thousands}), remove it from the file and upload it again.",
+            name=name,
+            example=example,
+            thousands=example.replace(mark, ""),
+        )
+    return Message(
+        "Column '{name}': every value has three digits after the comma (e.g. {example}), so "
+        "they are read as decimals. If the comma separates thousands ({example} meaning "
+        "{thousands}), remove it from the file and upload it again.",
+        name=name,
+        example=example,
+        thousands=example.replace(mark, ""),
     )
 
 
-def _cell_hint(cell: str, delimiter: str) -> str:
+def _cell_hint(cell: str, delimiter: str) -> Message | str:
     """Why a cell that looks like a number is not read as one, and how to write it."""
     grouped = _THOUSANDS.fullmatch(cell)
     if grouped and not (grouped.group("sep") == "," and cell.count(",") == 1 and "." not in cell):
         digits = cell.replace(grouped.group("sep"), "").replace(",", ".")
-        return f" It looks like a number with thousands separators: remove them (write {digits})."
+        return Message(
+            "It looks like a number with thousands separators: remove them (write {digits}).",
+            digits=digits,
+        )
     if _DECIMAL_COMMA.fullmatch(cell):
         whole, _, decimals = cell.partition(",")
+        thousands, decimal = whole + decimals, whole + "." + decimals
         if grouped:  # 1,234: thousands or a decimal comma? Only the learner knows.
-            return (
-                f" If the comma separates thousands, write {whole}{decimals}; if it is a "
-                f"decimal comma, write {whole}.{decimals} (CSV files use a dot for decimals)."
+            return Message(
+                "If the comma separates thousands, write {thousands}; if it is a decimal comma, "
+                "write {decimal} (CSV files use a dot for decimals).",
+                thousands=thousands,
+                decimal=decimal,
             )
-        mixed = " (this column also has numbers with a dot)" if delimiter in ";\t" else ""
-        return f" Use a dot for decimals{mixed}: write {whole}.{decimals}."
+        if delimiter in ";\t":
+            return Message(
+                "Use a dot for decimals (this column also has numbers with a dot): write "
+                "{decimal}.",
+                decimal=decimal,
+            )
+        return Message("Use a dot for decimals: write {decimal}.", decimal=decimal)
     return ""
 
 
-def _too_few_columns(table: _CsvTable, names: list[str]) -> str:
+def _too_few_columns(table: _CsvTable, names: list[str]) -> Message:
     """Why fewer than two columns are offered, naming a column that was not."""
-    message = (
-        "The CSV needs at least two numeric columns (area and price); "
-        f"numeric columns found: {', '.join(names) or 'none'}."
-    )
-    if len(table.columns) == 1:
-        return message + (
-            f" The file has a single column ('{table.columns[0].name}'): separate the values "
-            "with commas, semicolons or tabs."
+    if names:
+        found = Message(
+            "The CSV needs at least two numeric columns (area and price); numeric columns "
+            "found: {names}.",
+            names=", ".join(names),
         )
-    text = next(column for column in table.columns if not column.offered)
-    if text.bad is None:
-        return message + f" Column '{text.name}' is empty."
-    row, cell = text.bad
-    return message + f" Column '{text.name}' holds text (data row {row + 1}: '{cell}')."
+    else:
+        found = Message(
+            "The CSV needs at least two numeric columns (area and price); numeric columns "
+            "found: none."
+        )
+    if len(table.columns) == 1:
+        why = Message(
+            "The file has a single column ('{name}'): separate the values with commas, "
+            "semicolons or tabs.",
+            name=table.columns[0].name,
+        )
+    else:
+        text = next(column for column in table.columns if not column.offered)
+        if text.bad is None:
+            why = Message("Column '{name}' is empty.", name=text.name)
+        else:
+            row, cell = text.bad
+            why = Message(
+                "Column '{name}' holds text (data row {row}: '{cell}').",
+                name=text.name,
+                row=row + 1,
+                cell=cell,
+            )
+    return Message("{found} {why}", found=found, why=why)
 
 
 def csv_numeric_columns(file: bytes | BinaryIO) -> list[str]:
@@ -721,15 +828,21 @@ def load_house_prices_csv(
     """
     table = _analyze(_read_bytes(file))
     if area_column == price_column:
-        raise InvalidDataset("Choose two different columns for area and price.")
+        raise InvalidDataset(Message("Choose two different columns for area and price."))
     area, price = table.column(area_column), table.column(price_column)
     for column in (area, price):
         _check_cells(column, table.delimiter)
     if table.n_rows < MIN_CSV_ROWS:
-        raise InvalidDataset(f"The file has {table.n_rows} rows; at least {MIN_CSV_ROWS} needed.")
+        raise InvalidDataset(
+            Message(
+                "The file has {rows} rows; at least {needed} needed.",
+                rows=table.n_rows,
+                needed=MIN_CSV_ROWS,
+            )
+        )
     _check_house_values(area, price)
     source = f"uploaded CSV: {table.n_rows} rows, columns '{area_column}' and '{price_column}'"
-    notes = tuple(column.note for column in (area, price) if column.note)
+    notes = area.notes + price.notes
     return HouseDataset(area.values, price.values, source, area_column, price_column, notes)
 
 
@@ -738,21 +851,36 @@ def _check_cells(column: _CsvColumn, delimiter: str) -> None:
     name = column.name
     if column.empty_row is not None:
         raise InvalidDataset(
-            f"Column '{name}' has an empty or missing (NaN) cell on data row "
-            f"{column.empty_row + 1}."
+            Message(
+                "Column '{name}' has an empty or missing (NaN) cell on data row {row}.",
+                name=name,
+                row=column.empty_row + 1,
+            )
         )
     if column.bad is not None:
         row, cell = column.bad
+        not_finite = Message(
+            "Column '{name}' has a value that is not a finite number on data row {row}: '{cell}'.",
+            name=name,
+            row=row + 1,
+            cell=cell,
+        )
+        hint = _cell_hint(cell, delimiter)
         raise InvalidDataset(
-            f"Column '{name}' has a value that is not a finite number on data row {row + 1}: "
-            f"'{cell}'.{_cell_hint(cell, delimiter)}"
+            Message("{error} {hint}", error=not_finite, hint=hint) if hint else not_finite
         )
     huge = _first(np.abs(column.values) > MAX_ABS_VALUE)
     if huge is not None:
         raise InvalidDataset(
-            f"Column '{name}' has a value too large to compute with on data row {huge + 1}: "
-            f"{readable.number(column.values[huge], 6)}. Values up to {readable.number(MAX_ABS_VALUE)} in size are supported: "
-            "use a larger unit (e.g. thousands)."
+            Message(
+                "Column '{name}' has a value too large to compute with on data row {row}: "
+                "{value}. Values up to {limit} in size are supported: use a larger unit "
+                "(e.g. thousands).",
+                name=name,
+                row=huge + 1,
+                value=readable.number(column.values[huge], 6),
+                limit=readable.number(MAX_ABS_VALUE),
+            )
         )
 
 
@@ -760,12 +888,17 @@ def _check_house_values(area: _CsvColumn, price: _CsvColumn) -> None:
     bad = _first(area.values <= 0)
     if bad is not None:
         raise InvalidDataset(
-            f"Column '{area.name}' must hold positive areas; data row {bad + 1} "
-            f"has {readable.number(area.values[bad], 6)}."
+            Message(
+                "Column '{name}' must hold positive areas; data row {row} has {value}.",
+                name=area.name,
+                row=bad + 1,
+                value=readable.number(area.values[bad], 6),
+            )
         )
     for column in (area, price):
         if np.ptp(column.values) == 0:
-            raise InvalidDataset(f"Column '{column.name}' has the same value in every row.")
+            same = Message("Column '{name}' has the same value in every row.", name=column.name)
+            raise InvalidDataset(same)
 
 
 # ---------------------------------------------------------------------------------------
@@ -828,16 +961,28 @@ def fit_scaler(values: np.ndarray, method: str = "minmax") -> Scaler:
         raise ValueError(f"Unknown scaling {method!r}; valid: {', '.join(SCALER_METHODS)}")
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     if values.size == 0 or not np.isfinite(values).all():
-        raise InvalidDataset("Cannot scale: the values are empty or not all finite numbers.")
+        raise InvalidDataset(
+            Message("Cannot scale: the values are empty or not all finite numbers.")
+        )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a reason
         offset, scale = SCALER_METHODS[method][0](values)
     if not (math.isfinite(offset) and math.isfinite(scale)):
-        raise InvalidDataset(
-            f"Cannot scale values this large (up to {readable.number(np.abs(values).max())}): their "
-            f"{'range' if method == 'minmax' else 'variance'} overflows. Use a larger unit."
-        )
+        largest = readable.number(np.abs(values).max())
+        if method == "minmax":
+            overflow = Message(
+                "Cannot scale values this large (up to {largest}): their range overflows. "
+                "Use a larger unit.",
+                largest=largest,
+            )
+        else:
+            overflow = Message(
+                "Cannot scale values this large (up to {largest}): their variance overflows. "
+                "Use a larger unit.",
+                largest=largest,
+            )
+        raise InvalidDataset(overflow)
     if not scale > 0:
-        raise InvalidDataset("Cannot scale a column whose values are all the same.")
+        raise InvalidDataset(Message("Cannot scale a column whose values are all the same."))
     return Scaler(method, offset, scale)
 
 
@@ -859,7 +1004,7 @@ def split_train_test(
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     if n_rows < 2:
-        raise InvalidDataset(f"Need at least 2 rows to split, got {n_rows}.")
+        raise InvalidDataset(Message("Need at least 2 rows to split, got {rows}.", rows=n_rows))
     n_test = min(max(1, round(n_rows * test_fraction)), n_rows - 1)
     order = np.random.default_rng(seed).permutation(n_rows)
     return np.sort(order[n_test:]), np.sort(order[:n_test])

@@ -2,7 +2,16 @@
 
 
 class DlcoreError(Exception):
-    """Base class for every error dlcore raises on purpose."""
+    """Base class for every error dlcore raises on purpose.
+
+    The message may be a ``dlcore.i18n.Message``: ``str(error)`` then reads it in the
+    language of whoever shows it, which may be another learner than the one who caused it.
+    """
+
+    @property
+    def message(self):
+        """The message as raised (a ``Message`` or plain text), before it is read."""
+        return self.args[0] if self.args else ""
 
 
 class DataUnavailable(DlcoreError):

@@ -231,7 +231,7 @@ def test_decimal_commas_are_read_in_semicolon_and_tab_files_and_the_learner_told
     assert data.csv_numeric_columns(raw) == ["area", "price"]
     houses = data.load_house_prices_csv(raw, "area", "price")
     np.testing.assert_array_equal(houses.price, np.arange(12) + 1000.5)
-    assert houses.notes == (
+    assert tuple(map(str, houses.notes)) == (
         "Column 'price': decimal commas were read as decimal points ('1000,5' → 1000.5).",
     )
     assert data.load_house_prices_csv(_csv(), "area", "price").notes == ()
@@ -272,7 +272,7 @@ def test_dots_that_may_separate_thousands_are_read_as_decimals_with_a_warning():
     raw = _two_columns([f"{670 + i}.369" for i in range(12)], ";")
     houses = data.load_house_prices_csv(raw, "area", "price")
     assert houses.price[0] == 670.369  # what the file says, for a computer
-    assert houses.notes == (
+    assert tuple(map(str, houses.notes)) == (
         "Column 'price': every value has three digits after the dot (e.g. 670.369), so they "
         "are read as decimals. If the dot separates thousands (670.369 meaning 670369), "
         "remove it from the file and upload it again.",
