@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dlcore import data as houses
-from dlcore import models, regression
+from dlcore import models, readable, regression
 from dlcore import optimizers as opt
 from dlcore.configs import (
     MAX_REGRESSION_STEPS,
@@ -124,8 +124,9 @@ def show_preparation(tabs, data: houses.HouseDataset, config: RegressionConfig, 
     """The split (tab 1), the scaling with its fitted formulas (tab 2), the Keras code (tab 3)."""
     with tabs[0]:
         st.caption(
-            f"{data.source}. The network trains on {prep.train_idx.size} houses; "
-            f"{prep.test_idx.size} are kept aside to test it on houses it never saw."
+            f"{data.source}. The network trains on {readable.grouped(prep.train_idx.size)} "
+            f"houses; {readable.grouped(prep.test_idx.size)} are kept aside to test it on "
+            "houses it never saw."
         )
         houses_fig = figure("The houses", data.area_name, data.price_name)
         st.plotly_chart(add_points(houses_fig, data, prep))
@@ -157,7 +158,8 @@ def train_tab(data: houses.HouseDataset, config: RegressionConfig, train_rows: i
         config.check_steps(train_rows)
         too_long = False
         st.caption(
-            f"{config.steps(train_rows):,} optimizer steps (up to {MAX_REGRESSION_STEPS:,}: "
+            f"{readable.grouped(config.steps(train_rows))} optimizer steps (up to "
+            f"{readable.grouped(MAX_REGRESSION_STEPS)}: "
             "the server trains one run at a time for everyone)."
         )
     except TrainingTooLarge as exc:
@@ -172,9 +174,11 @@ def train_tab(data: houses.HouseDataset, config: RegressionConfig, train_rows: i
 
 
 def finished_run():
-    """The tracked job's usable result (None while none) and what to say instead.
+    """The model to show, the houses it was trained on, and what to say above it.
 
-    A finished run, diverged ones included, is remembered for "compare runs".
+    The tracked run's model when it finished usable; after a run that diverged or failed,
+    the latest good model of this session, named. A finished run, diverged ones included,
+    is remembered for "compare runs". The model is None (and the note says why) otherwise.
     """
     handle = live.tracked("reg_job")
     snap = handle.snapshot() if handle is not None else None
@@ -184,15 +188,38 @@ def finished_run():
         st.session_state.reg_runs = regression.remember_run(
             runs, regression.run_summary(handle.key, trained)
         )
+        if trained.status != TrainingStatus.DIVERGED:
+            st.session_state.reg_good = {
+                "result": trained,
+                "data": st.session_state.reg_job["data"],
+            }
+            return trained, st.session_state.reg_good["data"], None
     state = snap.state if snap is not None else "none"
+    good = st.session_state.get("reg_good")
+    if state in FAILED_RUN and good is not None:
+        label = regression.settings_label(good["result"].config)
+        return good["result"], good["data"], FAILED_RUN[state].format(label=label)
     waiting = {
         "none": "Train a model first (tab 4).",
         JobState.QUEUED: "Waiting for a training slot…",
         JobState.RUNNING: "Training… watch it on tab 4; the results appear here when it ends.",
     }.get(state, f"The last run {state} (tab 4): nothing to show.")
-    return (
-        trained if trained is not None and trained.status != TrainingStatus.DIVERGED else None
-    ), waiting
+    return None, None, waiting
+
+
+# After a run that left no usable model, the page shows the latest good one and says so.
+FAILED_RUN = {
+    JobState.DIVERGED: "The last run diverged (tab 4), so this is your latest good model: {label}.",
+    JobState.FAILED: "The last run failed (tab 4), so this is your latest good model: {label}.",
+    JobState.CANCELLED: "The last run was cancelled, so this is your latest good model: {label}.",
+}
+
+
+def show_note(result, note: str | None) -> None:
+    """Why there is nothing to show (info), or that an earlier model is shown (warning)."""
+    if note is None:
+        return
+    (st.info if result is None else st.warning)(note)
 
 
 def main() -> None:
@@ -217,20 +244,17 @@ def main() -> None:
         show_preparation(tabs, data, config, prep)
         with tabs[3]:
             train_tab(data, config, prep.train_idx.size)
-    result, waiting = finished_run()
-    trained_on = st.session_state["reg_job"]["data"] if result is not None else None
+    result, trained_on, note = finished_run()
     with tabs[4]:
+        show_note(result, note)
         if result is not None:
             look_inside(result, trained_on)
-        else:
-            st.info(waiting)
         if st.session_state.get("reg_runs"):
             compare_runs(st.session_state.reg_runs)
     with tabs[5]:
+        show_note(result, note)
         if result is not None:
             predict(result, trained_on)
-        else:
-            st.info(waiting)
     with st.expander("Going deeper"):
         st.markdown(GOING_DEEPER)
 

@@ -3,23 +3,32 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative
 
 from dlcore import data as houses
-from dlcore import jobs, regression
+from dlcore import jobs, readable, regression
 from dlcore.arithmetic import ceil_div
 from dlcore.history import epoch_rows
 from dlcore.states import JobState
 from ui import downloads
+from ui.plain_figure import READABLE_AXIS
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
-COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728"}
+COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728", "dead": "#6e6e6e"}
+# Strong, distinct colours for curves that must be told apart (the theme's are pale).
+SERIES = qualitative.D3
 
 
 def figure(title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
-    """An empty chart with the page's layout (legend under the x-axis title)."""
+    """An empty chart with the page's layout (legend under the x-axis title).
+
+    A log axis keeps Plotly's own tick spacing: ticks only at powers of ten left a run
+    whose errors stay within one decade with no value on its axis.
+    """
     fig = go.Figure(layout={"title": title, "height": 380, "xaxis_title": x, "yaxis_title": y})
     fig.update_layout(margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.22})
-    return fig.update_yaxes(type="log", dtick=1, exponentformat="power") if log_y else fig
+    fig.update_xaxes(**READABLE_AXIS)
+    return fig.update_yaxes(**READABLE_AXIS, type="log" if log_y else "linear")
 
 
 def add_line(fig: go.Figure, x, y, name: str, **line) -> go.Figure:
@@ -42,7 +51,6 @@ def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
     """Train/test MSE per epoch; for a diverged run, the loss per batch as it exploded."""
     if snap.state == JobState.DIVERGED:
         fig = figure("Diverged: the loss per batch exploded", "batch", "MSE", log_y=True)
-        fig.update_yaxes(dtick=None)  # it spans dozens of powers of ten
         losses = np.array([row.get("loss", np.nan) for row in snap.batch_losses])
         return add_line(fig, None, np.where(np.isfinite(losses), losses, np.nan), "train")
     fig = figure("Loss: MSE on the scaled prices", "epoch", "MSE", log_y=True)
@@ -86,7 +94,7 @@ def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
 
 
 def look_inside(result, data: houses.HouseDataset) -> None:
-    """Hidden-unit contributions, test metrics in real units, and the weights."""
+    """Hidden-unit contributions (dead units marked and explained), test metrics, weights."""
     grid, weights = regression.area_grid(data, 200), regression.network_weights(result.model)
     parts = regression.hidden_contributions(
         weights,
@@ -95,43 +103,128 @@ def look_inside(result, data: houses.HouseDataset) -> None:
         result.extras["y_scaler"],
         grid,
     )
+    dead = regression.result_dead_units(result, data)
     st.markdown(
         "**Each hidden unit's share of the price.** The prediction is the sum of these "
         "curves plus a constant (the output bias). With ReLU each curve is a *hinge*: "
         "flat on one side, straight on the other; added up they bend the fit."
     )
+    st.plotly_chart(contributions_figure(parts, dead, data), key="reg_parts")
+    if dead.size:
+        st.info(dead_units_lesson(dead, weights.num_units, result.config.normalization))
+    show_test_scores(result.metrics)
+    st.markdown("**Weights and biases** (they act on the scaled numbers)")
+    table = regression.weights_table(weights)
+    st.dataframe(table.map(lambda v: readable.number(v, 4) if np.isfinite(v) else ""))
+
+
+def contributions_figure(parts, dead, data: houses.HouseDataset) -> go.Figure:
+    """One curve per hidden unit (dead ones dashed grey), the output bias and their sum."""
     fig = figure("Hidden-unit contributions", data.area_name, data.price_name)
     for j, curve in enumerate(parts.units):
-        add_line(fig, grid, curve, f"unit {j + 1}", width=1)
-    add_line(fig, grid, np.full_like(grid, parts.baseline), "output bias", dash="dot", color="gray")
-    add_line(fig, grid, parts.total, "sum = prediction", width=4, color="black")
-    st.plotly_chart(fig, key="reg_parts")
+        if j in dead:
+            add_line(
+                fig, parts.area, curve, f"unit {j + 1} (dead)", color=COLORS["dead"], dash="dash"
+            )
+        else:
+            add_line(
+                fig, parts.area, curve, f"unit {j + 1}", width=2, color=SERIES[j % len(SERIES)]
+            )
+    baseline = np.full_like(parts.area, parts.baseline)
+    add_line(fig, parts.area, baseline, "output bias", dash="dot", color="gray")
+    return add_line(fig, parts.area, parts.total, "sum = prediction", width=4, color="black")
+
+
+def dead_units_lesson(dead, num_units: int, normalization: str) -> str:
+    """What a dead ReLU is, which units are dead, and why it happened with this scaling."""
+    names = ", ".join(str(j + 1) for j in dead)
+    what = (
+        f"**{dead.size} of {num_units} hidden units are dead** (dashed grey: units {names}). "
+        "A ReLU unit is dead when its pre-activation w1·area' + b1 is ≤ 0 for every training "
+        "house: it outputs 0 for all of them, and ReLU's slope there is 0, so the gradient of "
+        "its weights is 0 too. No training step moves them again: it never recovers."
+    )
+    if normalization == "minmax":
+        why = (
+            "Why here: min-max scaling puts every area' between 0 and 1 and Keras starts "
+            "every bias at 0, so each unit that starts with a negative weight w1 is dead before "
+            "the first step (about half of them); a large step can push more biases below 0. "
+            "**Standardize** (areas on both sides of 0), a smaller learning rate, or an "
+            "activation with a slope below 0 (ELU, softplus, swish, GELU) keeps units alive."
+        )
+    else:
+        why = (
+            "Why here: standardized areas lie on both sides of 0, so no unit starts dead; "
+            "training steps pushed these units' weights and biases until their kink left the "
+            "range of the training areas. A smaller learning rate, another seed, or an "
+            "activation with a slope below 0 (ELU, softplus, swish, GELU) keeps units alive."
+        )
+    return f"{what}\n\n{why}"
+
+
+def show_test_scores(metrics: dict) -> None:
+    """The test metrics in real units, readable, with the formulas that compute them."""
     st.markdown("**Scores on the test houses** (never seen in training), in real units")
-    m, c = result.metrics, st.columns(4)
-    c[0].metric("MSE", f"{m['test_mse']:.4g}", help="Mean squared error, in currency²")
-    c[1].metric("RMSE", f"{m['test_rmse']:,.0f}", help="The typical error, in currency")
-    c[2].metric("MAE", f"{m['test_mae']:,.0f}", help="The average absolute error, in currency")
-    c[3].metric("R²", f"{m['test_r2']:.3f}", help="1: perfect; 0: no better than the mean price")
+    c = st.columns(4)
+    c[0].metric(
+        "MSE", readable.number(metrics["test_mse"]), help="Mean squared error, in currency²"
+    )
+    c[1].metric(
+        "RMSE", readable.grouped(metrics["test_rmse"]), help="The typical error, in currency"
+    )
+    c[2].metric(
+        "MAE", readable.grouped(metrics["test_mae"]), help="The average absolute error, in currency"
+    )
+    c[3].metric(
+        "R²",
+        readable.grouped(metrics["test_r2"], 3),
+        help="1: perfect; 0: no better than the mean price",
+    )
     with st.expander("How these scores are computed"):
         for formula in regression.METRIC_FORMULAS.values():
             st.latex(formula)
-    st.markdown("**Weights and biases** (they act on the scaled numbers)")
-    st.dataframe(regression.weights_table(weights), width="stretch")
 
 
 def compare_runs(runs: list[regression.RunSummary]) -> None:
+    """The test error per epoch of the last runs; a diverged run dashed up to where it broke."""
     fig = figure("Compare runs: test error per epoch", "epoch", "test RMSE (currency)", log_y=True)
-    for run in runs:
-        errors = np.where(np.isfinite(run.test_rmse), run.test_rmse, np.nan)
-        add_line(fig, np.arange(1, errors.size + 1), errors, f"{run.label} ({run.status})")
-    # Markers: a run that diverged in its second epoch has a single finite point.
-    fig.update_traces(showlegend=True, mode="lines+markers", marker_size=3)
+    for index, run in enumerate(runs):
+        add_run(fig, run, SERIES[index % len(SERIES)])
     fig.update_layout(legend_y=-0.3)
     st.plotly_chart(fig, key="reg_compare")
     st.caption(
         "Your last 5 runs. RMSE = scale × √(MSE on the scaled prices): the test loss in "
         "currency, so runs with different scalings compare fairly."
     )
+    for run in runs:
+        if run.diverged_at is not None and not np.isfinite(run.test_rmse).any():
+            st.caption(
+                f"Not drawn: {run.label} diverged at epoch {readable.grouped(run.diverged_at)}, "
+                "before it had a single finite test error."
+            )
+
+
+def add_run(fig: go.Figure, run: regression.RunSummary, color: str) -> None:
+    """One run's test RMSE per epoch; a diverged run dashed, its last finite epoch crossed."""
+    errors = np.where(np.isfinite(run.test_rmse), run.test_rmse, np.nan)
+    epochs = np.arange(1, errors.size + 1)
+    finite = np.flatnonzero(np.isfinite(errors))
+    if run.diverged_at is None:
+        name = f"{run.label} ({run.status})"
+        # Markers: a run that has a single finite point still shows as a dot.
+        fig.add_scatter(
+            x=epochs, y=errors, name=name, mode="lines+markers", marker_size=3, line_color=color
+        )
+    elif finite.size:
+        name = f"{run.label} (diverged at epoch {readable.grouped(run.diverged_at)})"
+        fig.add_scatter(
+            x=epochs[: finite[-1] + 1],
+            y=errors[: finite[-1] + 1],
+            name=name,
+            mode="lines+markers",
+            marker={"size": [3] * finite[-1] + [14], "symbol": ["circle"] * finite[-1] + ["x"]},
+            line={"color": color, "dash": "dash"},
+        )
 
 
 def predict(result, data: houses.HouseDataset) -> None:
@@ -146,10 +239,11 @@ def predict(result, data: houses.HouseDataset) -> None:
         key="reg_area",
     )
     price, extrapolating = regression.predict_price(result, area, data)
-    st.metric("Predicted price", f"{price:,.0f}")
+    st.metric("Predicted price", readable.grouped(price))
     if extrapolating:
         st.warning(
-            f"{area:g} is outside the training range ({low:g} to {high:g}): the network "
+            f"{readable.number(area)} is outside the training range ({readable.number(low)} to "
+            f"{readable.number(high)}): the network "
             "never saw such a house, so this guess just extends the curve's last bend."
         )
     grid = np.linspace(min(low, area), max(high, area), 200)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from dlcore import jobs
+from dlcore import jobs, readable, regression
 from tests.app.conftest import page_test
 
 GOOD_CSV = "size_m2,price_eur\n" + "\n".join(f"{a},{1000 * a + 50}" for a in range(40, 70))
@@ -16,6 +18,14 @@ def _run(at):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def _chart(at, key: str) -> dict:
+    """The Plotly spec of the chart with this key, as JSON."""
+    for element in at.get("plotly_chart"):
+        if key in element.proto.id:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key}")
 
 
 def _train(at, **widgets):
@@ -45,8 +55,9 @@ def test_training_finishes_and_shows_metrics_and_a_prediction():
     assert result.status == "completed"
     assert at.success[0].value.startswith("Trained in")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["R²"] == f"{result.metrics['test_r2']:.3f}"
-    assert metrics["RMSE"] == f"{result.metrics['test_rmse']:,.0f}"
+    assert metrics["R²"] == readable.grouped(result.metrics["test_r2"], 3)
+    assert metrics["RMSE"] == readable.grouped(result.metrics["test_rmse"])  # e.g. 52,311
+    assert metrics["MSE"] == readable.number(result.metrics["test_mse"])  # e.g. 2.74×10⁹
     assert "Predicted price" in metrics and not at.warning  # the default area is typical
     at.number_input(key="reg_area").set_value(5.0)  # homes start at 30 m²
     _run(at)
@@ -56,6 +67,61 @@ def test_training_finishes_and_shows_metrics_and_a_prediction():
         "Download the model (.keras)",
         "Download the history (.csv)",
     ]
+
+
+def test_look_inside_marks_and_explains_the_dead_relu_units():
+    """Min-max areas in [0, 1] and zero starting biases: units with a negative starting
+    weight are dead from the first step. The page counts them from the model's weights."""
+    at = _run(page_test("pages/regression.py"))
+    at, handle = _train(at, reg_n=200, reg_epochs=3, reg_opt="adam", reg_lr=0.03)
+    dead = regression.result_dead_units(handle.result(), at.session_state["reg_job"]["data"])
+    assert dead.size > 0
+    lesson = next(i.value for i in at.info if "hidden units are dead" in i.value)
+    assert lesson.startswith(f"**{dead.size} of 10 hidden units are dead**")
+    assert "≤ 0 for every training house" in lesson and "never recovers" in lesson
+    assert "min-max scaling puts every area' between 0 and 1" in lesson
+    traces = {t["name"]: t for t in _chart(at, "reg_parts")["data"]}
+    for j in range(10):
+        trace = traces.get(f"unit {j + 1} (dead)" if j in dead else f"unit {j + 1}")
+        assert trace is not None, (j, list(traces))
+        assert (trace["line"].get("dash") == "dash") == (j in dead)
+    # Units alive have strong, distinct colours; the dead ones share one grey.
+    alive = {traces[f"unit {j + 1}"]["line"]["color"] for j in range(10) if j not in dead}
+    assert len(alive) == 10 - dead.size
+
+
+def test_standardized_tanh_units_are_never_called_dead():
+    at = _run(page_test("pages/regression.py"))
+    at, _ = _train(at, reg_n=200, reg_epochs=2, reg_act="tanh", reg_norm="standard")
+    assert not any("hidden units are dead" in i.value for i in at.info)
+    assert not any("(dead)" in t["name"] for t in _chart(at, "reg_parts")["data"])
+
+
+def test_after_a_diverged_run_the_latest_good_model_is_shown_and_named():
+    at = _run(page_test("pages/regression.py"))
+    at, good = _train(at, reg_n=100, reg_epochs=3, reg_opt="adam", reg_lr=0.03)
+    at, bad = _train(at, reg_epochs=20, reg_opt="sgd", reg_lr=10.0)
+    assert bad.snapshot().state == "diverged"
+    label = regression.settings_label(good.result().config)
+    shown = f"The last run diverged (tab 4), so this is your latest good model: {label}."
+    assert [w.value for w in at.warning] == [shown, shown]  # on Look inside and on Predict
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["RMSE"] == readable.grouped(good.result().metrics["test_rmse"])
+    assert "Predicted price" in metrics
+    summary = at.session_state["reg_runs"][-1]
+    assert summary.status == "diverged" and summary.diverged_at >= 1
+    compare = _chart(at, "reg_compare")
+    assert compare["layout"]["yaxis"]["type"] == "log" and "dtick" not in compare["layout"]["yaxis"]
+    assert compare["layout"]["yaxis"]["exponentformat"] == "power"
+    diverged = f"{summary.label} (diverged at epoch {summary.diverged_at})"
+    drawn = [t for t in compare["data"] if t["name"] == diverged]
+    if np.isfinite(summary.test_rmse).any():  # its curve up to the epoch it broke, dashed
+        assert drawn[0]["line"]["dash"] == "dash" and drawn[0]["marker"]["symbol"][-1] == "x"
+    else:  # no finite point at all: said in words instead of an empty legend entry
+        assert not drawn
+        assert any(
+            c.value.startswith(f"Not drawn: {summary.label} diverged at epoch ") for c in at.caption
+        )
 
 
 def test_same_settings_come_back_from_the_cache():
@@ -151,11 +217,11 @@ BAD_UPLOADS = {
     ),
     "±1e308 prices": (
         ("area,price\n" + _rows("1e308" if i % 2 else "-1e308" for i in range(12))).encode(),
-        "too large to compute with on data row 1: -1e+308",
+        "too large to compute with on data row 1: −1×10³⁰⁸",
     ),
     "1e300 prices": (
         ("area,price\n" + _rows(f"{i + 1}e300" for i in range(12))).encode(),
-        "too large to compute with on data row 1: 1e+300",
+        "too large to compute with on data row 1: 1×10³⁰⁰",
     ),
 }
 
@@ -219,3 +285,18 @@ def test_a_training_split_with_one_price_is_explained_and_another_seed_recovers(
     assert not at.error
     assert "The network trains on 8 houses" in at.caption[0].value
     assert not at.button(key="reg_train").disabled
+
+
+def test_a_diverged_run_is_drawn_dashed_up_to_its_last_finite_epoch_then_crossed():
+    import plotly.graph_objects as go
+
+    from ui.regression_results import add_run
+
+    rmse = (9e4, 7e4, 8e5, float("inf"))  # diverged in epoch 4
+    run = regression.RunSummary("k", "lr 3", rmse, rmse, {}, "diverged", diverged_at=4)
+    fig = go.Figure()
+    add_run(fig, run, "#1f77b4")
+    (trace,) = fig.data
+    assert trace.name == "lr 3 (diverged at epoch 4)"
+    assert list(trace.x) == [1, 2, 3] and list(trace.y) == [9e4, 7e4, 8e5]
+    assert trace.line.dash == "dash" and list(trace.marker.symbol) == ["circle"] * 2 + ["x"]
