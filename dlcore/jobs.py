@@ -14,6 +14,10 @@ withdraws it from the previous one. At most ``settings.max_queued_jobs()`` jobs 
 past that ``submit`` raises QueueFull, so one visitor cannot fill the queue.
 
 TensorFlow is imported only when a job actually trains (through dlcore.training).
+
+This is the embedded backend. ``DLCORE_BROKER_URL=redis://...`` selects the Celery backend
+instead (``dlcore.celery_jobs``: workers started by ``python -m dlcore worker`` train, the
+app process never does); ``submit`` and ``get`` keep the same semantics in both.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import filelock
@@ -33,9 +36,17 @@ import filelock
 from dlcore import cache, settings
 from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
 from dlcore.history import epoch_rows
+from dlcore.job_common import (
+    BATCH_LOG_LIMIT,
+    JobSnapshot,
+    broker_url,
+    eta,
+    progress_fraction,
+    state_message,
+    throughput,
+)
 from dlcore.states import (
     CACHEABLE_STATUSES,
-    FINISHED_STATES,
     STATE_OF_STATUS,
     JobState,
     TrainingStatus,
@@ -47,62 +58,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BATCH_LOG_LIMIT = 500  # recent per-batch logs kept for the live chart
 FINISHED_KEPT = 20  # finished jobs kept in the registry so a page rerun finds them
 LOCK_POLL_SECONDS = 0.5  # how often a job waiting for another process's lock checks cancel
 
 Trainer = Callable[..., "TrainResult"]
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """A consistent copy of a job's progress at one moment.
-
-    Attributes:
-        state: Where the job is (a JobState).
-        epoch: The epoch in progress or last finished, 1-based (0 before the first batch).
-        epochs: Epochs planned.
-        batch: Batches finished in the current epoch.
-        batches_per_epoch: Batches in one epoch (0 until training starts).
-        fraction: Overall progress between 0 and 1.
-        history: Per-epoch logs so far, one dict per epoch.
-        batch_losses: The most recent per-batch logs (dicts with epoch and batch).
-        extras: Extras reported with the latest epoch (e.g. the regression curve).
-        queue_position: 1-based place in the queue; 0 once running or finished.
-        elapsed: Seconds since the job started running (total run time once finished).
-        eta: Estimated seconds left, or None when unknown.
-        samples_per_second: Training throughput, or None before the first batch.
-        error: A plain-language message when the job failed, else None.
-        cached: Whether the result came from the cache.
-        message: One line describing the state for the page.
-        owners: How many owners (learners) still want this job; 0 once nobody does.
-        warning: Set when a usable result has a problem worth showing (it could not be
-            cached, so it will not survive a restart), else None.
-    """
-
-    state: JobState
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches_per_epoch: int = 0
-    fraction: float = 0.0
-    history: list[dict[str, float]] = field(default_factory=list)
-    batch_losses: list[dict[str, float]] = field(default_factory=list)
-    extras: dict = field(default_factory=dict)
-    queue_position: int = 0
-    elapsed: float = 0.0
-    eta: float | None = None
-    samples_per_second: float | None = None
-    error: str | None = None
-    cached: bool = False
-    message: str = ""
-    warning: str | None = None
-    owners: int = 0
-
-    @property
-    def finished(self) -> bool:
-        """Whether the job will not change any more."""
-        return self.state in FINISHED_STATES
 
 
 class _Job:
@@ -185,7 +144,7 @@ class _Job:
                 extras=dict(self.extras),
                 queue_position=queue_position,
                 elapsed=now - self.started if self.started else 0.0,
-                eta=_eta(train_seconds, fraction) if running else None,
+                eta=eta(train_seconds, fraction) if running else None,
                 samples_per_second=self._throughput(train_seconds),
                 error=self.error,
                 cached=self.cached,
@@ -195,29 +154,15 @@ class _Job:
             )
 
     def _fraction(self) -> float:
-        if not self.epochs or not self.epoch:
-            return 0.0
-        within = self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
-        return min(1.0, (self.epoch - 1 + within) / self.epochs)
+        return progress_fraction(self.epoch, self.epochs, self.batch, self.batches_per_epoch)
 
     def _throughput(self, train_seconds: float) -> float | None:
-        batch_size = getattr(self.config, "batch_size", 0)
-        if not self.batches_seen or train_seconds <= 0 or not batch_size:
-            return None
-        return self.batches_seen * batch_size / train_seconds
+        return throughput(self.batches_seen, getattr(self.config, "batch_size", 0), train_seconds)
 
     def _message(self, queue_position: int) -> str:
-        if self.state == JobState.QUEUED:
-            return f"Waiting for a free training slot (position {queue_position} in the queue)"
-        if self.state == JobState.RUNNING and self.epoch and not self.stop_event.is_set():
-            return f"Training: epoch {self.epoch} of {self.epochs}"
-        return self.message
-
-
-def _eta(train_seconds: float, fraction: float) -> float | None:
-    if fraction <= 0.0 or train_seconds <= 0.0:
-        return None
-    return train_seconds * (1.0 - fraction) / fraction
+        if self.stop_event.is_set():
+            return self.message
+        return state_message(self.state, queue_position, self.epoch, self.epochs) or self.message
 
 
 class _ProgressSink:
@@ -327,12 +272,25 @@ class JobHandle:
 def get(key: str, *, owner: Hashable | None = None) -> JobHandle | None:
     """The job registered under key (live, or recently finished), or None.
 
+    With DLCORE_BROKER_URL set, the job is looked up in the Redis registry every replica
+    and worker shares (``dlcore.celery_jobs``), else in this process.
+
     With an owner, the handle can withdraw that owner (``cancel``); the owner is not added
     to the job: only ``submit`` makes an owner want a job.
     """
+    if broker_url():
+        return _celery_backend().get(key, owner=owner)
     with _cond:
         job = _registry.get(key)
     return JobHandle(job, owner) if job is not None else None
+
+
+def _celery_backend():
+    """dlcore.celery_jobs, imported only when DLCORE_BROKER_URL selects it (it imports
+    Celery and the Redis client, which the embedded backend never needs)."""
+    from dlcore import celery_jobs
+
+    return celery_jobs
 
 
 def _live_job(key: str) -> _Job | None:
@@ -406,6 +364,8 @@ def submit(
     """Get the result of training config: from the cache, a running job, or a new job.
 
     Returns at once (a cache hit loads the stored model first, a fraction of a second).
+    With DLCORE_BROKER_URL set, a new job goes to a Celery worker (``dlcore.celery_jobs``)
+    with the same owners, one job per key across replicas, and the same snapshots.
 
     Args:
         config: The frozen training config.
@@ -424,11 +384,15 @@ def submit(
             (an MNIST config checks its own work when it is created).
         InvalidDataset: regression data that cannot train (regression.preprocess says why).
         QueueFull: a new job would wait behind settings.max_queued_jobs() others.
+        TrainingServiceUnavailable: the broker is set but does not answer, and the result
+            is not in the cache.
     """
-    owner = object() if owner is None else owner
-    data, fingerprint = _resolve_data(config, data)
+    data, fingerprint = resolve_data(config, data)
     _check_steps(config, data)
     key = cache.key_for(config, fingerprint)
+    if broker_url():
+        return _celery_backend().submit(key, config, data, owner=owner, trainer=trainer)
+    owner = object() if owner is None else owner
     with _cond:
         live = _live_job(key)
         if live is not None:
@@ -472,8 +436,9 @@ def _default_trainer(config, data, *, progress, stop_event):
     return train(config, data, progress=progress, stop_event=stop_event)
 
 
-def _resolve_data(config: Any, data: Any) -> tuple[Any, str]:
-    """The data a job trains on and its fingerprint (part of the cache key)."""
+def resolve_data(config: Any, data: Any) -> tuple[Any, str]:
+    """The data a job trains on and its fingerprint (part of the cache key); a worker of
+    the Celery backend calls it too, to check that a task's key is its data's."""
     from dlcore import data as datasets
 
     if data is None and config.kind == "mnist":
@@ -601,30 +566,49 @@ def _enter_key_lock(job: _Job, stack: contextlib.ExitStack) -> bool:
 
 def _store(job: _Job, result: TrainResult) -> str:
     """Save a finished result in the cache; returns the message to show."""
+    message, warning = store_result(job.key, result, job.fingerprint)
+    if warning is not None:
+        with job.lock:
+            job.warning = warning
+    return message
+
+
+def store_result(key: str, result: TrainResult, fingerprint: str) -> tuple[str, str | None]:
+    """Save a finished result in the cache, if it is worth keeping (both backends).
+
+    Returns:
+        The message to show, and a warning when a usable result could not be cached.
+    """
     seconds = f"{result.train_seconds:.1f} s"
     if result.status == TrainingStatus.STOPPED:
-        return f"Stopped after {result.epochs_run} epoch(s) in {seconds}; kept the best epoch"
+        return f"Stopped after {result.epochs_run} epoch(s) in {seconds}; kept the best epoch", None
     if result.status not in CACHEABLE_STATUSES:  # diverged
-        return f"Training diverged after {result.epochs_run} epoch(s); try a smaller learning rate"
+        message = (
+            f"Training diverged after {result.epochs_run} epoch(s); try a smaller learning rate"
+        )
+        return message, None
     try:
-        cache.save(job.key, result, data_fingerprint=job.fingerprint)
+        cache.save(key, result, data_fingerprint=fingerprint)
     except CacheError as exc:
-        logger.warning("Trained %s but could not cache it: %s", job.key[:12], exc)
+        logger.warning("Trained %s but could not cache it: %s", key[:12], exc)
         message = f"Trained in {seconds}, but the result could not be cached: {exc}"
-        with job.lock:
-            job.warning = message
-        return message
-    return f"Trained in {seconds} and saved in the cache"
+        return message, message
+    return f"Trained in {seconds} and saved in the cache", None
 
 
 def _fail(job: _Job, exc: BaseException) -> None:
     """Record a failure as a plain-language error state, with the traceback in the log."""
-    if isinstance(exc, DlcoreError):
-        message = str(exc)
-    else:
-        detail = f": {exc}" if str(exc) else ""
-        message = f"Training failed: {type(exc).__name__}{detail}"
-        if isinstance(exc, MemoryError):
-            message += " (out of memory: try a smaller batch size or training set)"
+    message = failure_message(exc)
     logger.error("Job %s failed: %s", job.key[:12], message, exc_info=exc)
     job.finish(JobState.FAILED, message=message, error=message)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a learner reads about a training that raised exc (both backends)."""
+    if isinstance(exc, DlcoreError):
+        return str(exc)
+    detail = f": {exc}" if str(exc) else ""
+    message = f"Training failed: {type(exc).__name__}{detail}"
+    if isinstance(exc, MemoryError):
+        message += " (out of memory: try a smaller batch size or training set)"
+    return message

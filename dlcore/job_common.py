@@ -1,0 +1,141 @@
+"""What both job backends share: the snapshot pages poll, its arithmetic, the backend switch.
+
+``dlcore.jobs`` trains in threads of the app process (the embedded default) or, when
+``DLCORE_BROKER_URL`` is set, hands trainings to Celery workers over Redis
+(``dlcore.celery_jobs``); both describe a job with the same JobSnapshot, computed here the
+same way. This module imports nothing heavy: the sidebar and Home import it through jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from dlcore.errors import DlcoreError
+from dlcore.states import FINISHED_STATES, JobState
+
+BATCH_LOG_LIMIT = 500  # recent per-batch logs kept for the live chart
+
+
+class TrainingServiceUnavailable(DlcoreError):
+    """The shared training service (Redis and its workers) cannot be reached right now."""
+
+
+SERVICE_UNAVAILABLE = (
+    "The training service is unavailable right now (its queue server does not answer); "
+    "models already trained still load, and new trainings can start as soon as it is back."
+)
+
+
+def broker_url() -> str:
+    """`DLCORE_BROKER_URL` ("redis://host:port/db"), or "" for the embedded backend."""
+    return os.environ.get("DLCORE_BROKER_URL", "").strip()
+
+
+def public_url(url: str) -> str:
+    """The broker URL without its password, fit for a log or the `info` command.
+
+    Example:
+        >>> public_url("redis://:s3cret@cache.school:6379/0")
+        'redis://cache.school:6379/0'
+        >>> public_url("redis://worker:pw@10.0.0.5/1")
+        'redis://worker@10.0.0.5/1'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's progress at one moment.
+
+    Attributes:
+        state: Where the job is (a JobState).
+        epoch: The epoch in progress or last finished, 1-based (0 before the first batch).
+        epochs: Epochs planned.
+        batch: Batches finished in the current epoch.
+        batches_per_epoch: Batches in one epoch (0 until training starts).
+        fraction: Overall progress between 0 and 1.
+        history: Per-epoch logs so far, one dict per epoch.
+        batch_losses: The most recent per-batch logs (dicts with epoch and batch).
+        extras: Extras reported with the latest epoch (e.g. the regression curve).
+        queue_position: 1-based place in the queue; 0 once running or finished.
+        elapsed: Seconds since the job started running (total run time once finished).
+        eta: Estimated seconds left, or None when unknown.
+        samples_per_second: Training throughput, or None before the first batch.
+        error: A plain-language message when the job failed, else None.
+        cached: Whether the result came from the cache.
+        message: One line describing the state for the page.
+        owners: How many owners (learners) still want this job; 0 once nobody does.
+        warning: Set when a usable result has a problem worth showing (it could not be
+            cached, so it will not survive a restart), else None.
+        worker: The Celery worker that trained the job (None: the embedded backend, a
+            cache hit, or not started yet).
+    """
+
+    state: JobState
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches_per_epoch: int = 0
+    fraction: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    batch_losses: list[dict[str, float]] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+    queue_position: int = 0
+    elapsed: float = 0.0
+    eta: float | None = None
+    samples_per_second: float | None = None
+    error: str | None = None
+    cached: bool = False
+    message: str = ""
+    warning: str | None = None
+    owners: int = 0
+    worker: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job will not change any more."""
+        return self.state in FINISHED_STATES
+
+
+def progress_fraction(epoch: int, epochs: int, batch: int, batches_per_epoch: int) -> float:
+    """Overall progress of a running job, between 0 and 1.
+
+    Example:
+        >>> progress_fraction(epoch=2, epochs=4, batch=5, batches_per_epoch=10)
+        0.375
+    """
+    if not epochs or not epoch:
+        return 0.0
+    within = batch / batches_per_epoch if batches_per_epoch else 0.0
+    return min(1.0, (epoch - 1 + within) / epochs)
+
+
+def eta(train_seconds: float, fraction: float) -> float | None:
+    """Seconds left, extrapolating the time spent so far; None before any progress."""
+    if fraction <= 0.0 or train_seconds <= 0.0:
+        return None
+    return train_seconds * (1.0 - fraction) / fraction
+
+
+def throughput(batches_seen: int, batch_size: int, train_seconds: float) -> float | None:
+    """Training samples per second, or None before the first batch."""
+    if not batches_seen or train_seconds <= 0 or not batch_size:
+        return None
+    return batches_seen * batch_size / train_seconds
+
+
+def state_message(state: JobState, queue_position: int, epoch: int, epochs: int) -> str | None:
+    """The line a queued or training job shows; None where the job's own message stands."""
+    if state == JobState.QUEUED:
+        return f"Waiting for a free training slot (position {queue_position} in the queue)"
+    if state == JobState.RUNNING and epoch:
+        return f"Training: epoch {epoch} of {epochs}"
+    return None
