@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import optimizers as opt
+from dlcore import readable
 from dlcore.registry import log_stops
 from ui.optimizer_charts import adam_figure, adam_table, loss_figure, race_figure
 from ui.runtime import ensure_app_navigation
@@ -31,7 +32,7 @@ def control(name: str, h: opt.Hyperparameter, where) -> float:
     key = f"opt_{name}_{h.name}"
     if h.log:
         stops = h.stops((1, 2, 5) if h.name == "learning_rate" else (1,))
-        return where.select_slider(h.label, stops, h.default, key=key, format_func="{:g}".format)
+        return where.select_slider(h.label, stops, h.default, key=key, format_func=readable.number)
     step = 0.0001 if h.name == "beta_2" else 0.001
     return where.slider(h.label, h.low, h.high, h.default, step, key=key, format="%.4g")
 
@@ -47,18 +48,18 @@ def pick_start(surface_key: str) -> None:
 
 
 def end_table(rows: list[opt.EndPoint]) -> pd.DataFrame:
-    """The end points in words: numbers to 3 digits, and what happened."""
+    """The end points in words: numbers to 3 digits (dlcore.readable), and what happened."""
 
-    def text(value, missing: str, pattern: str = "{:.3g}") -> str:
-        return missing if value is None else pattern.format(value)
+    def text(value, missing: str, write=readable.number) -> str:
+        return missing if value is None else write(value)
 
     return pd.DataFrame(
         {
             "optimizer": opt.get(r.optimizer).label,
             "final loss": text(r.final_loss, ""),
             "distance to minimum": text(r.distance_to_minimum, "no minimum"),
-            "steps to reach": text(r.steps_to_tolerance, "not reached", "{}"),
-            "status": text(r.diverged_at, "finished", "diverged at step {}"),
+            "steps to reach": text(r.steps_to_tolerance, "not reached", readable.grouped),
+            "status": text(r.diverged_at, "finished", "diverged at step {}".format),
         }
         for r in rows
     )
@@ -78,7 +79,7 @@ def choose_race():
             kappa.stops(),
             kappa.default,
             key="opt_condition",
-            format_func="{:g}".format,
+            format_func=readable.number,
         )
     surface = opt.get_surface(surface_key, condition)
     left.latex(surface.latex)
@@ -103,7 +104,7 @@ def choose_race():
         log_stops(1e-6, 1, (1,)),
         1e-3,
         key="opt_tol",
-        format_func="{:g}".format,
+        format_func=readable.number,
     )
     return surface_key, condition, chosen, steps, tuple(start), tol
 
@@ -148,7 +149,8 @@ def show_results(found, tol: float) -> None:
     loss_col, table_col = st.columns([2, 3])
     loss_col.plotly_chart(loss_figure(found), key="opt_loss")
     table_col.markdown(
-        f"**Where each optimizer ended** (reached = loss within {tol:g} of the minimum)"
+        f"**Where each optimizer ended** (reached = loss within {readable.number(tol)} of the "
+        "minimum)"
     )
     table_col.dataframe(end_table(found.table), hide_index=True)
 
@@ -166,13 +168,15 @@ def show_inside_adam(a: opt.AdamTrace | None) -> None:
         "α·m̂ / (√v̂ + ε̂): big steps where the gradient is steady, small where it is large "
         "or jumpy. The numbers are read from Keras' own optimizer variables."
     )
-    chart_col, data_col = st.columns(2)
-    chart_col.plotly_chart(adam_figure(a), key="opt_adam_chart")
-    three_digits = st.column_config.NumberColumn(format="%.3g")
-    table = adam_table(a)
-    data_col.dataframe(
-        table, height=300, key="opt_adam_table", column_config=dict.fromkeys(table, three_digits)
+    st.plotly_chart(adam_figure(a), key="opt_adam_chart")
+    # One coordinate at a time: seven columns of readable numbers fit the page's width,
+    # fourteen did not (numbers were cut and columns hidden off the right edge).
+    axis = st.radio(
+        "Coordinate shown in the table", ("x", "y"), key="opt_adam_axis", horizontal=True
     )
+    table = adam_table(a, axis)
+    right_aligned = table.style.set_properties(**{"text-align": "right"})
+    st.table(right_aligned, height=320)
 
 
 def main() -> None:

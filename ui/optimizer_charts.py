@@ -4,11 +4,36 @@ import numpy as np
 import pandas as pd
 
 from dlcore import optimizers as opt
+from dlcore import readable
 from dlcore.arithmetic import ceil_div
-from ui.plain_figure import PlainFigure, values
+from ui.plain_figure import READABLE_AXIS, PlainFigure, values
 
-PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#8c564b", "#ff6692")
-COLORS = dict(zip(opt.names(), [*PALETTE, "#7f7f7f"], strict=True))
+# One line style per optimizer, the same on every chart of the page. The colours are Okabe and
+# Ito's palette (distinct for the common kinds of colour blindness), plus grey for a ninth; the
+# five optimizers raced by default get the five hues farthest apart and solid lines, the others
+# a dash as well, so that no two lines rely on colour alone.
+LINE_STYLES = {
+    "sgd": {"color": "#E69F00", "dash": "solid"},  # orange
+    "momentum": {"color": "#56B4E9", "dash": "solid"},  # sky blue
+    "nesterov": {"color": "#0072B2", "dash": "dash"},  # blue
+    "rmsprop": {"color": "#009E73", "dash": "solid"},  # bluish green
+    "adagrad": {"color": "#000000", "dash": "dash"},  # black
+    "adadelta": {"color": "#999999", "dash": "dot"},  # grey
+    "adam": {"color": "#D55E00", "dash": "solid"},  # vermillion
+    "adamw": {"color": "#F0E442", "dash": "dash"},  # yellow
+    "nadam": {"color": "#CC79A7", "dash": "solid"},  # reddish purple
+}
+# Inside Adam, everything is drawn in Adam's colour: coordinate x in it, y in a darker shade.
+ADAM_COORDINATE_COLORS = {"x": LINE_STYLES["adam"]["color"], "y": "#7A3600"}
+ADAM_COLUMNS = {
+    "g": "gradient",
+    "m": "m",
+    "v": "v",
+    "m̂": "m_hat",
+    "v̂": "v_hat",
+    "α/(√v̂+ε̂)": "effective_learning_rate",
+    "step": "update",
+}
 MAX_FRAMES = 50
 # redraw=True: after an animation run with redraw=False, Plotly stops reporting clicks on the
 # map (the start-point picker); the picture behind the paths is a layout image, cheap to redraw.
@@ -61,10 +86,10 @@ def race_figure(found, picture: str) -> PlainFigure:
                 "mode": "lines",
                 "opacity": 0.75,
                 "name": opt.get(name).label,
-                "line": {"color": COLORS[name], "width": 2},
+                "line": {**LINE_STYLES[name], "width": 2},
             }
         )
-    colors = [COLORS[n] for n in results]
+    colors = [LINE_STYLES[n]["color"] for n in results]
 
     def balls(k: int) -> dict:
         ends = np.array([r.path[min(k, len(r.path) - 1)] for r in results.values()])
@@ -86,7 +111,7 @@ def race_figure(found, picture: str) -> PlainFigure:
         ("▶ Play", [None, {**STILL, "frame": {"duration": 80, "redraw": True}}]),
         ("❚❚ Pause", [[None], STILL]),
     ]
-    axis = {"showgrid": False, "zeroline": False}
+    axis = {**READABLE_AXIS, "showgrid": False, "zeroline": False}
     layout = {
         "height": 620,
         "margin": {"t": 40, "b": 10, "l": 10, "r": 10},
@@ -146,7 +171,7 @@ def loss_figure(found) -> PlainFigure:
             "type": "scatter",
             "y": (result.losses - (surface.min_value or 0.0)).tolist(),
             "name": opt.get(name).label,
-            "line": {"color": COLORS[name]},
+            "line": LINE_STYLES[name],
         }
         for name, result in found.results.items()
     ]
@@ -155,42 +180,44 @@ def loss_figure(found) -> PlainFigure:
         "height": 340,
         "margin": {"t": 30, "b": 10},
         "title": {"text": "Loss per step"},
-        "xaxis": {"title": {"text": "step"}},
-        "yaxis": yaxis or {"title": {"text": "J(w)"}},
+        "xaxis": {**READABLE_AXIS, "title": {"text": "step"}},
+        "yaxis": {**READABLE_AXIS, **(yaxis or {"title": {"text": "J(w)"}})},
         "legend": {"orientation": "h", "y": -0.25},
     }
     return PlainFigure({"data": data, "layout": layout})
 
 
 def adam_figure(a: opt.AdamTrace) -> PlainFigure:
-    """Adam's step per coordinate next to its effective learning rate α/(√v̂+ε̂)."""
+    """Adam's step per coordinate (solid) next to its effective learning rate α/(√v̂+ε̂)
+    (dotted), coordinate x in Adam's colour and y in a darker shade of it."""
     t = a.t.tolist()
     data = []
     for i, axis in enumerate("xy"):
-        data.append({"type": "scatter", "x": t, "y": np.abs(a.update[:, i]).tolist()})
-        data[-1]["name"] = f"|step {axis}|"
-        data.append({"type": "scatter", "x": t, "y": a.effective_learning_rate[:, i].tolist()})
-        data[-1].update(name=f"α/(√v̂+ε̂) {axis}", line={"dash": "dot"})
+        color = ADAM_COORDINATE_COLORS[axis]
+        for name, series, dash in (
+            (f"|step {axis}|", np.abs(a.update[:, i]), "solid"),
+            (f"α/(√v̂+ε̂) {axis}", a.effective_learning_rate[:, i], "dot"),
+        ):
+            line = {"color": color, "dash": dash}
+            data.append(
+                {"type": "scatter", "x": t, "y": series.tolist(), "name": name, "line": line}
+            )
     layout = {
         "height": 300,
         "margin": {"t": 30, "b": 10},
         "title": {"text": "Step size per coordinate"},
-        "xaxis": {"title": {"text": "t"}},
-        "yaxis": {"type": "log"},
+        "xaxis": {**READABLE_AXIS, "title": {"text": "t"}},
+        "yaxis": {**READABLE_AXIS, "type": "log"},
     }
     return PlainFigure({"data": data, "layout": layout})
 
 
-def adam_table(a: opt.AdamTrace) -> pd.DataFrame:
-    """Adam's variables per step, one column per variable and coordinate."""
-    columns = {
-        "g": a.gradient,
-        "m": a.m,
-        "v": a.v,
-        "m̂": a.m_hat,
-        "v̂": a.v_hat,
-        "α/(√v̂+ε̂)": a.effective_learning_rate,
-        "step": a.update,
+def adam_table(a: opt.AdamTrace, axis: str) -> pd.DataFrame:
+    """Adam's variables per step for one coordinate ("x" or "y"), written as a learner reads
+    them (dlcore.readable), one column per variable."""
+    column = "xy".index(axis)
+    table = {
+        header: [readable.number(value) for value in getattr(a, field)[:, column]]
+        for header, field in ADAM_COLUMNS.items()
     }
-    table = {f"{k} {axis}": v[:, i] for k, v in columns.items() for i, axis in enumerate("xy")}
     return pd.DataFrame(table, index=pd.Index(a.t, name="t"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dlcore import readable
 from dlcore.optimizers.analysis import AdamTrace, EndPoint, end_points, inside_adam
 from dlcore.optimizers.loss_surfaces import Surface, resolve_surface
 from dlcore.optimizers.runner import COORDINATE_LIMIT, LOSS_LIMIT, RaceResult, check_start, race
@@ -27,8 +28,9 @@ KERAS_NOTES = (
     "has no learning rate: α = 1 here (Keras' default is 0.001).",
     "Keras keeps the learning rate as float32 and casts β, μ, ρ, λ through float32, so 0.9 is "
     "really 0.8999999762; the hand-written rules use the same rounded numbers.",
-    f"A run **diverges** at the first step whose loss or position is NaN/∞, |J| > {LOSS_LIMIT:g} "
-    f"or |w| > {COORDINATE_LIMIT:g}; its path stops just before that step.",
+    "A run **diverges** at the first step whose loss or position is NaN/∞, "
+    f"|J| > {readable.number(LOSS_LIMIT)} or |w| > {readable.number(COORDINATE_LIMIT)}; its path "
+    "stops just before that step.",
 )
 
 
