@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dlcore import cache
+from dlcore import data as datasets
 from dlcore.configs import MNIST_TUTORIAL, MnistConfig
 
 # The tutorial's code exactly as printed in §5.2 (its comments are in Chinese, as printed).
@@ -170,3 +172,18 @@ def compare(runs: Mapping[str, Measured | None]) -> Comparison:
         accuracy_gain=playground.test_accuracy - tutorial.test_accuracy,
         shares=shares,
     )
+
+
+def measured_run(config: MnistConfig) -> Measured | None:
+    """The cached run of a config on this server (verified on load), or None when the cache
+    has none."""
+    key = cache.key_for(config, datasets.MNIST_SHA256)
+    result = cache.load(key) if cache.model_path(key).exists() else None
+    if result is None or "test_accuracy" not in result.metrics:
+        return None
+    return Measured(result.train_seconds, result.metrics["test_accuracy"])
+
+
+def compare_cached() -> Comparison:
+    """``compare`` over the runs of RECIPE_STEPS that the cache holds."""
+    return compare({step.change: measured_run(step.config) for step in RECIPE_STEPS})

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from dlcore import data as datasets
-from dlcore import jobs
+from dlcore import jobs, recipes
+from dlcore.configs import MNIST_TUTORIAL, MnistConfig
+from dlcore.readable import number
 from tests.app.conftest import page_test
 
 TINY = {"epochs": 1, "train_size": 500, "validation_size": 200}
@@ -185,7 +187,6 @@ def test_stop_keeps_the_best_epoch_and_the_page_uses_that_model():
 
 def test_a_preset_model_already_in_the_cache_is_used_without_training(monkeypatch):
     """A learner opening "Read my digit" after anyone trained the quick model reads at once."""
-    from dlcore.configs import MnistConfig
     from ui.mnist import shared
 
     tiny = MnistConfig(**TINY)
@@ -199,7 +200,7 @@ def test_a_preset_model_already_in_the_cache_is_used_without_training(monkeypatc
 
 def test_a_run_too_long_for_a_shared_server_is_refused_before_it_trains():
     at = _open(page_test("pages/mnist.py", timeout=120), "Train")
-    assert any("2,580 optimizer steps, 1.0× the default" in c.value for c in at.caption)
+    assert any("2,580 optimizer steps, 1× the default" in c.value for c in at.caption)
     at.number_input(key="mnist_w_epochs").set_value(50).run()
     assert not at.exception
     assert "16.7× the default recipe's arithmetic; the limit is 10×" in at.error[0].value
@@ -208,7 +209,6 @@ def test_a_run_too_long_for_a_shared_server_is_refused_before_it_trains():
 
 
 def test_preset_labels_show_the_accuracy_measured_here_once_the_model_is_cached():
-    from dlcore.configs import MnistConfig
     from ui.mnist.shared import accuracy_label
 
     tiny = MnistConfig(**TINY)
@@ -216,4 +216,77 @@ def test_preset_labels_show_the_accuracy_measured_here_once_the_model_is_cached(
     handle = jobs.submit(tiny)
     assert handle.wait(300)
     measured = handle.result().metrics["test_accuracy"]
-    assert accuracy_label(tiny, "≈ 98 %") == f"{measured:.1%} here"
+    assert accuracy_label(tiny, "≈ 98 %") == f"{number(100 * measured)} % here"
+
+
+def test_tutorial_preset_sets_every_control_to_section_5_2():
+    at = _open(page_test("pages/mnist.py", timeout=120).run(), "Train")
+    at.button(key="mnist_preset_tutorial").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["mnist_settings"] == MNIST_TUTORIAL.to_dict()
+    assert at.selectbox(key="mnist_w_precision").value == "float32"
+    assert at.select_slider(key="mnist_w_batch_size").value == 32
+    # 5 epochs of 60,000 images in batches of 32: 5 x 1,875 steps.
+    assert any("9,375 optimizer steps" in c.value for c in at.caption)
+
+
+# Four tiny recipes standing in for the tutorial's, the two steps between, and ours.
+TINY_STEPS = tuple(
+    recipes.RecipeStep(change, MnistConfig(epochs=1, train_size=400, validation_size=0, **rest))
+    for change, rest in (
+        ("tutorial", {"batch_size": 32, "schedule": "constant", "precision": "float32"}),
+        ("batch_size", {"batch_size": 64, "schedule": "constant", "precision": "float32"}),
+        ("schedule", {"batch_size": 64, "precision": "float32"}),
+        ("precision", {"batch_size": 64}),
+    )
+)
+
+
+def _wait_for_recipe_jobs(at) -> None:
+    """Wait for the recipe jobs the page queued (a finished one has left the session)."""
+    for step in TINY_STEPS:
+        key = "mnist_recipe_" + step.change
+        if key in at.session_state:
+            assert jobs.get(at.session_state[key]["key"]).wait(300), step.change
+
+
+def _trained(step) -> recipes.Measured:
+    result = jobs.submit(step.config).result()  # cached: comes back at once
+    return recipes.Measured(result.train_seconds, result.metrics["test_accuracy"])
+
+
+def test_the_comparison_trains_both_recipes_then_each_change_and_shows_the_measured_figures(
+    monkeypatch,
+):
+    monkeypatch.setattr(recipes, "RECIPE_STEPS", TINY_STEPS)
+    at = _open(page_test("pages/mnist.py", timeout=240).run(), "Train")
+    assert any(recipes.TUTORIAL_CODE.strip() == c.value.strip() for c in at.code)
+    assert any("§5.3 says the model is compiled with mean squared" in i.value for i in at.info)
+    assert any("needs both recipes trained" in i.value for i in at.info)
+    at.button(key="mnist_recipe_train_both").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    _wait_for_recipe_jobs(at)
+    at.run()
+    tutorial, ours = _trained(TINY_STEPS[0]), _trained(TINY_STEPS[-1])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Speed-up"] == f"{number(tutorial.train_seconds / ours.train_seconds)}×"
+    assert metrics["Tutorial's recipe: training time"] == f"{number(tutorial.train_seconds)} s"
+    points = 100 * (ours.test_accuracy - tutorial.test_accuracy)
+    assert metrics["Test accuracy difference"].endswith(f"{number(abs(points))} percentage points")
+    text = " ".join(md.value for md in at.markdown)
+    assert "not measured on this server yet" in text
+
+    at.button(key="mnist_recipe_train_steps").click().run()
+    _wait_for_recipe_jobs(at)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    seconds = [_trained(step).train_seconds for step in TINY_STEPS]
+    saved = seconds[0] - seconds[-1]
+    text = " ".join(md.value for md in at.markdown)
+    step_button = any(b.key == "mnist_recipe_train_steps" for b in at.button)
+    if saved > 0:
+        for before, after in zip(seconds, seconds[1:], strict=False):
+            assert f"Measured here: {number(100 * (before - after) / saved)} % of the time" in text
+        assert not step_button
+    else:  # a tiny run on a busy machine may be no faster than the tutorial's: no shares
+        assert "not measured on this server yet" in text and step_button

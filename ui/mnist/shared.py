@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dlcore import cache, jobs
+from dlcore import cache, jobs, recipes
 from dlcore import data as datasets
 from dlcore.configs import MNIST_QUICK, MnistConfig
+from dlcore.readable import grouped, number
 from dlcore.states import USABLE_STATUSES, TrainingStatus
 from ui import live
 
@@ -94,13 +95,16 @@ def start_training(config: MnistConfig, open_train_tab: bool = False) -> None:
         st.session_state[TAB] = "Train"
 
 
+def percent(fraction: float, digits: int = 3) -> str:
+    """A fraction as a percentage a learner reads at a glance: 0.98456 -> '98.5 %'."""
+    return f"{number(100 * fraction, digits)} %"
+
+
 def accuracy_label(config: MnistConfig, typical: str) -> str:
     """The test accuracy this recipe reached on this server when its model is in the cache
     (verified on load), else the typical figure measured for it (bench/train_mnist.py)."""
-    key = cache.key_for(config, datasets.MNIST_SHA256)
-    result = cache.load(key) if cache.model_path(key).exists() else None
-    accuracy = result.metrics.get("test_accuracy") if result is not None else None
-    return f"{accuracy:.1%} here" if accuracy is not None else typical
+    run = recipes.measured_run(config)
+    return f"{percent(run.test_accuracy)} here" if run is not None else typical
 
 
 def offer_training(where: str) -> None:
@@ -132,7 +136,8 @@ def model_label(trained: Trained) -> str:
     return (
         f"Model in use: {config.conv1_filters}/{config.conv2_filters} filters, "
         f"{config.dense_units} dense units, {result.epochs_run} epoch(s) on "
-        f"{config.train_size:,} images{stopped} · test accuracy **{accuracy:.2%}**"
+        f"{grouped(config.train_size)} images{stopped} · test accuracy "
+        f"**{percent(accuracy, 4)}**"
     )
 
 

@@ -12,16 +12,28 @@ from dlcore.configs import (
     MAX_MNIST_WORK,
     MNIST_OPTIMIZERS,
     MNIST_QUICK,
+    MNIST_TUTORIAL,
+    PRECISIONS,
     SCHEDULES,
     MnistConfig,
     steps_per_epoch,
 )
+from dlcore.readable import grouped, number
 from dlcore.states import TrainingStatus, kept_epoch
 from ui import downloads, live
-from ui.mnist.shared import JOB, accuracy_label, start_training
+from ui.mnist import recipes
+from ui.mnist.shared import JOB, accuracy_label, percent, start_training
+from ui.plain_figure import READABLE_AXIS
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
 SCHEDULE_NAMES = {"cosine": "cosine decay to 0", "constant": "constant"}
+PRECISION_NAMES = {"auto": "the processor's best", "float32": "float32 (the tutorial's)"}
+PRECISION_HELP = (
+    "Mixed precision computes the convolutions in 16-bit numbers where the processor does so "
+    "natively (bfloat16 on recent CPUs, float16 on GPUs; the sidebar shows the choice) and "
+    "keeps the output in 32-bit: faster at the same accuracy. float32 computes everything in "
+    "32-bit, as the tutorial does."
+)
 COLORS = {"train": "#4c78a8", "validation": "#f58518"}
 DIVERGED = (
     "The loss became infinite or NaN: the steps were too large. Lower the learning rate "
@@ -55,7 +67,7 @@ def _controls() -> dict:
         "epochs": c[0].number_input("Epochs", *b["epochs"], key=w("epochs")),
         "batch_size": c[1].select_slider("Batch size", views.BATCH_SIZES, key=w("batch_size")),
         "learning_rate": c[2].select_slider(
-            "Learning rate", views.LEARNING_RATES, key=w("learning_rate"), format_func="{:g}".format
+            "Learning rate", views.LEARNING_RATES, key=w("learning_rate"), format_func=number
         ),
         "optimizer": c[3].selectbox("Optimizer", MNIST_OPTIMIZERS, key=w("optimizer")),
         "schedule": c[0].selectbox(
@@ -88,6 +100,13 @@ def _controls() -> dict:
         "augment": c[1].toggle(
             "Data augmentation", key=w("augment"), help="Small random rotations and shifts."
         ),
+        "precision": c[2].selectbox(
+            "Precision",
+            PRECISIONS,
+            key=w("precision"),
+            format_func=PRECISION_NAMES.get,
+            help=PRECISION_HELP,
+        ),
     }
     return values
 
@@ -95,13 +114,13 @@ def _controls() -> dict:
 def _recipe(config: MnistConfig) -> str:
     return (
         f"The tutorial's network; batch {config.batch_size}, {config.optimizer} "
-        f"{config.learning_rate:g} ({SCHEDULE_NAMES[config.schedule]}), {config.epochs} "
-        f"epochs on {config.train_size:,} images."
+        f"{number(config.learning_rate)} ({SCHEDULE_NAMES[config.schedule]}), {config.epochs} "
+        f"epochs on {grouped(config.train_size)} images, {PRECISION_NAMES[config.precision]}."
     )
 
 
 def _presets() -> None:
-    left, right, _ = st.columns([1, 1, 2])
+    left, middle, right, _ = st.columns([1, 1, 1, 1])
     left.button(
         f"Default recipe ({accuracy_label(MnistConfig(), '≥ 99 %')})",
         key="mnist_preset_default",
@@ -109,16 +128,24 @@ def _presets() -> None:
         args=(MnistConfig(),),
         help=_recipe(MnistConfig()),
     )
-    right.button(
+    middle.button(
         f"⚡ Quick preset ({accuracy_label(MNIST_QUICK, '≈ 98 %')})",
         key="mnist_preset_quick",
         on_click=_apply,
         args=(MNIST_QUICK,),
         help=_recipe(MNIST_QUICK),
     )
+    right.button(
+        f"Tutorial's recipe ({accuracy_label(MNIST_TUTORIAL, '≈ 99 %')})",
+        key="mnist_preset_tutorial",
+        on_click=_apply,
+        args=(MNIST_TUTORIAL,),
+        help=_recipe(MNIST_TUTORIAL) + " Exactly §5.2 of the tutorial; compare it below.",
+    )
 
 
-def _curve_figure(title: str, metric: str, curves: views.Curves) -> go.Figure:
+def _curve_figure(title: str, metric: str, curves: views.Curves, epochs: int) -> go.Figure:
+    """The per-batch running value and the end-of-epoch points over the whole run's length."""
     fig = go.Figure()
     if metric in curves.batch:
         fig.add_scatter(
@@ -139,10 +166,13 @@ def _curve_figure(title: str, metric: str, curves: views.Curves) -> go.Figure:
             )
     fig.update_layout(
         title=title,
-        xaxis_title="epoch",
-        height=320,
-        legend={"orientation": "h"},
-        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        # The whole run from the first batch: the x axis does not grow as batches arrive.
+        xaxis={**READABLE_AXIS, "title": {"text": "epoch"}, "range": [0, epochs]},
+        yaxis=READABLE_AXIS,
+        height=360,
+        # Below the axis title, with room for two rows of entries: no overlap.
+        legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"},
+        margin={"t": 40, "b": 100, "l": 10, "r": 10},
     )
     return fig
 
@@ -161,25 +191,34 @@ def _final(result) -> None:
     m = result.metrics
     kept = kept_epoch(result.status, result.extras.get("best_epoch"), result.epochs_run)
     c = st.columns(4)
-    c[0].metric("Test accuracy", f"{m['test_accuracy']:.2%}")
-    c[1].metric("Test loss", f"{m['test_loss']:.4f}")
+    c[0].metric("Test accuracy", percent(m["test_accuracy"], 4))
+    c[1].metric("Test loss", number(m["test_loss"]))
     c[2].metric("Epochs run", result.epochs_run, help=_kept_help(result.status, kept))
-    c[3].metric("Training time", f"{result.train_seconds:.1f} s")
+    c[3].metric("Training time", f"{number(result.train_seconds)} s")
     st.caption(
-        f"Trained on {result.device}." + (" Loaded from the cache." if result.cached else "")
+        f"Trained on {_trained_on(result)}." + (" Loaded from the cache." if result.cached else "")
     )
     downloads.model_and_history(
         result, "mnist_cnn.keras", views.history_csv(result.history, kept), "mnist_history.csv"
     )
 
 
+def _trained_on(result) -> str:
+    """The device, and the precision this run really used (a float32 recipe overrides the
+    device's choice that its summary names)."""
+    if result.config.precision == "float32":
+        return f"{result.device.rsplit(' · ', 1)[0]} · float32"
+    return result.device
+
+
 def _render_live(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     curves = views.training_curves(snap.history, snap.batch_losses, snap.batches_per_epoch)
+    epochs = snap.epochs or 1
     left, right = st.columns(2)
     left.plotly_chart(
-        _curve_figure("Loss (lower is better)", "loss", curves), key="mnist_live_loss"
+        _curve_figure("Loss (lower is better)", "loss", curves, epochs), key="mnist_live_loss"
     )
-    right.plotly_chart(_curve_figure("Accuracy", "accuracy", curves), key="mnist_live_acc")
+    right.plotly_chart(_curve_figure("Accuracy", "accuracy", curves, epochs), key="mnist_live_acc")
     result = handle.result() if snap.finished else None
     if result is not None and result.status != TrainingStatus.DIVERGED:
         st.progress(snap.fraction, text=f"Epoch {snap.epoch} / {snap.epochs} · {snap.state}")
@@ -196,13 +235,12 @@ def _summary(config_json: str, config: MnistConfig) -> str:
 
 
 def _code_and_summary(config: MnistConfig) -> None:
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**The same model in tf.keras** (copy it with the icon at the top right)")
-        st.code(models.keras_code(config), language="python")
-    with right:
-        st.markdown("**`model.summary()`**: each layer's output shape and weights")
-        st.code(_summary(config.to_json(), config), language="text")
+    # One above the other at full width: side by side, each half was too narrow for the
+    # code's lines and the summary's "Param #" column (they were cut off on the right).
+    st.markdown("**The same model in tf.keras** (copy it with the icon at the top right)")
+    st.code(models.keras_code(config), language="python", wrap_lines=True)
+    st.markdown("**`model.summary()`**: each layer's output shape and weights")
+    st.code(_summary(config.to_json(), config), language="text")
     st.markdown("**Where the parameter counts come from**")
     rows = views.parameter_table(config)
     st.dataframe(
@@ -211,7 +249,7 @@ def _code_and_summary(config: MnistConfig) -> None:
                 "layer": r.name,
                 "output": "×".join(map(str, r.output_shape)),
                 "count": r.formula,
-                "parameters": r.count,
+                "parameters": grouped(r.count),
             }
             for r in rows
         ],
@@ -246,9 +284,10 @@ def render() -> None:
         config = MnistConfig(**values)
         st.session_state[SETTINGS] = config.to_dict()
         st.caption(
-            f"This run: {config.steps:,} optimizer steps, {config.work:.1f}× the default "
-            f"recipe's arithmetic (a run may use up to {MAX_MNIST_WORK:g}× and "
-            f"{MAX_MNIST_STEPS:,} steps: the server trains one run at a time for everyone)."
+            f"This run: {grouped(config.steps)} optimizer steps, {number(config.work, 2)}× the "
+            f"default recipe's arithmetic (a run may use up to {number(MAX_MNIST_WORK)}× and "
+            f"{grouped(MAX_MNIST_STEPS)} steps: the server trains one run at a time for "
+            "everyone)."
         )
     except ValueError as exc:
         config = None
@@ -256,11 +295,14 @@ def render() -> None:
     _train_button(config)
     if config is not None:
         _code_and_summary(config)
+    recipes.render_comparison()
     with st.expander("Going deeper"):
         default = MnistConfig()
         steps = steps_per_epoch(default.train_size, default.batch_size)
         st.markdown(
-            GOING_DEEPER.format(train=default.train_size, batch=default.batch_size, steps=steps)
+            GOING_DEEPER.format(
+                train=grouped(default.train_size), batch=default.batch_size, steps=steps
+            )
         )
 
 
@@ -281,7 +323,7 @@ GOING_DEEPER = """
   (bfloat16 on recent Intel CPUs, float16 on GPUs) and the output stays 32-bit — about 1.5×
   faster here at the same accuracy. The caption under the live charts says which was used.
 - **Batch size** is how many images are averaged into one weight update; **an epoch** is one
-  pass over all training images. {train:,} images in batches of {batch} make {steps} updates
+  pass over all training images. {train} images in batches of {batch} make {steps} updates
   per epoch.
 - **Dropout** switches off a random share of the dense units at each step, **batch
   normalization** rescales each convolution's outputs, and **augmentation** shows slightly

@@ -1,0 +1,159 @@
+"""MNIST Train tab: the tutorial's recipe beside the playground's, measured on this server.
+
+Every figure comes from the cache (dlcore.recipes.compare_cached): nothing is written here
+but the words. Each recipe step a learner asks to train is one job, followed under its own
+session-state key (``mnist_recipe_<change>``) so that the steps queue side by side.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlcore import models, recipes
+from dlcore.configs import MNIST_TUTORIAL, MnistConfig
+from dlcore.readable import grouped, number
+from ui import live
+from ui.mnist.shared import percent
+
+RUN_NAMES = {
+    "tutorial": "The tutorial's recipe",
+    "batch_size": "Between: the tutorial's recipe in batches of 64",
+    "schedule": "Between: batches of 64 with the cosine schedule, in float32",
+    "precision": "The playground's recipe",
+}
+CORRECTION = (
+    "One correction to the tutorial: its §5.3 says the model is compiled with mean squared "
+    "error (MSE), but its code, like the playground, uses sparse categorical cross-entropy, "
+    "the right loss for choosing one digit out of ten."
+)
+
+
+def _state_key(change: str) -> str:
+    return f"mnist_recipe_{change}"
+
+
+def _change_lines() -> dict[str, str]:
+    """What each change from the tutorial's recipe to the playground's buys, in words."""
+    tutorial, ours = MNIST_TUTORIAL, MnistConfig()
+    float64_bytes = tutorial.train_size * 28 * 28 * 8
+    return {
+        "pipeline": (
+            f"**Input pipeline.** The tutorial divides the images by 255.0 into NumPy float64 "
+            f"arrays ({number(float64_bytes / 1e6)} MB for the training images) that Keras "
+            "converts batch by batch; the playground keeps the 1-byte pixels, streams them "
+            "through tf.data, which prepares the next batch while the current one trains, and "
+            "rescales them inside the model."
+        ),
+        "batch_size": (
+            f"**Batch size** {tutorial.batch_size} → {ours.batch_size}, with the learning rate "
+            f"doubled from {number(tutorial.learning_rate)} to {number(ours.learning_rate)}: "
+            "half as many optimizer steps per epoch, each one keeping the processor busier."
+        ),
+        "schedule": (
+            f"**Learning-rate schedule.** Cosine decay from {number(ours.learning_rate)} to 0 "
+            "takes big steps early and fine steps at the end, which reaches 99 % in "
+            f"{ours.epochs} epochs instead of {tutorial.epochs}. The playground also holds "
+            f"{grouped(ours.validation_size)} images out to watch for overfitting, so it "
+            f"trains on {grouped(ours.train_size)}."
+        ),
+        "precision": (
+            "**Precision.** Where the processor computes 16-bit bfloat16 natively (float16 on "
+            "GPUs), the convolutions run in 16-bit and the output stays 32-bit; elsewhere the "
+            "playground stays in float32 and this change buys nothing."
+        ),
+    }
+
+
+def _share_line(change: str, comparison: recipes.Comparison) -> str:
+    if change == "pipeline":
+        return (
+            "Not in the times above: every run on this page uses the playground's pipeline "
+            "(`python bench/train_mnist.py --shares` measures it against the tutorial's script)."
+        )
+    share = comparison.shares.get(change)
+    if share is None:
+        return "Its share of the speed-up is not measured on this server yet."
+    return f"Measured here: {percent(share)} of the time saved."
+
+
+def _measured(comparison: recipes.Comparison) -> None:
+    tutorial, ours = comparison.tutorial, comparison.playground
+    if tutorial is None or ours is None or comparison.speedup is None:
+        st.info(
+            "The comparison needs both recipes trained on this server, and the cache does not "
+            "hold both yet. Train both to measure the difference in time and accuracy here."
+        )
+        return
+    top, bottom = st.columns(3), st.columns(3)
+    top[0].metric("Tutorial's recipe: training time", f"{number(tutorial.train_seconds)} s")
+    top[1].metric("Playground's recipe: training time", f"{number(ours.train_seconds)} s")
+    top[2].metric("Speed-up", f"{number(comparison.speedup)}×")
+    bottom[0].metric("Tutorial's recipe: test accuracy", percent(tutorial.test_accuracy, 4))
+    bottom[1].metric("Playground's recipe: test accuracy", percent(ours.test_accuracy, 4))
+    sign = "+" if comparison.accuracy_gain > 0 else ""  # number() writes its own minus
+    gain = f"{sign}{number(100 * comparison.accuracy_gain)}"
+    bottom[2].metric("Test accuracy difference", f"{gain} percentage points")
+    st.caption(
+        "Measured on this server: the training time is model.fit's wall time of each cached "
+        "run, so it also depends on how busy the server was while each one trained."
+    )
+
+
+def _queue(changes: list[str]) -> None:
+    """Submit the recipe steps through the jobs queue, each followed under its own key."""
+    configs = {step.change: step.config for step in recipes.RECIPE_STEPS}
+    for change in changes:
+        live.start(_state_key(change), configs[change])
+
+
+def _buttons(comparison: recipes.Comparison) -> None:
+    steps = [step.change for step in recipes.RECIPE_STEPS]
+    if comparison.tutorial is None or comparison.playground is None:
+        ends = [steps[0], steps[-1]]
+        st.button(
+            "Train both recipes",
+            key="mnist_recipe_train_both",
+            on_click=_queue,
+            args=(ends,),
+            help="Queued like any training; a recipe trained before comes back at once.",
+        )
+    elif any(share is None for share in comparison.shares.values()):
+        st.button(
+            "Measure each change",
+            key="mnist_recipe_train_steps",
+            on_click=_queue,
+            args=(steps[1:-1],),
+            help="Trains the recipes between the two, one change at a time.",
+        )
+
+
+def _follow_queued() -> None:
+    """Progress of the recipe steps this session queued, until each is in the cache."""
+    for step in recipes.RECIPE_STEPS:
+        key = _state_key(step.change)
+        handle = live.tracked(key)
+        if handle is not None and handle.snapshot().finished:
+            st.session_state.pop(key, None)  # done: the comparison now reads it from the cache
+            continue
+        if handle is None and f"{key}_refused" not in st.session_state:
+            continue  # not queued by this learner
+        st.caption(RUN_NAMES[step.change])
+        live.live_panel(key, lambda snap, handle: None)
+
+
+def render_comparison() -> None:
+    """The tutorial's code and recipe against the playground's, with measured differences."""
+    with st.expander("The tutorial's recipe, side by side"):
+        left, right = st.columns(2)
+        left.markdown("**The tutorial's code (§5.2), as printed**")
+        left.code(recipes.TUTORIAL_CODE, language="python", wrap_lines=True)
+        right.markdown("**The playground's recipe** (the Default recipe button)")
+        right.code(models.keras_code(MnistConfig()), language="python", wrap_lines=True)
+        st.info(CORRECTION)
+        comparison = recipes.compare_cached()
+        _measured(comparison)
+        st.markdown("**What each change buys**")
+        for change, line in _change_lines().items():
+            st.markdown(f"- {line} {_share_line(change, comparison)}")
+        _buttons(comparison)
+        _follow_queued()
