@@ -2,7 +2,8 @@
 
 Training goes through ``dlcore.jobs`` exactly as the pages do, so the command line uses
 and fills the same result cache. Progress is drawn on stderr; the summary (or, with
-``--json``, one JSON object) goes to stdout.
+``--json``, one JSON object) goes to stdout. The help text is written for the terminal
+(``DESCRIPTION``, ``EXAMPLES``), not taken from this docstring's markup.
 """
 
 from __future__ import annotations
@@ -12,19 +13,35 @@ import json
 import math
 import platform
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import dlcore
-from dlcore import cache, jobs, settings
+from dlcore import cache, jobs, readable, settings
 from dlcore.configs import MNIST_QUICK, MnistConfig, RegressionConfig
 from dlcore.errors import DlcoreError
 from dlcore.states import JobState
 
 POLL_SECONDS = 0.25
 BAR_WIDTH = 24
+LISTING_WIDTH = 88  # columns of `cache list`; settings wrap under themselves
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+# Shown by --help as plain text: a terminal does not render reStructuredText or Markdown.
+DESCRIPTION = """\
+Train the Deep Learning Playground's models from a terminal, see which device
+and precision TensorFlow uses here, and look after the cache of trained models
+that the app shares."""
+EXAMPLES = """\
+examples:
+  python -m dlcore info                  versions, device, precision, cache
+  python -m dlcore train mnist --quick   quick MNIST preset (cached: loads it)
+  python -m dlcore train regression --epochs 50 --json
+  python -m dlcore cache list            stored models: settings, data, scores
+  python -m dlcore cache clear           delete every stored model
+"""
 
 
 class UsageError(Exception):
@@ -86,15 +103,16 @@ def _progress_line(snapshot: jobs.JobSnapshot) -> str:
     if snapshot.state == JobState.QUEUED:
         return f"queued (position {snapshot.queue_position})"
     filled = round(snapshot.fraction * BAR_WIDTH)
-    line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {snapshot.fraction:4.0%}"
+    percent = readable.grouped(snapshot.fraction * 100)
+    line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:>3} %"
     if snapshot.epochs and snapshot.epoch:
         line += f"  epoch {snapshot.epoch}/{snapshot.epochs}"
     if snapshot.batches_per_epoch:
         line += f"  batch {snapshot.batch}/{snapshot.batches_per_epoch}"
     if snapshot.batch_losses and "loss" in snapshot.batch_losses[-1]:
-        line += f"  loss {snapshot.batch_losses[-1]['loss']:.4g}"
+        line += f"  loss {readable.number(snapshot.batch_losses[-1]['loss'], 4)}"
     if snapshot.eta is not None:
-        line += f"  {snapshot.eta:.0f} s left"
+        line += f"  {readable.grouped(snapshot.eta)} s left"
     return line
 
 
@@ -161,9 +179,11 @@ def _print_summary(report: dict[str, Any]) -> None:
             f"RMSE {_number(metrics.get('test_rmse'))}, R² {_number(metrics.get('test_r2'))}"
         )
     if report["train_seconds"] is not None:
+        seconds = readable.number(report["train_seconds"])
+        per_epoch = readable.number(report["seconds_per_epoch"] or 0)
         print(
-            f"{report['epochs']} epoch(s) in {report['train_seconds']:.1f} s "
-            f"({report['seconds_per_epoch'] or 0:.2f} s per epoch) on {report['device']}"
+            f"{report['epochs']} epoch(s) in {seconds} s ({per_epoch} s per epoch) "
+            f"on {report['device']}"
         )
     origin = "Loaded from the cache" if report["cached"] else report["message"]
     print(origin)
@@ -172,11 +192,11 @@ def _print_summary(report: dict[str, Any]) -> None:
 
 
 def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2%}"
+    return "n/a" if value is None else f"{readable.number(value * 100, 4)} %"
 
 
 def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.4g}"
+    return "n/a" if value is None else readable.number(value, 4)
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,7 +261,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB"
+    return f"{readable.number(size / 2**20)} MiB"
 
 
 def run_cache(args: argparse.Namespace) -> int:
@@ -256,11 +276,50 @@ def run_cache(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(entries)} cached model(s) in {cache.cache_location()}")
     for entry in entries:
-        used = datetime.fromtimestamp(entry.last_used).strftime("%Y-%m-%d %H:%M")
-        scores = ", ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items() if _finite(v))
-        print(f"{entry.key[:12]}  {entry.kind:<10} {_megabytes(entry.size_bytes):>9}  {used}")
-        print(f"    {entry.summary}\n    {scores}")
+        print("\n".join(_entry_lines(entry)))
     return 0
+
+
+def _entry_lines(entry: cache.EntryInfo) -> list[str]:
+    """One cached model: key, kind, size, last use, then its settings, data and scores.
+
+    The data gets its own line because it is not part of the settings: two regression
+    models with equal settings trained on houses of different noise differ only there.
+    """
+    used = datetime.fromtimestamp(entry.last_used).strftime("%Y-%m-%d %H:%M")
+    settings = "  ".join(f"{name}={_setting(value)}" for name, value in entry.settings.items())
+    fingerprint = entry.data_fingerprint[:8] or "—"
+    scores = "  ".join(
+        f"{name}={readable.number(value, 4)}"
+        for name, value in entry.metrics.items()
+        if _finite(value) is not None
+    )
+    header = f"{entry.key[:12]}  {entry.kind:<10} {_megabytes(entry.size_bytes):>9}  {used}"
+    return [
+        header,
+        *_labelled("settings", settings),
+        *_labelled("data", f"{entry.data}  (data id {fingerprint})"),
+        *_labelled("scores", scores),
+    ]
+
+
+def _labelled(label: str, text: str) -> list[str]:
+    """``    label:  text``, wrapped under itself to fit LISTING_WIDTH columns."""
+    lead = f"    {label + ':':<10}"
+    return textwrap.wrap(
+        text or "—",
+        LISTING_WIDTH,
+        initial_indent=lead,
+        subsequent_indent=" " * len(lead),
+        break_on_hyphens=False,
+    )
+
+
+def _setting(value: Any) -> str:
+    """A config value as written on the command line; numbers through dlcore.readable."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return readable.number(value, 6)
 
 
 def _entry_dict(entry: cache.EntryInfo) -> dict[str, Any]:
@@ -276,13 +335,43 @@ def _entry_dict(entry: cache.EntryInfo) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m dlcore``."""
-    parser = argparse.ArgumentParser(prog="python -m dlcore", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="versions, device, precision and cache")
+    parser = argparse.ArgumentParser(
+        prog="python -m dlcore",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    info = commands.add_parser(
+        "info",
+        help="show versions, the device and precision TensorFlow uses, and the cache size",
+        description="Show versions, the device and precision TensorFlow uses, and the cache.",
+    )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=run_info)
-    train = commands.add_parser("train", help="train (or load from the cache) a demo model")
-    train.add_argument("demo", choices=sorted(DEMOS))
+    _add_train_parser(commands)
+    store = commands.add_parser(
+        "cache",
+        help="list or clear the cache of trained models",
+        description="List or clear the cache of trained models the app and this command share.",
+    )
+    store.add_argument(
+        "action",
+        choices=("list", "clear"),
+        help="list: each stored model with its settings, data and scores; clear: delete all",
+    )
+    store.add_argument("--json", action="store_true", help="list as JSON")
+    store.set_defaults(handler=run_cache)
+    return parser
+
+
+def _add_train_parser(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a demo model, or load it at once when the cache already has it",
+        description="Train a demo model, or load it at once when the cache already has it.",
+    )
+    train.add_argument("demo", choices=sorted(DEMOS), help="which model to train")
     train.add_argument("--epochs", type=int, help="number of epochs")
     train.add_argument("--batch-size", type=int, help="examples per gradient step")
     train.add_argument("--learning-rate", type=float, help="optimizer learning rate")
@@ -293,11 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="random seed")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     train.set_defaults(handler=run_train)
-    store = commands.add_parser("cache", help="list or clear the trained-model cache")
-    store.add_argument("action", choices=("list", "clear"))
-    store.add_argument("--json", action="store_true", help="list as JSON")
-    store.set_defaults(handler=run_cache)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

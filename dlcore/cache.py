@@ -74,6 +74,7 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_DIR = ".locks"
 FORMAT_VERSION = 1
+NO_DATA_SOURCE = "—"  # listed for entries written before meta.json named their data
 MEMO_SIZE = 8  # loaded results kept in memory; a CNN is ~3 MB of weights
 
 # Size caps, checked before anything is read, so that a planted file costs nothing to refuse.
@@ -131,6 +132,12 @@ class EntryInfo:
         last_used: Unix time the entry was last saved or loaded (drives LRU eviction).
         metrics: Test metrics stored with the model.
         status: Training status ("completed", "early_stopped").
+        settings: The config's fields by name (without "kind").
+        data: What the model trained on, with the settings that made the data (sample
+            count, noise, non-linearity, seed); the data is not part of the config, so two
+            entries with equal settings differ here. NO_DATA_SOURCE for entries written
+            before it was stored.
+        data_fingerprint: The fingerprint of the training data (part of the key).
     """
 
     key: str
@@ -141,6 +148,9 @@ class EntryInfo:
     last_used: float
     metrics: dict[str, float]
     status: str = ""
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data: str = NO_DATA_SOURCE
+    data_fingerprint: str = ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -534,6 +544,7 @@ def _meta_of(result: TrainResult, data_fingerprint: str, tmp: Path) -> dict:
         "device": result.device,
         "epochs_run": int(result.epochs_run),
         "extras": _encode(result.extras),
+        "data_source": result.data_source,
         "created": time.time(),
         "sha256": {name: _sha256_file(tmp / name) for name in stored},
         "sizes": {name: (tmp / name).stat().st_size for name in stored},
@@ -805,6 +816,7 @@ def _read_entry(key: str, path: Path) -> TrainResult:
         "device": str(meta["device"]),
         "epochs_run": int(meta["epochs_run"]),
         "extras": _decode(meta["extras"]),
+        "data_source": str(meta.get("data_source", "")),  # older entries did not store it
     }
     return TrainResult(model=_load_model(archive), cached=True, **fields)
 
@@ -1034,7 +1046,8 @@ def _describe(path: Path, meta: dict, metrics: dict, last_used: float) -> EntryI
     config = json.loads(meta["config"])
     if not isinstance(config, dict) or not isinstance(metrics, dict):
         raise TypeError("the metadata is not made of objects")
-    summary = ", ".join(f"{name}={value}" for name, value in config.items() if name != "kind")
+    settings = {name: value for name, value in config.items() if name != "kind"}
+    summary = ", ".join(f"{name}={value}" for name, value in settings.items())
     return EntryInfo(
         key=path.name,
         kind=str(meta.get("kind", config.get("kind", "?"))),
@@ -1044,6 +1057,9 @@ def _describe(path: Path, meta: dict, metrics: dict, last_used: float) -> EntryI
         last_used=last_used,
         metrics={str(name): float(value) for name, value in metrics.items()},
         status=str(meta.get("status", "")),
+        settings=settings,
+        data=str(meta.get("data_source") or NO_DATA_SOURCE),
+        data_fingerprint=str(meta.get("data_fingerprint", "")),
     )
 
 

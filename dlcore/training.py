@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from dlcore import data as data_module
-from dlcore import device, models
+from dlcore import device, models, readable
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 from dlcore.house_prices import (
     Preprocessing,
@@ -66,6 +66,10 @@ class TrainResult:
         extras: Regression: x_scaler, y_scaler, train_idx, test_idx. MNIST: best_epoch
             (0-based index into history).
         cached: True when the result was loaded from the cache rather than trained.
+        data_source: One line naming the data it trained on, with the settings that made
+            it (HouseDataset.source, e.g. "synthetic: 1000 houses, noise 0.1, nonlinearity
+            0, seed 0"); the cache lists it, since the data is not part of the config.
+            Empty for a cache entry written before it was stored.
     """
 
     config: MnistConfig | RegressionConfig
@@ -78,6 +82,7 @@ class TrainResult:
     epochs_run: int
     extras: dict = field(default_factory=dict)
     cached: bool = False
+    data_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,9 @@ def _final_status(status: TrainingStatus, metrics: dict[str, float]) -> Training
     return status if finite else TrainingStatus.DIVERGED
 
 
-def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: dict) -> TrainResult:
+def _result(
+    config, model, outcome: _FitOutcome, metrics: dict, info, extras: dict, data_source: str
+) -> TrainResult:
     """The TrainResult of a finished fit."""
     return TrainResult(
         config=config,
@@ -181,6 +188,7 @@ def _result(config, model, outcome: _FitOutcome, metrics: dict, info, extras: di
         device=info.summary,
         epochs_run=len(outcome.history.get("loss", [])),
         extras=extras,
+        data_source=data_source,
     )
 
 
@@ -255,7 +263,17 @@ def _train_mnist(config: MnistConfig, data, progress, stop_event, patience) -> T
         _batched(tf, splits["test"], EVAL_BATCH_SIZE), verbose=0, return_dict=True
     )
     metrics = {"test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"])}
-    return _result(config, model, outcome, metrics, info, {"best_epoch": outcome.best_epoch})
+    extras = {"best_epoch": outcome.best_epoch}
+    return _result(config, model, outcome, metrics, info, extras, _mnist_source(data, splits))
+
+
+def _mnist_source(data, splits: dict) -> str:
+    """Which images trained the CNN: the bundled MNIST, or arrays the caller passed."""
+    if data is None:
+        return "MNIST (the copy bundled with dlcore)"
+    train, test = len(splits["train"][0]), len(splits["test"][0])
+    counts = readable.grouped(train), readable.grouped(test)
+    return f"arrays given by the caller: {counts[0]} training and {counts[1]} test images"
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,7 +346,7 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
         "test_idx": prep.test_idx,
         "best_epoch": outcome.best_epoch,
     }
-    return _result(config, model, outcome, metrics, info, extras)
+    return _result(config, model, outcome, metrics, info, extras, houses.source)
 
 
 def _default_houses() -> data_module.HouseDataset:

@@ -261,6 +261,40 @@ def test_list_total_and_clear(cache_dir):
     assert [p.name for p in cache_dir.iterdir() if not p.name.startswith(".locks")] == []
 
 
+def _saved_on(data_source: str, fingerprint: str) -> str:
+    """Save the same settings as trained on other data; returns the key."""
+    result = make_result(seed=1)
+    result.data_source = data_source
+    key = cache.key_for(result.config, fingerprint)
+    cache.save(key, result, data_fingerprint=fingerprint)
+    return key
+
+
+def test_entries_with_equal_settings_are_told_apart_by_their_data():
+    calm = _saved_on("synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
+    noisy = _saved_on("synthetic: 1000 houses, noise 0.4, nonlinearity 0, seed 0", "b" * 64)
+
+    infos = {info.key: info for info in cache.list_entries()}
+    assert infos[calm].settings == infos[noisy].settings
+    assert infos[calm].settings["epochs"] == 2 and "kind" not in infos[calm].settings
+    assert "noise 0.1" in infos[calm].data and "noise 0.4" in infos[noisy].data
+    assert (infos[calm].data_fingerprint, infos[noisy].data_fingerprint) == ("a" * 64, "b" * 64)
+    assert load_from_disk(noisy).data_source == infos[noisy].data
+
+
+def test_an_entry_written_before_its_data_was_stored_lists_a_dash_and_still_loads():
+    key = _saved_on("synthetic: 200 houses, noise 0.1, nonlinearity 0, seed 0", FINGERPRINT)
+    meta_path = cache.entry_path(key) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["data_source"]  # as the cache wrote it until this field was added
+    meta_path.write_text(json.dumps(meta))
+
+    [info] = cache.list_entries()
+    assert info.data == cache.NO_DATA_SOURCE == "—"
+    loaded = load_from_disk(key)
+    assert loaded is not None and loaded.data_source == ""
+
+
 def test_count_entries_on_a_missing_directory_is_zero(cache_dir):
     assert not cache_dir.exists()
     assert cache.count_entries() == 0

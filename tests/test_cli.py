@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from dlcore import jobs
+from dlcore import cache, jobs
 from dlcore.__main__ import _progress_line, main
+from tests.support.results import make_result
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +52,9 @@ def test_train_twice_second_run_comes_from_the_cache(cache_dir):
     entries = json.loads(listed.stdout)
     assert [entry["kind"] for entry in entries] == ["regression"]
     assert entries[0]["key"] in report["model_path"]
-    assert "epochs=2" in dlcore_cli("cache", "list").stdout
+    assert entries[0]["data"] == "synthetic: 200 houses, noise 0.1, nonlinearity 0, seed 0"
+    listing = dlcore_cli("cache", "list").stdout
+    assert "epochs=2" in listing and "data:     synthetic: 200 houses, noise 0.1" in listing
 
     cleared = dlcore_cli("cache", "clear")
     assert cleared.returncode == 0 and "Removed 1 cached model" in cleared.stdout
@@ -97,9 +101,61 @@ def test_progress_line_shows_bar_epoch_batch_loss_and_eta():
         eta=12.0,
     )
     line = _progress_line(snapshot)
-    assert line.startswith("[#########...............]  38%")
+    assert line.startswith("[#########...............]  38 %")
     assert "epoch 2/4" in line and "batch 5/10" in line
     assert "loss 0.25" in line and "12 s left" in line
     assert _progress_line(jobs.JobSnapshot(state="queued", queue_position=3)) == (
         "queued (position 3)"
     )
+
+
+@pytest.mark.parametrize("command", [[], ["info"], ["train"], ["cache"]])
+def test_help_reads_as_plain_text(command):
+    """--help is read in a terminal: no reStructuredText or Markdown markup, no long lines."""
+    run = dlcore_cli(*command, "--help")
+    assert run.returncode == 0 and run.stderr == ""
+    text = run.stdout
+    assert text.startswith("usage: python -m dlcore")
+    for markup in ("``", "`", "**", "::"):
+        assert markup not in text, f"{markup!r} in:\n{text}"
+    assert max(len(line) for line in text.splitlines()) <= 80  # a default terminal
+    description = text.split("\n\n")[1]
+    assert description[0].isupper() and description.rstrip().endswith(".")
+
+
+def _save_regression(data_source: str, fingerprint: str, drop_data: bool = False) -> None:
+    result = make_result(seed=0)
+    result.data_source = data_source
+    key = cache.key_for(result.config, fingerprint)
+    cache.save(key, result, data_fingerprint=fingerprint)
+    if drop_data:  # an entry written before the data was stored
+        meta_path = cache.entry_path(key) / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["data_source"]
+        meta_path.write_text(json.dumps(meta))
+
+
+def test_cache_list_tells_equal_settings_apart_by_their_data(cache_dir, capsys):
+    _save_regression("synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
+    _save_regression("synthetic: 1000 houses, noise 0.4, nonlinearity 2, seed 7", "b" * 64)
+    _save_regression("", "c" * 64, drop_data=True)
+
+    assert main(["cache", "list"]) == 0
+    out = capsys.readouterr().out
+    sections = [_sections(block) for block in re.split(r"\n(?=\S)", out)[1:]]
+    assert len(sections) == 3
+    assert len({section["settings"] for section in sections}) == 1  # equal settings
+    assert sorted(section["data"] for section in sections) == [
+        "synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0 (data id aaaaaaaa)",
+        "synthetic: 1000 houses, noise 0.4, nonlinearity 2, seed 7 (data id bbbbbbbb)",
+        "— (data id cccccccc)",
+    ]
+    # Numbers a learner reads: 0.01 not 1e-02, the MSE of make_result through readable.
+    assert "learning_rate=0.01 " in out and "test_mse=0.5  test_r2=0.875" in out
+    assert max(len(line) for line in out.splitlines()[1:]) <= 88
+
+
+def _sections(block: str) -> dict[str, str]:
+    """The labelled sections of one listed entry, wrapped lines joined, spaces collapsed."""
+    found = re.findall(r"^    (\w+):\s+(.*(?:\n {14}.*)*)", block, flags=re.MULTILINE)
+    return {label: " ".join(text.split()) for label, text in found}
