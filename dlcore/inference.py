@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.metrics import top_k
+from dlcore.mnist_views import percent
 
 LOW_CONFIDENCE = 0.6  # below this top probability the reading is flagged as unsure
 IMAGE_SHAPE = (28, 28)
@@ -49,7 +50,8 @@ def low_confidence_warning(probabilities: np.ndarray) -> str | None:
     top = float(np.max(probabilities))
     if top >= LOW_CONFIDENCE:
         return None
-    return f"Not sure — is this a digit? The most likely reading has only {top:.0%} probability."
+    shown = percent(top, 2)
+    return f"Not sure — is this a digit? The most likely reading has only {shown} probability."
 
 
 class DigitPredictor:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from dlcore import metrics
+from dlcore import metrics, readable
 from dlcore.arithmetic import ceil_div
 from dlcore.configs import MNIST_BOUNDS, MnistConfig
 from dlcore.history import epoch_rows
@@ -45,6 +45,15 @@ _CHUNK = 1 << 20  # pixels counted at a time by pixel_stats
 # ---------------------------------------------------------------------------------------
 # Exploring the data
 # ---------------------------------------------------------------------------------------
+
+
+def percent(share: float, digits: int = 3) -> str:
+    """A share of 1 as a percentage with ``digits`` significant digits, via dlcore.readable.
+
+    >>> percent(0.80869), percent(0.59), percent(0.99996), percent(2.4e-7)
+    ('80.9 %', '59 %', '100 %', '2.4×10⁻⁵ %')
+    """
+    return f"{readable.number(100 * share, digits)} %"
 
 
 def class_counts(labels: np.ndarray) -> np.ndarray:
@@ -99,7 +108,7 @@ def tile(images: np.ndarray, columns: int, gap: int = 2, fill: float = 0) -> np.
 
 @dataclass(frozen=True)
 class PixelStats:
-    """Brightness statistics of a set of uint8 images (0 = black, 255 = white ink).
+    """Brightness statistics of a set of uint8 images (0 = background, 255 = full ink).
 
     Attributes:
         histogram: Number of pixels at each level 0..255.

@@ -128,7 +128,9 @@ def test_unsure_readings_carry_the_low_confidence_warning():
 
 
 def test_low_confidence_threshold():
-    assert "59%" in inference.low_confidence_warning(np.array([0.59, 0.41]))
+    assert "only 59 % probability" in inference.low_confidence_warning(np.array([0.59, 0.41]))
+    # Written by dlcore.readable: two significant digits, never a bare "0%" for a tiny share.
+    assert "only 5.9 % probability" in inference.low_confidence_warning(np.full(17, 0.059))
     assert inference.low_confidence_warning(np.array([0.6, 0.4])) is None
 
 

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
-import plotly.express as px
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from dlcore import images
 from dlcore import mnist_views as views
 from dlcore.errors import InvalidImage
 from ui.mnist import shared
+from ui.plain_figure import READABLE_AXIS
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 STAGES_PER_ROW = 6
+SOURCES = {"upload": "Upload a photo", "draw": "Draw it"}
+DIGITS = [str(d) for d in range(10)]
+PREDICTED, OTHER = "#e4572e", "#9db4c0"
+# The winner's value is written above its bar: the axis goes a little past 1 to hold it.
+PROBABILITY_TICKS = [0, 0.2, 0.4, 0.6, 0.8, 1]
+PROBABILITY_RANGE = [0, 1.15]
+
+
+def probability_figure(probabilities: np.ndarray, title: str) -> go.Figure:
+    """The softmax output as ten labelled bars, the winner colored with its value on top."""
+    winner = int(np.argmax(probabilities))
+    shown = views.percent(float(probabilities[winner]))
+    bars = go.Bar(
+        x=DIGITS,
+        y=probabilities,
+        marker_color=[PREDICTED if d == winner else OTHER for d in range(10)],
+        text=[shown if d == winner else "" for d in range(10)],
+        textposition="outside",
+        textfont={"size": 15, "color": "#31333f"},  # the page's text color, not the bar's
+        cliponaxis=False,
+        hovertemplate="digit %{x}: %{customdata}<extra></extra>",
+        customdata=[views.percent(float(p)) for p in probabilities],
+    )
+    fig = go.Figure(bars)
+    fig.update_layout(
+        title=title,
+        height=300,
+        margin={"t": 40, "b": 10},
+        # A category axis with every tick listed: Plotly reads "0".."9" as numbers and
+        # would label only every other digit.
+        xaxis={"type": "category", "tickmode": "array", "tickvals": DIGITS, "title": "digit"},
+        yaxis={
+            **READABLE_AXIS,
+            "range": PROBABILITY_RANGE,
+            "tickvals": PROBABILITY_TICKS,
+            "title": "probability",
+        },
+    )
+    return fig
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -34,6 +75,9 @@ def _from_canvas() -> bytes | None:
 
     left, right = st.columns([1, 2])
     with left:
+        # The canvas's toolbar pops up 2.65rem above it on hover: this empty band holds it,
+        # so it never covers the "Your digit" choice above.
+        st.space("medium")
         canvas = st_canvas(
             stroke_width=18,
             stroke_color="#000000",
@@ -46,7 +90,7 @@ def _from_canvas() -> bytes | None:
         )
     right.markdown(
         "Draw **one digit**, large, with the mouse or a finger; the reading updates when "
-        "you lift the pen. The toolbar above the canvas undoes a stroke or clears it. "
+        "you lift the pen. The toolbar that appears above the canvas undoes a stroke or clears it. "
         "The drawing goes through exactly the same steps as an uploaded photo."
     )
     rgba = canvas.image_data
@@ -68,17 +112,10 @@ def _prediction(trained: shared.Trained, prepared: images.PreparedDigit) -> None
     prediction = shared.predictor_for(trained).predict_one(prepared)
     left, right = st.columns([1, 3])
     left.metric("I read", str(prediction.label))
-    left.caption(" · ".join(f"{label}: {p:.1%}" for label, p in prediction.top3))
-    fig = px.bar(
-        x=[str(d) for d in range(10)],
-        y=prediction.probabilities,
-        labels={"x": "digit", "y": "probability"},
-        title="The network's probabilities (softmax output)",
+    left.caption(" · ".join(f"{label}: {views.percent(p)}" for label, p in prediction.top3))
+    fig = probability_figure(
+        prediction.probabilities, "The network's probabilities (softmax output)"
     )
-    fig.update_traces(
-        marker_color=["#e4572e" if d == prediction.label else "#9db4c0" for d in range(10)]
-    )
-    fig.update_layout(height=300, yaxis_range=[0, 1], margin={"t": 40, "b": 10})
     right.plotly_chart(fig, key="mnist_digit_probs")
     for warning in prediction.warnings:
         st.warning(warning)
@@ -92,9 +129,13 @@ def render(trained: shared.Trained | None) -> None:
         "through the same steps that made MNIST's digits, then the network reads it."
     )
     source = st.radio(
-        "Your digit", ["Upload a photo", "Draw it"], horizontal=True, key="mnist_digit_source"
+        "Your digit",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        horizontal=True,
+        key="mnist_digit_source",
     )
-    data = _from_upload() if source == "Upload a photo" else _from_canvas()
+    data = _from_upload() if source == "upload" else _from_canvas()
     if data is None:
         return
     try:

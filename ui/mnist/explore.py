@@ -8,10 +8,23 @@ import plotly.express as px
 import streamlit as st
 
 from dlcore import mnist_views as views
+from dlcore import readable
 from ui.mnist.shared import mnist_arrays
+from ui.plain_figure import READABLE_AXIS
 
 PATCH = 6  # side of the pixel table that shows the numbers behind the picture
-INK_ON_PAPER = "gray_r"  # the tutorial's cmap=binary: 0 is white paper, 255 black ink
+# One drawing convention for every image and table on the tab: the stored value as a gray
+# level, 0 (background) black, 255 (full ink) white, as the network's other views draw it.
+INK_LIGHT = "gray"
+FULL_INK = 255
+PATCH_OUTLINE = "#e4572e"
+GAP = 90  # a mid gray between tiled digits: neither background nor ink
+CONVENTION = (
+    "**How to read every image and table here:** each pixel is a number from 0 "
+    "(background, drawn black) to 255 (full ink, drawn white), exactly as MNIST stores it "
+    "and as the network receives it. The tutorial draws the same numbers with "
+    "`cmap=binary`, which shows the ink dark on white; only the colors differ."
+)
 
 
 @st.cache_data(show_spinner=False)
@@ -26,8 +39,21 @@ def _train_stats() -> tuple[views.PixelStats, np.ndarray, np.ndarray, np.ndarray
     )
 
 
-def _image_figure(image: np.ndarray, title: str, scale: str = INK_ON_PAPER, **kwargs):
-    fig = px.imshow(image, color_continuous_scale=scale, title=title, **kwargs)
+def _first_figure(image: np.ndarray, label: int, top: int, left: int):
+    """The tutorial's first figure in this tab's colors, the table's patch outlined."""
+    fig = px.imshow(
+        image, color_continuous_scale=INK_LIGHT, zmin=0, zmax=FULL_INK, title=f"Label: {label}"
+    )
+    fig.update_traces(hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>")
+    # Outline the patch the tables show, so the numbers can be found in the picture.
+    fig.add_shape(
+        type="rect",
+        x0=left - 0.5,
+        x1=left + PATCH - 0.5,
+        y0=top - 0.5,
+        y1=top + PATCH - 0.5,
+        line={"color": PATCH_OUTLINE, "width": 2},
+    )
     fig.update_layout(
         height=330, margin={"t": 40, "b": 10, "l": 10, "r": 10}, coloraxis_showscale=False
     )
@@ -36,38 +62,49 @@ def _image_figure(image: np.ndarray, title: str, scale: str = INK_ON_PAPER, **kw
     return fig
 
 
-def _first_figure(x_train: np.ndarray, y_train: np.ndarray) -> int:
-    """The tutorial's first figure: one training image with its label."""
-    index = st.number_input(
-        "Training image number", 0, len(x_train) - 1, 0, key="mnist_explore_index"
+def _ink_cell(value: int) -> str:
+    """CSS that shades a table cell like its pixel, with text that stays legible."""
+    text = "black" if value > FULL_INK // 2 else "white"
+    return f"background-color: rgb({value}, {value}, {value}); color: {text}"
+
+
+def _patch_table(values: np.ndarray, shades: np.ndarray, rows: range, cols: range):
+    """A pixel patch as a table shaded like the picture, each number written by readable."""
+    frame = pd.DataFrame(values, index=[str(r) for r in rows], columns=[str(c) for c in cols])
+    shading = pd.DataFrame(
+        [[_ink_cell(int(v)) for v in row] for row in shades], frame.index, frame.columns
     )
-    image = x_train[index]
-    st.plotly_chart(_image_figure(image, f"Label: {y_train[index]}"), key="mnist_first_figure")
-    return int(index)
+    return frame.style.apply(lambda _: shading, axis=None).format(readable.number)
 
 
 def _normalization(image: np.ndarray) -> None:
     st.markdown(
         "**Normalization.** The network receives every pixel divided by 255, so values "
-        "run from 0 (black) to 1 (white) instead of 0 to 255. The picture does not change, "
-        "only the numbers: small, similar-sized inputs make training steadier."
+        "run from 0 to 1 instead of 0 to 255. The picture does not change, only the "
+        "numbers: small, similar-sized inputs make training steadier."
     )
     st.latex(views.NORMALIZATION_LATEX)
     normalized = views.normalize(image)
-    top, left_col = views.ink_window(image, PATCH)
-    rows, cols = range(top, top + PATCH), range(left_col, left_col + PATCH)
-    patch = (slice(top, top + PATCH), slice(left_col, left_col + PATCH))
-    left, right = st.columns(2)
-    left.caption(f"Raw pixels, 0–255 (the {PATCH}×{PATCH} patch with the most ink)")
-    left.dataframe(pd.DataFrame(image[patch], rows, cols), width="stretch")
-    right.caption("The same pixels after normalization, 0–1")
-    right.dataframe(pd.DataFrame(normalized[patch], rows, cols).round(3), width="stretch")
     st.caption(
-        f"Whole image: raw {image.min()}–{image.max()}, normalized "
-        f"{normalized.min():.0f}–{normalized.max():.0f}. In this app the model does the "
-        "division itself (a Rescaling(1/255) layer), so training and your uploads are "
-        "normalized identically."
+        f"Whole image: raw {readable.number(image.min())} to {readable.number(image.max())}, "
+        f"normalized {readable.number(normalized.min())} to {readable.number(normalized.max())}. "
+        "In this app the model does the division itself (a Rescaling(1/255) layer), so "
+        "training and your uploads are normalized identically."
     )
+
+
+def _patch_tables(image: np.ndarray, top: int, left_col: int) -> None:
+    """The outlined patch's numbers, raw and normalized, side by side at full width."""
+    rows, cols = range(top, top + PATCH), range(left_col, left_col + PATCH)
+    pixels = image[top : top + PATCH, left_col : left_col + PATCH]
+    left, right = st.columns(2)
+    left.caption(
+        f"Raw pixels, 0 to 255: the {PATCH}×{PATCH} patch with the most ink (outlined above), "
+        "rows and columns numbered as in the image."
+    )
+    left.table(_patch_table(pixels, pixels, rows, cols))
+    right.caption("The same pixels after normalization, 0 to 1.")
+    right.table(_patch_table(views.normalize(pixels), pixels, rows, cols))
 
 
 def _sample_grid(x_train: np.ndarray, y_train: np.ndarray) -> None:
@@ -78,8 +115,14 @@ def _sample_grid(x_train: np.ndarray, y_train: np.ndarray) -> None:
     picked = views.samples_by_class(
         y_train, per_class, st.session_state.get("mnist_explore_seed", 0)
     )
-    grid = views.tile(x_train[picked.ravel()], columns=per_class, gap=2, fill=90)
-    fig = px.imshow(grid, binary_string=True, title="Random training images, one row per digit")
+    grid = views.tile(x_train[picked.ravel()], columns=per_class, gap=2, fill=GAP)
+    fig = px.imshow(
+        grid,
+        binary_string=True,
+        zmin=0,
+        zmax=FULL_INK,
+        title="Random training images, one row per digit",
+    )
     step = 28 + 2
     fig.update_yaxes(
         tickvals=[14 + step * d for d in range(10)], ticktext=[str(d) for d in range(10)]
@@ -106,30 +149,38 @@ def _balance_and_pixels() -> tuple[views.PixelStats, np.ndarray]:
         barmode="group",
         title="Class balance: images of each digit",
     )
-    fig.update_layout(height=340, margin={"t": 40, "b": 10}, xaxis_type="category")
+    fig.update_layout(
+        height=340, margin={"t": 40, "b": 10}, xaxis_type="category", yaxis=READABLE_AXIS
+    )
     st.plotly_chart(fig, key="mnist_balance")
     st.caption(
-        f"The rarest digit in training has {train_counts.min():,} images and the most common "
-        f"{train_counts.max():,}: close enough that the network sees every digit often."
+        f"The rarest digit in training has {readable.grouped(train_counts.min())} images and "
+        f"the most common {readable.grouped(train_counts.max())}: close enough that the "
+        "network sees every digit often."
     )
     c = st.columns(4)
-    c[0].metric("Mean brightness", f"{stats.mean:.1f} / 255")
-    c[1].metric("Standard deviation", f"{stats.std:.1f}")
-    c[2].metric("Black background pixels", f"{stats.fraction_black:.1%}")
-    c[3].metric("Mean of inked pixels", f"{stats.mean_ink:.0f} / 255")
+    c[0].metric("Mean brightness", f"{readable.number(stats.mean)} / 255")
+    c[1].metric("Standard deviation", readable.number(stats.std))
+    c[2].metric("Black background pixels", views.percent(stats.fraction_black))
+    c[3].metric("Mean of inked pixels", f"{readable.number(stats.mean_ink)} / 255")
     hist = px.bar(
         x=np.arange(256),
         y=stats.histogram,
         log_y=True,
-        labels={"x": "pixel value (0 = black, 255 = white)", "y": "pixels (log scale)"},
+        labels={"x": "pixel value (0 = background, 255 = full ink)", "y": "pixels (log scale)"},
         title="Pixel-intensity histogram of all 60,000 training images",
     )
-    hist.update_layout(height=320, margin={"t": 40, "b": 10})
+    hist.update_layout(
+        height=320, margin={"t": 40, "b": 10}, xaxis=READABLE_AXIS, yaxis=READABLE_AXIS
+    )
     st.plotly_chart(hist, key="mnist_pixel_hist")
-    mean_grid = views.tile(means, columns=10, gap=2, fill=0)
-    st.plotly_chart(
-        _image_figure(mean_grid, "The average image of each digit, 0 to 9", scale="gray"),
-        key="mnist_means",
+    st.markdown("**The average image of each digit, 0 to 9**")
+    # An image, not a chart: it keeps its proportions at any width, with no empty bands.
+    mean_strip = views.tile(np.round(means).astype(np.uint8), columns=10, gap=2, fill=GAP)
+    st.image(
+        views.display_image(mean_strip, 4 * mean_strip.shape[1]),
+        caption="Each pixel is that pixel's mean over all training images of the digit.",
+        width="stretch",
     )
     return stats, train_counts
 
@@ -138,15 +189,21 @@ def render() -> None:
     """Draw the Explore tab."""
     (x_train, y_train), _ = mnist_arrays()
     st.write(
-        "MNIST holds 70,000 photos of handwritten digits, 28×28 pixels each, in shades of gray: "
+        "MNIST holds 70,000 scans of handwritten digits, 28×28 pixels each, in shades of gray: "
         "60,000 to train on and 10,000 kept aside to test. Each comes with its **label**, the "
         "digit a person wrote. Here is the first figure of the tutorial:"
     )
+    st.markdown(CONVENTION)
     left, right = st.columns([2, 3])
-    with left:
-        index = _first_figure(x_train, y_train)
+    index = left.number_input(
+        "Training image number", 0, len(x_train) - 1, 0, key="mnist_explore_index"
+    )
+    image = x_train[index]
+    top, left_col = views.ink_window(image, PATCH)
+    left.plotly_chart(_first_figure(image, y_train[index], top, left_col), key="mnist_first_figure")
     with right:
-        _normalization(x_train[index])
+        _normalization(image)
+    _patch_tables(image, top, left_col)
     _sample_grid(x_train, y_train)
     stats, counts = _balance_and_pixels()
     with st.expander("Going deeper"):
@@ -154,12 +211,9 @@ def render() -> None:
             "- **Why gray, 28×28?** MNIST's authors scaled each digit to fit a 20×20 box "
             "and centered it by its center of mass in a 28×28 field; your own photos go "
             "through the same steps on the *Read my digit* tab.\n"
-            "- **Light on dark.** The files store ink as high values (255) on a 0 "
-            "background; the tutorial draws them with `cmap=binary`, which shows 0 as white, "
-            "which is why the first figure looks like ink on paper.\n"
-            f"- **Most pixels are background.** {stats.fraction_black:.0%} of all pixels are "
-            "exactly 0, so the histogram is drawn on a log scale; the strokes' cores are near "
-            "255.\n"
+            f"- **Most pixels are background.** {views.percent(stats.fraction_black, 2)} of "
+            "all pixels are exactly 0, so the histogram is drawn on a log scale; the strokes' "
+            "cores are near 255.\n"
             "- **Balanced classes** make accuracy a fair summary: always guessing the most "
-            f"common digit would score only {counts.max() / counts.sum():.0%}."
+            f"common digit would score only {views.percent(counts.max() / counts.sum(), 2)}."
         )

@@ -8,9 +8,9 @@ import streamlit as st
 
 from dlcore import mnist_views as views
 from ui.mnist import shared
+from ui.mnist.digit import probability_figure
 
 PAGE_WIDTH = 1200  # pixels a full-width chart spans on a desktop screen
-PREDICTED, OTHER = "#e4572e", "#9db4c0"
 LAYER_TEXT = {
     "conv1": "Each of the first layer's filters lights up where its pattern (an edge, a "
     "stroke end…) appears in the image.",
@@ -83,15 +83,8 @@ def _filters_figure(trained: shared.Trained) -> None:
 def _softmax(trained: shared.Trained, image: np.ndarray) -> None:
     probabilities = shared.predictor_for(trained).predict(image[None])[0]
     label = int(np.argmax(probabilities))
-    fig = px.bar(
-        x=[str(d) for d in range(10)],
-        y=probabilities,
-        labels={"x": "digit", "y": "probability"},
-        title=f"Softmax output: the network says {label} ({probabilities[label]:.1%})",
-    )
-    fig.update_traces(marker_color=[PREDICTED if d == label else OTHER for d in range(10)])
-    fig.update_layout(height=300, yaxis_range=[0, 1], margin={"t": 40, "b": 10})
-    st.plotly_chart(fig, key="mnist_inside_softmax")
+    title = f"Softmax output: the network says {label}"
+    st.plotly_chart(probability_figure(probabilities, title), key="mnist_inside_softmax")
 
 
 def render(trained: shared.Trained | None) -> None:
