@@ -792,6 +792,7 @@ class NeuronFit:
         loss: L = (1/n) Σ (y − a)².
         z_latex, a_latex: Per point, the numeric LaTeX of z and of a.
         loss_latex: The numeric LaTeX of L over every point.
+        curve_x, curve_a: The neuron's prediction over the points' range, for a chart.
     """
 
     w: float
@@ -802,6 +803,8 @@ class NeuronFit:
     z_latex: tuple[str, ...]
     a_latex: tuple[str, ...]
     loss_latex: str
+    curve_x: tuple[float, ...]
+    curve_a: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -845,6 +848,7 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
     loss = float(np.mean((y - a) ** 2))
     text = readable.latex
     squares = " + ".join(f"({text(t)} - {text(p)})^2" for t, p in zip(y, a, strict=True))
+    curve = np.linspace(x.min() - 1, x.max() + 1, 81)
     return NeuronFit(
         w=w,
         b=b,
@@ -857,6 +861,8 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
         ),
         a_latex=tuple(f"a = \\sigma({text(zv)}) = {text(av)}" for zv, av in zip(z, a, strict=True)),
         loss_latex=f"L = \\frac{{1}}{{{len(x)}}}({squares}) = {text(loss)}",
+        curve_x=tuple(curve.tolist()),
+        curve_a=tuple(_sigmoid(w * curve + b).tolist()),
     )
 
 

@@ -31,6 +31,13 @@ LESSONS = [
         "Move a prediction and watch MSE, cross-entropy and others respond, gradient included.",
     ),
     PageInfo(
+        "pages/backprop.py",
+        "Forward & backward",
+        "🔄",
+        "Step a small network forward node by node, then back with the chain rule, number "
+        "by number; one update lowers the loss.",
+    ),
+    PageInfo(
         "pages/optimizers.py",
         "Optimizers",
         "🏁",
@@ -55,6 +62,7 @@ AVAILABLE = {
     "pages/home.py",
     "pages/activations.py",
     "pages/losses.py",
+    "pages/backprop.py",
     "pages/optimizers.py",
     "pages/regression.py",
     "pages/mnist.py",

@@ -1,0 +1,96 @@
+"""Forward & backward: watch a network compute, then learn, number by number (tutorial §2.5).
+
+A neuron fitted by hand, then a small network as a graph whose every node shows its value and
+gradient, stepped node by node forward and back with the chain rule written out, checked
+against TensorFlow, updated once and trained. The one-neuron view is a fragment.
+"""
+
+import streamlit as st
+
+from dlcore import backprop
+from dlcore.errors import DlcoreError
+from dlcore.readable import number
+from ui.backprop_network import (
+    PRESET_NOTES,
+    PRESET_TITLES,
+    build_network,
+    ensure_defaults,
+    render_checks,
+    render_controls,
+    render_steps,
+    render_training,
+    render_update,
+)
+from ui.backprop_neuron import render_neuron
+from ui.backprop_tutorial import render_tutorial
+from ui.runtime import ensure_app_navigation
+
+ensure_app_navigation()
+
+
+@st.fragment
+def neuron_view() -> None:
+    render_neuron()
+
+
+def reset_step() -> None:
+    st.session_state["bp_step"] = 0
+
+
+st.title("🔄 Forward & backward")
+st.markdown(
+    "Training repeats two passes (tutorial §2.5). **Forward**: the inputs flow through the "
+    "weights and activations to a prediction and a loss. **Backward**: the chain rule carries "
+    "the loss's gradient back to every weight, and each weight moves a little against it. "
+    "Here you do both by hand, with numbers small enough to check on paper."
+)
+neuron_tab, network_tab, learn_tab, tutorial_tab = st.tabs(
+    ["1 · One neuron", "2 · A network, step by step", "3 · Learn", "4 · Back to the tutorial"]
+)
+with neuron_tab:
+    neuron_view()
+
+with network_tab:
+    left, right = st.columns([2, 1])
+    preset = left.selectbox(
+        "Network",
+        backprop.presets(),
+        format_func=PRESET_TITLES.get,
+        key="bp_preset",
+        on_change=reset_step,
+    )
+    ensure_defaults(preset)
+    st.caption(PRESET_NOTES[preset])
+    count = backprop.preset(preset).sample_count
+    if count > 1:
+        right.selectbox(
+            "Sample shown",
+            range(count),
+            format_func=lambda k: f"sample {k + 1} of {count}",
+            key="bp_sample",
+            on_change=reset_step,
+        )
+    else:
+        st.session_state["bp_sample"] = 0
+    render_controls(preset)
+    try:
+        network = build_network(preset)
+    except DlcoreError as error:
+        st.error(str(error))
+        st.stop()
+    trace = network.forward()
+    render_steps(network, trace)
+    st.subheader("Checks in plain view")
+    render_checks(network)
+
+with learn_tab:
+    st.markdown(
+        f"The network of step 2, whose loss is now E = **{number(trace.loss, 9)}**. Gradient "
+        "descent moves every weight against its gradient, by the learning rate η times it."
+    )
+    render_update(preset, network)
+    st.subheader("Then many updates")
+    render_training(preset, network)
+
+with tutorial_tab:
+    render_tutorial(network)
