@@ -92,10 +92,14 @@ class RemoteJobHandle:
     def result(self):
         """The training result once done (from the shared cache), else None.
 
-        A stopped or diverged run stays on its worker: only cacheable results travel.
+        A stopped or diverged run stays on its worker: only cacheable results travel. While
+        Redis is down the cache still answers (a job that is not done has no entry there).
         """
-        if self.snapshot().state != JobState.DONE:
-            return None
+        try:
+            if self.snapshot().state != JobState.DONE:
+                return None
+        except TrainingServiceUnavailable:
+            pass
         return cache.load(self._key)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -200,10 +204,17 @@ def _send(key: str, run: str, config: Any, data: Any) -> None:
 
 
 def get(key: str, *, owner: Hashable | None = None):
-    """jobs.get with the Celery backend: the registered job, or None."""
-    if not job_board.exists(key):
-        return None
-    return RemoteJobHandle(key, None, owner if isinstance(owner, str) else None)
+    """jobs.get with the Celery backend: the registered job, or None.
+
+    While Redis is down it cannot tell, and returns a handle anyway: its ``result`` still
+    comes from the cache, its ``snapshot`` raises TrainingServiceUnavailable until Redis
+    is back (the live panel says so and waits).
+    """
+    handle = RemoteJobHandle(key, None, owner if isinstance(owner, str) else None)
+    try:
+        return handle if job_board.exists(key) else None
+    except TrainingServiceUnavailable:
+        return handle
 
 
 def config_from_json(text: str) -> MnistConfig | RegressionConfig:

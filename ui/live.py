@@ -21,12 +21,14 @@ import streamlit as st
 
 from dlcore import jobs
 from dlcore.errors import QueueFull
+from dlcore.job_common import TrainingServiceUnavailable
 from dlcore.jobs import JobHandle, JobSnapshot
 from dlcore.states import JobState
 from ui.runtime import keep_keras_state
 
 Render = Callable[[JobSnapshot, JobHandle], None]
 POLL_SECONDS = 0.5
+SERVICE_POLL_SECONDS = 2.0  # how often a page waiting for the training service retries
 
 
 # A poll is a script run: without this, each one would reset Keras under the training
@@ -51,7 +53,7 @@ def start(state_key: str, config: Any, data: Any = None) -> JobHandle | None:
     panel is withdrawn. A full queue is remembered and shown by the panel; returns None."""
     try:
         handle = jobs.submit(config, data, owner=owner(state_key))
-    except QueueFull as exc:
+    except (QueueFull, TrainingServiceUnavailable) as exc:
         st.session_state[f"{state_key}_refused"] = str(exc)
         return None
     st.session_state.pop(f"{state_key}_refused", None)
@@ -61,17 +63,24 @@ def start(state_key: str, config: Any, data: Any = None) -> JobHandle | None:
 
 
 def tracked(state_key: str) -> JobHandle | None:
-    """The handle of the job this session follows, or None when it follows none."""
+    """The handle of the job this session follows, or None when it follows none, or when
+    the shared training service (DLCORE_BROKER_URL) cannot say where the job is right now:
+    the session keeps following it, and the panel says so until the service is back."""
     job = st.session_state.get(state_key)
+    st.session_state.pop(f"{state_key}_unavailable", None)
     if job is None:
         return None
-    handle = jobs.get(job["key"], owner=owner(state_key))
-    if handle is None:  # the process forgot it (restart, or many jobs since)
-        try:
+    try:
+        handle = jobs.get(job["key"], owner=owner(state_key))
+        if handle is None:  # the process forgot it (restart, or many jobs since)
             handle = jobs.submit(job["config"], job["data"], owner=owner(state_key))
-        except QueueFull:
-            return None  # it waits for a free place in the queue; the learner may retry
-        track(state_key, handle, job["config"], job["data"])
+            track(state_key, handle, job["config"], job["data"])
+        handle.snapshot()  # reachable now, so the callers' own snapshots are too
+    except QueueFull:
+        return None  # it waits for a free place in the queue; the learner may retry
+    except TrainingServiceUnavailable as exc:
+        st.session_state[f"{state_key}_unavailable"] = str(exc)
+        return None
     return handle
 
 
@@ -130,10 +139,14 @@ def _leave(state_key: str, handle: JobHandle) -> None:
 @st.fragment(run_every=POLL_SECONDS)
 def _poll(state_key: str, key: str, render: Render) -> None:
     """Redraw progress and the caller's live charts; one full rerun once the job ends."""
-    handle = jobs.get(key, owner=owner(state_key))
-    if handle is None:
+    try:
+        handle = jobs.get(key, owner=owner(state_key))
+        snap = handle.snapshot() if handle is not None else None
+    except TrainingServiceUnavailable as exc:
+        st.warning(str(exc))  # this fragment keeps polling; progress shows again once it is back
+        return
+    if snap is None:
         st.rerun()
-    snap = handle.snapshot()
     if snap.finished:
         st.rerun()  # the page now shows the final result; this fragment is not called again
     if snap.state == JobState.QUEUED:
@@ -146,6 +159,19 @@ def _poll(state_key: str, key: str, render: Render) -> None:
     if st.button("⏹ Stop", key=f"{state_key}_stop", help=stop_help):
         _leave(state_key, handle)
     render(snap, handle)
+
+
+@st.fragment(run_every=SERVICE_POLL_SECONDS)
+def _await_service(state_key: str) -> None:
+    """While the training service is down: one full rerun as soon as it answers again."""
+    job = st.session_state.get(state_key)
+    try:
+        handle = jobs.get(job["key"]) if job is not None else None
+        if handle is not None:
+            handle.snapshot()
+    except TrainingServiceUnavailable:
+        return
+    st.rerun()
 
 
 def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSnapshot | None:
@@ -164,6 +190,9 @@ def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSn
     if (note := st.session_state.pop(f"{state_key}_note", None)) is not None:
         st.info(note)
     handle = tracked(state_key)
+    if (unavailable := st.session_state.get(f"{state_key}_unavailable")) is not None:
+        st.warning(unavailable)
+        _await_service(state_key)
     if handle is None:
         return None
     snap = handle.snapshot()
