@@ -6,6 +6,7 @@ This page must load fast, so it never imports TensorFlow (nor anything that does
 import streamlit as st
 
 from ui.catalog import listed_lessons
+from ui.plain_figure import PlainFigure
 from ui.runtime import ensure_app_navigation
 
 ensure_app_navigation()
@@ -71,23 +72,76 @@ GLOSSARY = {
 }
 
 
-def loop_diagram(selected: str) -> str:
-    """The training loop as Graphviz DOT, the selected step highlighted."""
+def loop_diagram(selected: str) -> dict:
+    """The training loop as a Plotly figure spec: one clickable bar per step, in order.
+
+    Bars, not Graphviz boxes: a bar is a Plotly point, so a click on it selects it and
+    st.plotly_chart reports which one (its customdata is the step's name).
+    """
     steps = list(LOOP_STEPS)
+    chosen = [step == selected for step in steps]
+    boxes = {
+        "type": "bar",
+        "x": list(range(len(steps))),
+        "y": [1] * len(steps),
+        "width": 0.74,
+        "customdata": steps,
+        "text": [f"<b>{step}</b>" if on else step for step, on in zip(steps, chosen, strict=True)],
+        "textposition": "inside",
+        "insidetextanchor": "middle",
+        "textangle": 0,
+        "textfont": {"size": 15, "color": ["white" if on else "black" for on in chosen]},
+        "marker": {
+            "color": ["#e4572e" if on else "#f3f0ea" for on in chosen],
+            "line": {"color": "#444", "width": 1.5},
+        },
+        "hovertemplate": "%{customdata}: click for its explanation<extra></extra>",
+        # A click must not grey out the other boxes: the colour says which step is chosen.
+        "selected": {"marker": {"opacity": 1}},
+        "unselected": {"marker": {"opacity": 1}},
+    }
+    return {"data": [boxes], "layout": _loop_layout(len(steps))}
 
-    def node(step: str) -> str:
-        fill, font = ("#e4572e", "white") if step == selected else ("#f3f0ea", "black")
-        return (
-            f'"{step}" [style="filled,rounded", shape=box, fillcolor="{fill}", fontcolor="{font}"];'
-        )
 
-    nodes = "\n".join(node(step) for step in steps)
-    edges = " -> ".join(f'"{s}"' for s in steps)
-    return (
-        "digraph loop { rankdir=LR; bgcolor=transparent; node [fontname=Helvetica];\n"
-        f"{nodes}\n{edges};\n"
-        '"Weight update" -> "Input" [style=dashed, label="  next batch", constraint=false];\n}'
-    )
+def _loop_layout(count: int) -> dict:
+    """Arrows from each box to the next, a dashed "next batch" arc back, no axes."""
+    arrow = {"showarrow": True, "arrowhead": 2, "arrowsize": 1.3, "arrowwidth": 1.5, "text": ""}
+    arrows = [
+        {**arrow, "x": i + 0.63, "y": 0.5, "ax": i + 0.37, "ay": 0.5, "axref": "x", "ayref": "y"}
+        for i in range(count - 1)
+    ]
+    back = {**arrow, "x": 0, "y": 0, "ax": 0, "ay": -0.3, "axref": "x", "ayref": "y"}
+    label = {
+        "x": (count - 1) / 2,
+        "y": -0.5,
+        "yshift": -12,
+        "text": "next batch",
+        "showarrow": False,
+    }
+    arc = {
+        "type": "path",
+        "path": f"M {count - 1},0 Q {count - 1},-0.5 {count - 1.5},-0.5 L 0.5,-0.5 Q 0,-0.5 0,-0.3",
+        "line": {"dash": "dash", "width": 1.5, "color": "#444"},
+    }
+    hidden = {"visible": False, "fixedrange": True}
+    return {
+        "height": 190,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "xaxis": {**hidden, "range": [-0.45, count - 0.55]},
+        "yaxis": {**hidden, "range": [-0.75, 1.05]},
+        "annotations": [*arrows, back, label],
+        "shapes": [arc],
+        "showlegend": False,
+        "clickmode": "event+select",
+        "dragmode": False,
+    }
+
+
+def show_clicked_step() -> None:
+    """A click on a box of the diagram chooses its step, as its button above does."""
+    points = st.session_state.home_loop.selection.points
+    if points:  # a second click on the chosen box unselects it: the step stays
+        st.session_state.home_step = points[0]["customdata"]
 
 
 st.title("🧠 Deep Learning Playground")
@@ -101,11 +155,16 @@ st.markdown(
 )
 
 st.header("The training loop")
-step = st.segmented_control(
-    "Click a step of the loop", list(LOOP_STEPS), default="Input", key="home_step"
-)
+st.session_state.setdefault("home_step", "Input")  # not default=: a click also sets it
+step = st.segmented_control("Click a step of the loop", list(LOOP_STEPS), key="home_step")
 step = step or "Input"
-st.graphviz_chart(loop_diagram(step), width="stretch")
+st.plotly_chart(
+    PlainFigure(loop_diagram(step)),
+    key="home_loop",
+    on_select=show_clicked_step,
+    selection_mode="points",
+    config={"displayModeBar": False},
+)
 text, targets = LOOP_STEPS[step]
 st.info(f"**{step}.** {text}")
 live = {p.path: p for p in listed_lessons()}

@@ -1,5 +1,10 @@
-"""Home renders without TensorFlow and its loop diagram responds to clicks."""
+"""Home renders without TensorFlow and its loop diagram responds to clicks.
 
+The click on a box itself is tested in a real browser (tests/e2e/test_home_e2e.py):
+AppTest cannot click inside a Plotly chart.
+"""
+
+import json
 import subprocess
 import sys
 
@@ -15,6 +20,24 @@ def test_home_renders_and_step_selection_changes_the_explanation():
     assert not at.exception
     assert at.info[0].value != first
     assert "how wrong" in at.info[0].value
+
+
+def _loop_boxes(at) -> dict:
+    (chart,) = at.get("plotly_chart")
+    assert "home_loop" in chart.proto.id
+    return json.loads(chart.proto.spec)["data"][0]
+
+
+def test_the_loop_diagram_has_one_clickable_box_per_step_and_colours_the_chosen_one():
+    at = page_test("app.py").run()
+    steps = ["Input", "Hidden layers", "Output", "Loss", "Backpropagation", "Weight update"]
+    boxes = _loop_boxes(at)
+    assert boxes["type"] == "bar" and boxes["customdata"] == steps  # what a click reports
+    assert boxes["marker"]["color"][0] == "#e4572e"  # Input is chosen at first
+    at.segmented_control(key="home_step").set_value("Backpropagation").run()
+    colours = _loop_boxes(at)["marker"]["color"]
+    assert [c == "#e4572e" for c in colours] == [s == "Backpropagation" for s in steps]
+    assert not at.exception and not at.warning  # no "default and Session State" warning
 
 
 def test_home_glossary_names_every_required_term():
