@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,11 @@ from dlcore import settings
 # Without native bf16 (simulated with ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI) the quick preset
 # took 1.8x the CPU time of float32, so such a CPU stays float32.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+# Files that exist when a GPU runtime may work here: NVIDIA's kernel driver (bare metal and
+# containers given a GPU), WSL2's GPU bridge, and AMD's ROCm driver.
+GPU_DRIVER_MARKERS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg", "/dev/kfd")
+# What a machine without any of them sets before TensorFlow starts (see quiet_cuda_probe).
+CPU_ONLY_ENVIRONMENT = {"TF_ENABLED_DEVICE_TYPES": "CPU,XLA_CPU", "TF_CPP_MIN_LOG_LEVEL": "1"}
 MIN_FP16_COMPUTE_CAPABILITY = (7, 0)
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -115,6 +122,37 @@ def plan_device(
     policy = policy if override == "auto" else override
     strategy = "mirrored" if len(gpus) > 1 else "default"
     return DevicePlan(kind, name, count, policy, strategy, f"{kind} · {where} · {policy}")
+
+
+def quiet_cuda_probe(
+    environ: MutableMapping[str, str] = os.environ,
+    markers: Sequence[str] = GPU_DRIVER_MARKERS,
+    platform: str = sys.platform,
+) -> dict[str, str]:
+    """On a Linux machine with no GPU driver, keep TensorFlow from probing for CUDA.
+
+    TensorFlow's GPU device factory calls ``cuInit`` even where no driver is installed and
+    logs ``failed call to cuInit: ... UNKNOWN ERROR (303)`` as an error on every start,
+    which reads like a fault in every CLI run and server log. Enabling only the CPU device
+    types skips that factory, so ``cuInit`` is never called, and TensorFlow's C++ INFO
+    lines (among them "Device factory 'GPU' disabled") are left out; its warnings and
+    errors still reach stderr. Machines with a GPU driver, and other systems (macOS runs
+    Metal as a "GPU" device), are left untouched, as is any value the user already set.
+    It must run before TensorFlow is imported: ``import dlcore`` calls it.
+
+    Args:
+        environ: The environment to adjust.
+        markers: Paths whose existence means a GPU driver may be present.
+        platform: ``sys.platform``.
+
+    Returns:
+        The variables it set (empty when it changed nothing).
+    """
+    if platform != "linux" or any(os.path.exists(path) for path in markers):
+        return {}
+    changes = {name: value for name, value in CPU_ONLY_ENVIRONMENT.items() if name not in environ}
+    environ.update(changes)
+    return changes
 
 
 def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[frozenset[str], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -114,3 +115,58 @@ def test_mirrored_strategy_on_two_logical_cpu_devices():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-4:] == ["MirroredStrategy", "2", "mixed_float16", "True"]
+
+
+# ---------------------------------------------------------------------------------------
+# No CUDA probe on machines without a GPU driver
+# ---------------------------------------------------------------------------------------
+
+CACHED_DATASET_WARNING = "did not fully read the dataset being cached"
+
+
+def test_a_linux_machine_without_gpu_driver_gets_only_cpu_device_types(tmp_path):
+    environ: dict[str, str] = {}
+    absent = [str(tmp_path / "nvidiactl"), str(tmp_path / "dxg")]
+    changes = device.quiet_cuda_probe(environ, absent, "linux")
+    assert changes == environ == device.CPU_ONLY_ENVIRONMENT
+    assert "GPU" not in environ["TF_ENABLED_DEVICE_TYPES"].split(",")
+    assert environ["TF_CPP_MIN_LOG_LEVEL"] == "1"  # INFO only: warnings and errors remain
+
+
+def test_gpu_machines_other_systems_and_the_users_own_settings_are_left_alone(tmp_path):
+    driver = tmp_path / "nvidiactl"
+    driver.touch()
+    untouched = {"PATH": "/bin"}
+    assert device.quiet_cuda_probe(untouched, [str(driver)], "linux") == {}
+    assert device.quiet_cuda_probe(untouched, [], "darwin") == {}  # Metal is a "GPU" there
+    assert untouched == {"PATH": "/bin"}
+    chosen = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    assert device.quiet_cuda_probe(chosen, [], "linux") == {
+        "TF_ENABLED_DEVICE_TYPES": "CPU,XLA_CPU"
+    }
+    assert chosen["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def _python(*args: str, env_drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_cli_stderr_has_no_cuda_error_while_real_warnings_and_errors_still_show():
+    tf_variables = tuple(device.CPU_ONLY_ENVIRONMENT)  # as a fresh shell has them: unset
+    info = _python("-m", "dlcore", "info", env_drop=tf_variables)
+    assert info.returncode == 0, info.stderr[-3000:]
+    assert "cuInit" not in info.stderr
+    assert "Device factory" not in info.stderr  # nor the INFO lines that replace it
+
+    bad = _python("-m", "dlcore", "train", "regression", "--epochs", "0", env_drop=tf_variables)
+    assert bad.returncode == 2 and "error: epochs must be between" in bad.stderr
+
+    # A genuine TensorFlow C++ warning (a cached dataset read only in part) still reaches
+    # stderr: the quieting hides INFO lines, never warnings or errors.
+    code = "import dlcore, tensorflow as tf; list(tf.data.Dataset.range(9).cache().take(2))"
+    warned = _python("-c", code, env_drop=tf_variables)
+    assert warned.returncode == 0, warned.stderr[-3000:]
+    assert CACHED_DATASET_WARNING in warned.stderr and "cuInit" not in warned.stderr
