@@ -61,7 +61,7 @@ def test_explore_tab_shows_the_first_training_image_and_the_data_statistics():
     (x_train, y_train), _ = datasets.load_mnist()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Mean brightness"] == f"{x_train.mean():.1f} / 255"
-    assert f"{(x_train == 0).mean():.1%}" == metrics["Black background pixels"]
+    assert metrics["Black background pixels"] == f"{100 * (x_train == 0).mean():.1f} %"
     text = " ".join(md.value for md in at.markdown)
     assert "Normalization" in text
     at.number_input(key="mnist_explore_index").set_value(7).run()
@@ -128,12 +128,12 @@ def test_evaluate_tab_scores_the_test_set_and_a_matrix_cell_shows_its_images(tra
     (_, _), (_, y_test) = datasets.load_mnist()
     predicted = _model_predictions(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Mistakes"] == f"{int((predicted != y_test).sum())} of 10,000"
+    assert metrics["Mistakes"] == f"{int((predicted != y_test).sum()):,} of 10,000"
     at.selectbox(key="mnist_cell_true").set_value(3)
     at.selectbox(key="mnist_cell_pred").set_value(5).run()
     assert not at.exception
     in_cell = int(((y_test == 3) & (predicted == 5)).sum())
-    assert any(c.value.startswith(f"{in_cell} test images are 3s read as 5") for c in at.caption)
+    assert any(c.value.startswith(f"{in_cell:,} test images are 3s read as 5") for c in at.caption)
     # The tutorial's 5x5 grid: the first 25 test images, each wrong answer marked
     grid = [c for image in at.image for c in image.captions if c.startswith("Predicted:")]
     assert len(grid) == 25

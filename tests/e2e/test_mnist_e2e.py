@@ -63,6 +63,71 @@ def _train_tiny_and_watch(page) -> list[float]:
     return seen
 
 
+def _inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    """Whether bounding box `inner` lies within `outer` (to `slack` pixels)."""
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack
+    )
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def _assert_code_blocks_show_everything(page, blocks) -> None:
+    """Every line of each code block is visible: nothing hidden past its right edge, and
+    each block inside the page's main column."""
+    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    assert blocks.count() >= 2
+    for i in range(blocks.count()):
+        block = blocks.nth(i)
+        block.scroll_into_view_if_needed()
+        pre = block.locator("pre").first
+        hidden = pre.evaluate("el => el.scrollWidth - el.clientWidth")
+        assert hidden <= 1, f"code block {i} hides {hidden} px on the right"
+        assert _inside(pre.bounding_box(), main), f"code block {i} leaves the main column"
+
+
+def _assert_legends_clear_of_axis_titles(page) -> None:
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    assert charts.count() >= 2
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        legend = chart.locator("g.legend").first.bounding_box()
+        title = chart.locator("text.xtitle").first.bounding_box()
+        assert not _overlap(legend, title), f"chart {i}: the legend covers the axis title"
+        assert _inside(legend, chart.bounding_box()), f"chart {i}: the legend is cut off"
+
+
+def test_train_tab_shows_all_of_the_code_the_summary_and_the_tutorials_recipe(
+    app_url, browser_page
+):
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    _goto_mnist(page, app_url, "?mnist_tab=Train")
+    page.get_by_text("Param #").first.wait_for(timeout=120_000)  # the summary's last column
+    _assert_code_blocks_show_everything(page, page.locator('[data-testid="stCode"]'))
+    page.get_by_text("model.summary()").first.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/shots/mnist_train/e2e_code_summary.png")
+    page.get_by_text("The tutorial's recipe, side by side").click()
+    page.get_by_text("as printed").first.wait_for(timeout=30_000)
+    wait_idle(page)
+    expander = page.locator('[data-testid="stExpander"]').filter(has_text="as printed")
+    _assert_code_blocks_show_everything(page, expander.locator('[data-testid="stCode"]'))
+    expander.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/shots/mnist_train/e2e_side_by_side.png", full_page=True)
+    assert_no_app_error(page)
+    assert not page.errors
+
+
 def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
     page = browser_page
     _goto_mnist(page, app_url)
@@ -72,6 +137,7 @@ def test_train_tiny_model_then_read_an_uploaded_photo(app_url, browser_page):
     assert seen and seen[-1] == 100, f"progress never reached 100 %: {seen}"
     page.get_by_text("Test accuracy").first.wait_for(timeout=60_000)
     wait_idle(page)
+    _assert_legends_clear_of_axis_titles(page)
     page.screenshot(path="/tmp/e2e_mnist_trained.png", full_page=True)
     assert_no_app_error(page)
 

@@ -10,7 +10,9 @@ import streamlit as st
 from dlcore import metrics
 from dlcore import mnist_views as views
 from dlcore.arithmetic import ceil_div
+from dlcore.readable import grouped, number
 from ui.mnist import shared
+from ui.plain_figure import READABLE_AXIS
 
 CHART = "mnist_confusion"
 CELL_TRUE, CELL_PRED = "mnist_cell_true", "mnist_cell_pred"
@@ -69,8 +71,8 @@ def _confusion_figure(cm: np.ndarray, selected: tuple[int, int]) -> go.Figure:
         y1=t + 0.5,
         line={"color": "#e4572e", "width": 3},
     )
-    fig.update_xaxes(title="predicted digit", range=[-0.5, 9.5], dtick=1, side="top")
-    fig.update_yaxes(title="true digit", range=[9.5, -0.5], dtick=1)
+    fig.update_xaxes(READABLE_AXIS, title="predicted digit", range=[-0.5, 9.5], dtick=1, side="top")
+    fig.update_yaxes(READABLE_AXIS, title="true digit", range=[9.5, -0.5], dtick=1)
     fig.update_layout(
         height=520,
         margin={"t": 40, "b": 10, "l": 10, "r": 10},
@@ -103,8 +105,8 @@ def _confusion(ev: views.Evaluation) -> None:
         pred = b.selectbox("Predicted digit", DIGITS, key=CELL_PRED)
         indices = ev.cell(true, pred)
         st.caption(
-            f"{len(indices)} test images are {true}s read as {pred}"
-            + (f" (showing {CELL_LIMIT})" if len(indices) > CELL_LIMIT else "")
+            f"{grouped(len(indices))} test images are {true}s read as {pred}"
+            + (f" (showing {grouped(CELL_LIMIT)})" if len(indices) > CELL_LIMIT else "")
         )
         if len(indices):
             (_, _), (x_test, _) = shared.mnist_arrays()
@@ -143,7 +145,7 @@ def _per_class(ev: views.Evaluation) -> None:
             n: st.column_config.NumberColumn(format="%.4f") for n in ("precision", "recall", "F1")
         },
     )
-    pairs = [f"**{t} → {p}**: {n}×" for t, p, n in ev.confused_pairs[:5]]
+    pairs = [f"**{t} → {p}**: {grouped(n)}×" for t, p, n in ev.confused_pairs[:5]]
     if pairs:
         st.markdown("Most confused (true → predicted): " + " · ".join(pairs))
 
@@ -151,7 +153,7 @@ def _per_class(ev: views.Evaluation) -> None:
 def _gallery(ev: views.Evaluation) -> None:
     (_, _), (x_test, y_test) = shared.mnist_arrays()
     st.markdown(
-        f"**Misclassified test digits** ({len(ev.wrong)} of {len(y_test):,}), most "
+        f"**Misclassified test digits** ({grouped(len(ev.wrong))} of {grouped(len(y_test))}), most "
         "confident mistakes first, with the network's top 3 guesses:"
     )
     shown = ev.wrong[:GALLERY]
@@ -161,7 +163,8 @@ def _gallery(ev: views.Evaluation) -> None:
             top = ev.top3(index)
             column.image(
                 views.display_image(x_test[index], 84),
-                caption=f"true {y_test[index]} · " + ", ".join(f"{d}: {p:.0%}" for d, p in top),
+                caption=f"true {y_test[index]} · "
+                + ", ".join(f"{d}: {shared.percent(p, 2)}" for d, p in top),
             )
 
 
@@ -192,11 +195,11 @@ def render(trained: shared.Trained | None) -> None:
     c = st.columns(3)
     c[0].metric(
         "Test accuracy",
-        f"{m['test_accuracy']:.2%}",
+        shared.percent(m["test_accuracy"], 4),
         help="Share of the 10,000 test images read correctly; never seen in training.",
     )
-    c[1].metric("Test loss", f"{m['test_loss']:.4f}", help="Mean cross-entropy on the test set.")
-    c[2].metric("Mistakes", f"{len(ev.wrong)} of {len(ev.predicted):,}")
+    c[1].metric("Test loss", number(m["test_loss"]), help="Mean cross-entropy on the test set.")
+    c[2].metric("Mistakes", f"{grouped(len(ev.wrong))} of {grouped(len(ev.predicted))}")
     _confusion(ev)
     _per_class(ev)
     _gallery(ev)

@@ -51,8 +51,8 @@ def _change_lines() -> dict[str, str]:
         ),
         "schedule": (
             f"**Learning-rate schedule.** Cosine decay from {number(ours.learning_rate)} to 0 "
-            "takes big steps early and fine steps at the end, which reaches 99 % in "
-            f"{ours.epochs} epochs instead of {tutorial.epochs}. The playground also holds "
+            "takes big steps early and fine steps at the end, so that the playground trains "
+            f"{ours.epochs} epochs instead of {tutorial.epochs}. It also holds "
             f"{grouped(ours.validation_size)} images out to watch for overfitting, so it "
             f"trains on {grouped(ours.train_size)}."
         ),
@@ -67,8 +67,9 @@ def _change_lines() -> dict[str, str]:
 def _share_line(change: str, comparison: recipes.Comparison) -> str:
     if change == "pipeline":
         return (
-            "Not in the times above: every run on this page uses the playground's pipeline "
-            "(`python bench/train_mnist.py --shares` measures it against the tutorial's script)."
+            "It is not part of the times measured on this page, where every run uses the "
+            "playground's pipeline; `python bench/train_mnist.py --shares` measures it against "
+            "the tutorial's script."
         )
     share = comparison.shares.get(change)
     if share is None:

@@ -27,7 +27,7 @@ from ui.plain_figure import READABLE_AXIS
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
 SCHEDULE_NAMES = {"cosine": "cosine decay to 0", "constant": "constant"}
-PRECISION_NAMES = {"auto": "the processor's best", "float32": "float32 (the tutorial's)"}
+PRECISION_NAMES = {"auto": "auto: mixed where faster", "float32": "float32 (the tutorial's)"}
 PRECISION_HELP = (
     "Mixed precision computes the convolutions in 16-bit numbers where the processor does so "
     "natively (bfloat16 on recent CPUs, float16 on GPUs; the sidebar shows the choice) and "
@@ -167,7 +167,8 @@ def _curve_figure(title: str, metric: str, curves: views.Curves, epochs: int) ->
     fig.update_layout(
         title=title,
         # The whole run from the first batch: the x axis does not grow as batches arrive.
-        xaxis={**READABLE_AXIS, "title": {"text": "epoch"}, "range": [0, epochs]},
+        # (3 % more on the right so the last epoch's markers are not cut in half).
+        xaxis={**READABLE_AXIS, "title": {"text": "epoch"}, "range": [0, 1.03 * epochs]},
         yaxis=READABLE_AXIS,
         height=360,
         # Below the axis title, with room for two rows of entries: no overlap.
