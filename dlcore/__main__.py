@@ -1,4 +1,4 @@
-"""Command line: ``python -m dlcore info | train mnist|regression | cache list|clear``.
+"""Command line: ``python -m dlcore info | train mnist|regression | cache list|clear | worker``.
 
 Training goes through ``dlcore.jobs`` exactly as the pages do, so the command line uses
 and fills the same result cache. Progress is drawn on stderr; the summary (or, with
@@ -22,6 +22,7 @@ import dlcore
 from dlcore import cache, jobs, readable, settings
 from dlcore.configs import MNIST_QUICK, MnistConfig, RegressionConfig
 from dlcore.errors import DlcoreError
+from dlcore.job_common import broker_url, public_url
 from dlcore.states import JobState
 
 POLL_SECONDS = 0.25
@@ -41,6 +42,7 @@ examples:
   python -m dlcore train regression --epochs 50 --json
   python -m dlcore cache list            stored models: settings, data, scores
   python -m dlcore cache clear           delete every stored model
+  python -m dlcore worker --gpu 0        train the app's jobs (needs a broker)
 """
 
 
@@ -165,6 +167,8 @@ def _report(kind: str, handle: jobs.JobHandle, snapshot: jobs.JobSnapshot) -> di
     }
     for name in DEMOS[kind][1]:
         report[name] = report["metrics"].get(name)
+    if broker_url():  # trained by a Celery worker (None: a cache hit)
+        report |= {"backend": "celery", "worker": None if snapshot.cached else snapshot.worker}
     return report
 
 
@@ -245,6 +249,7 @@ def run_info(args: argparse.Namespace) -> int:
         "cache_entries": cache.count_entries(),
         "cache_bytes": cache.total_bytes(),
         "cache_max_bytes": settings.cache_max_bytes(),
+        **_backend_facts(),
     }
     if args.json:
         print(json.dumps(facts))
@@ -257,7 +262,33 @@ def run_info(args: argparse.Namespace) -> int:
         f"Cache: {facts['cache_location']} · {facts['cache_entries']} model(s), "
         f"{_megabytes(facts['cache_bytes'])} of {_megabytes(facts['cache_max_bytes'])}"
     )
+    if facts["backend"] == "celery":
+        workers = ", ".join(facts["workers"]) or "none answers"
+        print(f"Training: Celery workers over {facts['broker']} · workers: {workers}")
+    else:
+        print("Training: in this process (embedded backend; DLCORE_BROKER_URL is not set)")
     return 0
+
+
+def _backend_facts() -> dict[str, Any]:
+    """Which job backend trains, its broker (without credentials) and the workers that
+    answer a ping; a broker that does not answer has no workers."""
+    if not broker_url():
+        return {"backend": "embedded", "broker": None, "workers": []}
+    from dlcore import celery_jobs
+
+    try:
+        workers = celery_jobs.workers(timeout=1.0)
+    except Exception:  # the broker does not answer (Celery raises OSError or kombu's own)
+        workers = []
+    return {"backend": "celery", "broker": public_url(broker_url()), "workers": workers}
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """``worker``: a Celery worker that trains the jobs the app replicas submit."""
+    from dlcore import worker  # Celery and the Redis client load only here
+
+    return worker.run(name=args.name, gpu=args.gpu, loglevel=args.loglevel)
 
 
 def _megabytes(size: int) -> str:
@@ -362,7 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     store.add_argument("--json", action="store_true", help="list as JSON")
     store.set_defaults(handler=run_cache)
+    _add_worker_parser(commands)
     return parser
+
+
+def _add_worker_parser(commands) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="train the jobs of the app's replicas (needs DLCORE_BROKER_URL=redis://...)",
+        description="Start a Celery worker that trains the jobs the app's replicas submit; "
+        "one training at a time, one worker per GPU.",
+    )
+    worker.add_argument("--name", help="worker name (default: dlcore-PID@HOST)")
+    worker.add_argument("--gpu", type=int, help="train on this GPU only (one worker per GPU)")
+    worker.add_argument("--loglevel", default="INFO", help="log level (default INFO)")
+    worker.set_defaults(handler=run_worker)
 
 
 def _add_train_parser(commands) -> None:

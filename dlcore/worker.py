@@ -15,13 +15,12 @@ and reading the stop flag after each batch, and stores the result in the shared 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
+import sys
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from celery.signals import worker_process_init
@@ -224,38 +223,25 @@ def register(app) -> None:
     worker_process_init.connect(_initialise_tensorflow, weak=False)
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The arguments of ``python -m dlcore worker``."""
-    parser = parser or argparse.ArgumentParser(prog="python -m dlcore worker")
-    parser.add_argument(
-        "--name", default=f"dlcore-{os.getpid()}@{socket.gethostname()}", help="worker name"
-    )
-    parser.add_argument("--gpu", type=int, help="train on this GPU only (one worker per GPU)")
-    parser.add_argument("--loglevel", default="INFO", help="Celery log level")
-    return parser
+def run(name: str | None = None, gpu: int | None = None, loglevel: str = "INFO") -> int:
+    """Start the worker (blocks until it is stopped); 2 when no broker is configured.
 
-
-def run(args: argparse.Namespace) -> int:
-    """Start the worker (blocks until it is stopped); 2 when no broker is configured."""
+    Args:
+        name: The worker's name (default dlcore-PID@HOST): snapshots and ``train --json``
+            show it.
+        gpu: Train on this GPU only (CUDA_VISIBLE_DEVICES); run one worker per GPU.
+        loglevel: Celery's log level.
+    """
     if not broker_url():
-        print("error: set DLCORE_BROKER_URL=redis://host:port/db to start a worker")
+        print("error: set DLCORE_BROKER_URL=redis://host:port/db first", file=sys.stderr)
         return 2
-    if args.gpu is not None:  # before TensorFlow is imported in the pool process
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)
+    if gpu is not None:  # before TensorFlow is imported in the pool process
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    name = name or f"dlcore-{os.getpid()}@{socket.gethostname()}"
     app = celery_jobs.celery_app()
     register(app)
-    logger.info("dlcore worker %s on %s", args.name, public_url(broker_url()))
-    argv = ["worker", f"--hostname={args.name}", "--pool=prefork", "--concurrency=1"]
-    argv += [f"--loglevel={args.loglevel}", "--without-gossip", "--without-mingle"]
-    argv += [f"--queues={celery_jobs.QUEUE}"]
-    app.worker_main(argv)
+    logger.info("dlcore worker %s on %s", name, public_url(broker_url()))
+    argv = ["worker", f"--hostname={name}", "--pool=prefork", "--concurrency=1"]
+    argv += [f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    app.worker_main([*argv, f"--queues={celery_jobs.QUEUE}"])
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dlcore.worker``: the same as ``python -m dlcore worker``."""
-    return run(build_parser().parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
