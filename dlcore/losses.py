@@ -27,11 +27,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dlcore import readable
 from dlcore.errors import InvalidDataset
 from dlcore.registry import Hyperparameter, Interval, Parametrized, Registry
 
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking a logarithm.
 EPSILON = keras.config.epsilon()
+# A typed probability row "adds up to 1" within this (0.7 + 0.2 + 0.1 is not exactly 1).
+ROW_SUM_TOLERANCE = 1e-9
 
 # Six ordinary targets for the outlier demo; the page adds a seventh whose value the learner sets.
 OUTLIER_DATA = (1.8, 2.2, 2.5, 2.9, 3.1, 3.6)
@@ -223,12 +226,17 @@ _ENTRIES = [
         "sparse_categorical_crossentropy",
         "Sparse categorical cross-entropy",
         keras.losses.SparseCategoricalCrossentropy,
-        r"L = -\frac{1}{N}\sum_{k=1}^{N}\log(\hat{y}_{k,\,c_k})",
+        r"L = -\frac{1}{N}\sum_{k=1}^{N}\log\left(\frac{\hat{y}_{k,\,c_k}}"
+        r"{\sum_{j}\hat{y}_{k,\,j}}\right)",
         "classification",
         "sparse",
         "each sample k: its true class c_k as an integer · ŷ_k its predicted probabilities",
-        "The same number as categorical cross-entropy with one-hot labels: only the true "
-        "class's probability counts. Keras clips it to [10⁻⁷, 1 − 10⁻⁷] too.",
+        "Keras clips every probability to [10⁻⁷, 1 − 10⁻⁷], then divides the true class's "
+        "by its row's sum (the division above), so a row that does not add up to 1 is "
+        "rescaled first. On rows that add up to 1, as a softmax's output does, the division "
+        "changes nothing and the loss is the same number as categorical cross-entropy on "
+        "one-hot labels (to within the 10⁻⁷ of clipping): only the true class's "
+        "probability counts.",
     ),
     Loss(
         "hinge",
@@ -545,20 +553,25 @@ def _clip(p: float) -> float:
     return min(max(p, EPSILON), 1.0 - EPSILON)
 
 
+def _n(value: float) -> str:
+    """A number inside a written-out term: what the learner typed, to 6 digits."""
+    return readable.number(value, 6)
+
+
 def _term_mse(t, p, _):
-    return f"({t:g} − {p:g})²", (t - p) ** 2
+    return f"({_n(t)} − {_n(p)})²", (t - p) ** 2
 
 
 def _term_mae(t, p, _):
-    return f"|{t:g} − {p:g}|", abs(t - p)
+    return f"|{_n(t)} − {_n(p)}|", abs(t - p)
 
 
 def _term_huber(t, p, params):
     delta, error = params["delta"], abs(t - p)
     if error <= delta:
-        return f"½·({t:g} − {p:g})²  (|error| ≤ δ)", 0.5 * error**2
+        return f"½·({_n(t)} − {_n(p)})²  (|error| ≤ δ)", 0.5 * error**2
     return (
-        f"{delta:g}·|{t:g} − {p:g}| − ½·{delta:g}²  (|error| > δ)",
+        f"{_n(delta)}·|{_n(t)} − {_n(p)}| − ½·{_n(delta)}²  (|error| > δ)",
         delta * error - 0.5 * delta**2,
     )
 
@@ -566,44 +579,59 @@ def _term_huber(t, p, params):
 def _term_log_cosh(t, p, _):
     x = abs(p - t)
     # log(cosh x) = |x| + log(1 + e^(-2|x|)) - log 2, which never overflows.
-    return f"log(cosh({p:g} − {t:g}))", x + math.log1p(math.exp(-2 * x)) - math.log(2)
+    return f"log(cosh({_n(p)} − {_n(t)}))", x + math.log1p(math.exp(-2 * x)) - math.log(2)
 
 
 def _term_hinge(t, p, _):
-    return f"max(0, 1 − ({t:g})·({p:g}))", max(0.0, 1.0 - t * p)
+    return f"max(0, 1 − ({_n(t)})·({_n(p)}))", max(0.0, 1.0 - t * p)
 
 
 def _term_bce(t, p, _):
     q = _clip(p)
-    clipped = "" if q == p else f"  (ŷ clipped to {q:.7g})"
+    clipped = "" if q == p else f"  (ŷ clipped to {readable.number(q, 7)})"
     return (
-        f"−[{t:g}·log({q:g}) + {1 - t:g}·log(1 − {q:g})]{clipped}",
+        f"−[{_n(t)}·log({_n(q)}) + {_n(1 - t)}·log(1 − {_n(q)})]{clipped}",
         -(t * math.log(q) + (1 - t) * math.log(1 - q)),
     )
 
 
 def _term_bce_logits(t, z, _):
     return (
-        f"max({z:g}, 0) − ({z:g})·{t:g} + log(1 + e^(−|{z:g}|))",
+        f"max({_n(z)}, 0) − ({_n(z)})·{_n(t)} + log(1 + e^(−|{_n(z)}|))",
         max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z))),
     )
 
 
+def _categorical_used(probabilities: Sequence[float]) -> list[float]:
+    """The row categorical cross-entropy uses: divided by its sum, then clipped."""
+    total = math.fsum(probabilities)
+    return [_clip(p / total) for p in probabilities]
+
+
+def _sparse_used(probabilities: Sequence[float]) -> list[float]:
+    """The row sparse cross-entropy uses: clipped, then divided by its sum."""
+    clipped = [_clip(p) for p in probabilities]
+    total = math.fsum(clipped)
+    return [q / total for q in clipped]
+
+
 def _term_cce(labels, probabilities, _):
-    # Keras divides the row by its sum, then clips, then takes -sum(y log p).
-    total = float(sum(probabilities))
-    clipped = [_clip(p / total) for p in probabilities]
-    parts = [f"{y:g}·log({q:.4g})" for y, q in zip(labels, clipped, strict=True) if y != 0]
-    value = -sum(y * math.log(q) for y, q in zip(labels, clipped, strict=True))
+    used = _categorical_used(probabilities)
+    parts = [
+        f"{_n(y)}·log({readable.number(q, 4)})" for y, q in zip(labels, used, strict=True) if y != 0
+    ]
+    value = -sum(y * math.log(q) for y, q in zip(labels, used, strict=True))
     return f"−({' + '.join(parts) or '0'})", value
 
 
 def _term_sparse(label, probabilities, _):
-    # Keras clips each p, then takes -log of the true class's share of the row.
+    # Keras clips each p, then takes -log of the true class's share of the clipped row.
     clipped = [_clip(p) for p in probabilities]
-    total, chosen = sum(clipped), clipped[int(label)]
-    text = f"−log({chosen:.4g})" + ("" if abs(total - 1) < 1e-12 else f" + log({total:.4g})")
-    return text, -math.log(chosen) + math.log(total)
+    total, chosen = math.fsum(clipped), clipped[int(label)]
+    share = readable.number(chosen, 4)
+    if not _adds_up_to_one(total):
+        share = f"{share} ÷ {readable.number(total, 8)}"
+    return f"−log({share})", -math.log(chosen / total)
 
 
 _TERMS = {
@@ -616,6 +644,11 @@ _TERMS = {
     "binary_crossentropy_logits": _term_bce_logits,
     "categorical_crossentropy": _term_cce,
     "sparse_categorical_crossentropy": _term_sparse,
+}
+# The probability row each row-wise loss actually takes the logarithm of.
+_USED_ROWS = {
+    "categorical_crossentropy": _categorical_used,
+    "sparse_categorical_crossentropy": _sparse_used,
 }
 
 
@@ -662,8 +695,14 @@ def _checked(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.nda
     return y_true, y_pred
 
 
-def _show(value) -> str:
-    return ", ".join(f"{v:g}" for v in value) if np.ndim(value) else f"{value:g}"
+def _adds_up_to_one(total: float) -> bool:
+    return abs(total - 1.0) <= ROW_SUM_TOLERANCE
+
+
+def _show(value, digits: int = 6) -> str:
+    if np.ndim(value):
+        return ", ".join(readable.number(v, digits) for v in value)
+    return readable.number(value, digits)
 
 
 @dataclass(frozen=True)
@@ -676,6 +715,8 @@ class WorkedRow:
         y_pred: Its prediction (or probability row) as shown.
         term: The arithmetic of its loss term, written out.
         value: That term's value.
+        used: For the cross-entropies over rows, the probability row Keras takes the
+            logarithm of (clipped, and divided by the row's sum); "" for the other losses.
     """
 
     sample: int
@@ -683,6 +724,7 @@ class WorkedRow:
     y_pred: str
     term: str
     value: float
+    used: str = ""
 
 
 @dataclass(frozen=True)
@@ -695,7 +737,9 @@ class WorkedExample:
         n: The number of samples.
         mean: sum / n, the loss by hand.
         keras: The loss as keras.losses reports it (Loss.value).
-        note: What Keras changed in the inputs (hinge's 0/1 labels), or "".
+        note: What Keras changed in the inputs (hinge's 0/1 labels, probability rows that
+            do not add up to 1), or "".
+        rescaled: The numbers (from 1) of the probability rows that do not add up to 1.
     """
 
     rows: list[WorkedRow]
@@ -704,6 +748,7 @@ class WorkedExample:
     mean: float
     keras: float
     note: str
+    rescaled: tuple[int, ...] = ()
 
 
 def worked_example(
@@ -732,12 +777,13 @@ def worked_example(
     labels, note = y_true, ""
     if name == "hinge" and np.all(np.isin(y_true, (0.0, 1.0))):
         labels, note = 2.0 * y_true - 1.0, "Every label was 0 or 1, so Keras used −1 and +1."
-    rows = []
-    for index, (label, prediction) in enumerate(zip(labels, y_pred, strict=True), start=1):
-        term, value = _TERMS[name](
-            np.asarray(label).tolist(), np.asarray(prediction).tolist(), loss.params
-        )
-        rows.append(WorkedRow(index, _show(label), _show(prediction), term, value))
+    rows = [
+        _worked_row(name, index, label, prediction, loss.params)
+        for index, (label, prediction) in enumerate(zip(labels, y_pred, strict=True), start=1)
+    ]
+    rescaled = _rescaled_rows(name, y_pred)
+    if rescaled:
+        note = _rescaled_note(rescaled)
     total = math.fsum(row.value for row in rows)
     return WorkedExample(
         rows=rows,
@@ -746,4 +792,152 @@ def worked_example(
         mean=total / len(rows),
         keras=loss.value(y_true, y_pred),
         note=note,
+        rescaled=rescaled,
+    )
+
+
+def _worked_row(name: str, index: int, label, prediction, params) -> WorkedRow:
+    """One sample of the worked example, its term written out with the learner's numbers."""
+    label, prediction = np.asarray(label).tolist(), np.asarray(prediction).tolist()
+    term, value = _TERMS[name](label, prediction, params)
+    used = _USED_ROWS.get(name)
+    shown_used = _show(used(prediction), 4) if used else ""
+    return WorkedRow(index, _show(label), _show(prediction), term, value, shown_used)
+
+
+def _rescaled_note(rescaled: tuple[int, ...]) -> str:
+    if len(rescaled) == 1:
+        return (
+            f"Row {readable.grouped(rescaled[0])} of ŷ does not add up to 1, so Keras divided "
+            "each of its probabilities by the row's sum first (column 'ŷ as Keras uses it'); "
+            "a softmax's output always adds up to 1, so in training this changes nothing."
+        )
+    numbers = ", ".join(readable.grouped(index) for index in rescaled)
+    return (
+        f"Rows {numbers} of ŷ do not add up to 1, so Keras divided each probability by its "
+        "row's sum first (column 'ŷ as Keras uses it'); a softmax's output always adds up "
+        "to 1, so in training this changes nothing."
+    )
+
+
+def _rescaled_rows(name: str, y_pred: np.ndarray) -> tuple[int, ...]:
+    """Numbers (from 1) of the probability rows a row-wise loss divides by a sum other than 1."""
+    if name not in _USED_ROWS:
+        return ()
+    totals = [math.fsum(row) for row in np.asarray(y_pred).tolist()]
+    return tuple(i for i, total in enumerate(totals, start=1) if not _adds_up_to_one(total))
+
+
+# The walkthrough of one-hot and integer labels starts from these (class numbers, rows).
+LABELS_EXAMPLE = ("2, 0, 1", "0.1 0.2 0.7; 0.6 0.3 0.1; 0.2 0.5 0.3")
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One sample of the one-hot vs class-number walkthrough (`compare_label_encodings`).
+
+    Attributes:
+        sample: Its number, from 1.
+        label: Its true class as a number (what sparse cross-entropy takes).
+        one_hot: The same class as a one-hot row (what categorical cross-entropy takes).
+        y_pred: Its predicted probabilities as shown.
+        categorical_term: −Σ y·log ŷ written out over every class, zeros included.
+        sparse_term: −log of the true class's probability.
+        categorical: This sample's categorical cross-entropy (keras.losses).
+        sparse: This sample's sparse categorical cross-entropy (keras.losses).
+    """
+
+    sample: int
+    label: int
+    one_hot: str
+    y_pred: str
+    categorical_term: str
+    sparse_term: str
+    categorical: float
+    sparse: float
+
+
+@dataclass(frozen=True)
+class LabelComparison:
+    """The two encodings of the same labels and the loss each gives (keras.losses).
+
+    Attributes:
+        rows: One LabelRow per sample.
+        classes: The number of classes (the length of each probability row).
+        categorical: Categorical cross-entropy on the one-hot rows (the batch mean).
+        sparse: Sparse categorical cross-entropy on the class numbers (the batch mean).
+    """
+
+    rows: list[LabelRow]
+    classes: int
+    categorical: float
+    sparse: float
+
+
+def compare_label_encodings(classes_text: str, y_pred_text: str) -> LabelComparison:
+    """The same labels as class numbers and as one-hot rows, and both cross-entropies.
+
+    A one-hot row is 0 everywhere but at the true class, so categorical cross-entropy's
+    −Σ y·log ŷ keeps one term, −log ŷ_c: the number sparse cross-entropy takes directly.
+
+    Args:
+        classes_text: True classes as typed, e.g. "2, 0, 1" (one per row of y_pred_text).
+        y_pred_text: Predicted probability rows as typed, each adding up to 1.
+
+    Returns:
+        A LabelComparison whose two losses come from keras.losses.
+
+    Raises:
+        InvalidDataset: a value is not a number, a class is out of range, or a row does
+            not add up to 1 (a softmax's output always does).
+
+    Example:
+        >>> both = compare_label_encodings("1", "0.2 0.8")
+        >>> both.rows[0].one_hot, round(both.categorical, 6) == round(both.sparse, 6)
+        ('0, 1', True)
+    """
+    sparse, categorical = get("sparse_categorical_crossentropy"), get("categorical_crossentropy")
+    classes, y_pred = _checked(
+        sparse, parse_numbers(classes_text, "Classes"), parse_numbers(y_pred_text, "Predictions")
+    )
+    _check_rows_add_up(y_pred)
+    one_hot = np.eye(y_pred.shape[1])[classes.astype(int)]
+    per_categorical = categorical.per_sample(one_hot, y_pred)
+    per_sparse = sparse.per_sample(classes, y_pred)
+    rows = [
+        _label_row(i + 1, int(classes[i]), one_hot[i], y_pred[i], per_categorical[i], per_sparse[i])
+        for i in range(len(classes))
+    ]
+    return LabelComparison(
+        rows=rows,
+        classes=int(y_pred.shape[1]),
+        categorical=categorical.value(one_hot, y_pred),
+        sparse=sparse.value(classes, y_pred),
+    )
+
+
+def _check_rows_add_up(y_pred: np.ndarray) -> None:
+    for index, row in enumerate(y_pred.tolist(), start=1):
+        total = math.fsum(row)
+        if not _adds_up_to_one(total):
+            raise InvalidDataset(
+                f"Row {readable.grouped(index)} adds up to {readable.number(total, 6)}, not 1: "
+                "a model's softmax output always adds up to 1, so make each row do so (the "
+                "Worked example tab shows what Keras does with other rows)."
+            )
+
+
+def _label_row(index, label, one_hot, y_pred, categorical, sparse) -> LabelRow:
+    terms = " + ".join(
+        f"{_n(y)}·log({readable.number(p, 4)})" for y, p in zip(one_hot, y_pred, strict=True)
+    )
+    return LabelRow(
+        sample=index,
+        label=label,
+        one_hot=_show(one_hot),
+        y_pred=_show(y_pred),
+        categorical_term=f"−({terms})",
+        sparse_term=f"−log({readable.number(y_pred[label], 4)})",
+        categorical=float(categorical),
+        sparse=float(sparse),
     )

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from dlcore import losses
+from dlcore import losses, readable
 from dlcore.errors import InvalidDataset
 from tests.support.latex import latex_sides
 
@@ -131,9 +131,38 @@ def test_sparse_cross_entropy_is_categorical_cross_entropy_on_one_hot_labels():
         losses.get("categorical_crossentropy"),
     )
     np.testing.assert_allclose(sparse.per_sample(CLASSES, ROWS), dense.per_sample(ONE_HOT, ROWS))
-    assert (
-        r"\log(\hat{y}_{k,\,c_k})" in sparse.latex and r"\frac{1}{N}\sum_{k=1}^{N}" in sparse.latex
+    assert r"\frac{1}{N}\sum_{k=1}^{N}" in sparse.latex
+    assert r"\frac{\hat{y}_{k,\,c_k}}{\sum_{j}\hat{y}_{k,\,j}}" in sparse.latex  # the division
+    # A row with a 0 is clipped: the two differ by at most the 10⁻⁷ the note admits.
+    zero_row = np.array([[0.5, 0.5, 0.0]])
+    gap = sparse.value([2], zero_row) - dense.value([[0.0, 0.0, 1.0]], zero_row)
+    assert 0 < gap <= 1e-7 and "10⁻⁷ of clipping" in sparse.note
+
+
+def test_sparse_cross_entropy_divides_a_row_that_does_not_add_up_to_one_as_shown():
+    """Keras clips, then divides by the row's sum: the formula, the terms and the note say so."""
+    rows = np.array([[0.6, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.2]])
+    classes = np.array([0, 1, 2])
+    formula = -np.mean(np.log(rows[np.arange(3), classes] / rows.sum(axis=1)))
+    standard = float(keras.losses.SparseCategoricalCrossentropy()(classes, rows))
+    assert formula == pytest.approx(standard, rel=1e-6)
+    assert losses.get("sparse_categorical_crossentropy").value(classes, rows) == pytest.approx(
+        formula, rel=1e-12
     )
+    example = losses.worked_example(
+        "sparse_categorical_crossentropy", "0, 1, 2", "0.6 0.2 0.1; 0.1 0.8 0.1; 0.3 0.3 0.2"
+    )
+    assert example.mean == pytest.approx(formula, rel=1e-12)
+    assert example.rescaled == (1, 3) and "Rows 1, 3 of ŷ do not add up to 1" in example.note
+    assert [row.term for row in example.rows] == [
+        "−log(0.6 ÷ 0.9)",
+        "−log(0.8)",
+        "−log(0.2 ÷ 0.8)",
+    ]
+    assert example.rows[0].used == "0.6667, 0.2222, 0.1111"  # 0.6/0.9, 0.2/0.9, 0.1/0.9
+    assert example.rows[2].used == "0.375, 0.375, 0.25"
+    softmax = losses.worked_example("sparse_categorical_crossentropy", "0", "0.7 0.2 0.1")
+    assert softmax.rescaled == () and softmax.note == "" and softmax.rows[0].term == "−log(0.7)"
 
 
 def test_the_seed_tutorials_formulas_are_shown_exactly():
@@ -188,10 +217,10 @@ def test_worked_example_equals_keras_losses(name):
 
 def test_worked_example_writes_out_each_term():
     example = losses.worked_example("mse", "3, -0.5", "2.5, 0")
-    assert [row.term for row in example.rows] == ["(3 − 2.5)²", "(-0.5 − 0)²"]
+    assert [row.term for row in example.rows] == ["(3 − 2.5)²", "(−0.5 − 0)²"]
     assert example.mean == 0.25
     hinge = losses.worked_example("hinge", "1, 0", "0.5, 0.5")
-    assert "−1" in hinge.note and hinge.rows[1].y == "-1"
+    assert "−1" in hinge.note and hinge.rows[1].y == "−1"
     clipped = losses.worked_example("binary_crossentropy", "1", "0")
     assert "clipped" in clipped.rows[0].term
     assert clipped.mean == pytest.approx(clipped.keras, rel=1e-12)
@@ -282,3 +311,47 @@ def test_views_are_frozen_and_survive_the_pickling_of_the_page_cache():
         "loss",
         *losses.CLASSIFICATION_GRADIENT_LATEX["mse"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("classes_text", "rows_text"),
+    [
+        losses.LABELS_EXAMPLE,
+        ("3, 0, 9, 9", "; ".join(" ".join(["0.1"] * 10) for _ in range(4))),  # ten digits
+        ("1, 1", "0.05 0.9 0.05; 0.999 0.0005 0.0005"),  # confidently wrong
+    ],
+)
+def test_one_hot_and_class_numbers_give_the_same_loss_as_keras_reports(classes_text, rows_text):
+    both = losses.compare_label_encodings(classes_text, rows_text)
+    classes = losses.parse_numbers(classes_text, "c").astype(int).reshape(-1)
+    rows = np.atleast_2d(losses.parse_numbers(rows_text, "p"))
+    one_hot = keras.utils.to_categorical(classes, rows.shape[1])  # as the tutorial encodes
+    categorical = float(keras.losses.CategoricalCrossentropy()(one_hot, rows))
+    sparse = float(keras.losses.SparseCategoricalCrossentropy()(classes, rows))
+    by_hand = -np.mean(np.log(rows[np.arange(len(classes)), classes]))
+    assert both.categorical == pytest.approx(categorical, rel=1e-6)
+    assert both.sparse == pytest.approx(sparse, rel=1e-6)
+    assert both.categorical == pytest.approx(both.sparse, rel=1e-12)
+    assert both.sparse == pytest.approx(by_hand, rel=1e-12)
+    assert both.classes == rows.shape[1]
+    for row, label, hot in zip(both.rows, classes, one_hot, strict=True):
+        assert row.label == label and row.one_hot == ", ".join(str(int(v)) for v in hot)
+        assert row.categorical == pytest.approx(row.sparse, rel=1e-12)
+        assert row.categorical_term.count("log(") == rows.shape[1]  # every class, zeros too
+        assert row.sparse_term == f"−log({readable.number(rows[row.sample - 1, label], 4)})"
+
+
+@pytest.mark.parametrize(
+    ("classes_text", "rows_text", "message"),
+    [
+        ("0, 1", "0.6 0.3; 0.5 0.5", "Row 1 adds up to 0.9, not 1"),
+        ("0, 2", "0.5 0.5; 0.2 0.8", "0 to 1"),
+        ("0", "0.5 0.5; 0.2 0.8", "one class number per predicted row"),
+        ("a", "0.5 0.5", "'a' is not a number"),
+    ],
+)
+def test_bad_label_walkthrough_input_is_a_typed_error_in_plain_words(
+    classes_text, rows_text, message
+):
+    with pytest.raises(InvalidDataset, match=message):
+        losses.compare_label_encodings(classes_text, rows_text)
