@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dlcore import losses
+from dlcore import losses, readable
 from dlcore.errors import DlcoreError
 from ui.runtime import ensure_app_navigation
 
@@ -42,6 +42,11 @@ def classification(true_class: int, probability: float) -> losses.Classification
 @st.cache_data(show_spinner=False, max_entries=256)
 def worked(name: str, y_text: str, p_text: str, delta: float) -> losses.WorkedExample:
     return losses.worked_example(name, y_text, p_text, delta)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def encodings(classes_text: str, p_text: str) -> losses.LabelComparison:
+    return losses.compare_label_encodings(classes_text, p_text)
 
 
 def title(name: str) -> str:
@@ -121,7 +126,11 @@ def regression_view() -> None:
         "loss_regression_chart",
     )
     rows = [
-        {"loss": title(n), "loss at ŷ": v.loss, "slope dL/dŷ": v.gradient}
+        {
+            "loss": title(n),
+            "loss at ŷ": readable.number(v.loss, 4),
+            "slope dL/dŷ": readable.number(v.gradient, 4),
+        }
         for n, v in view.at.items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="loss_regression_table")
@@ -167,10 +176,11 @@ def regression_view() -> None:
         "xaxis": {"title": {"text": "value"}},
     }
     st.plotly_chart({"data": [points, *marks], "layout": layout}, key="loss_outlier_chart")
-    best = ", ".join(f"{title(n)} **{c:.3f}**" for n, c in data.fits.items())
+    best = ", ".join(f"{title(n)} **{readable.number(c, 4)}**" for n, c in data.fits.items())
+    mean, median = readable.number(data.mean, 4), readable.number(data.median, 4)
     st.markdown(
         f"The constant that minimizes each loss over these 7 points: {best}. "
-        f"(mean {data.mean:.3f}, median {data.median:.3f})"
+        f"(mean {mean}, median {median})"
     )
     with st.expander("Going deeper: why the mean and the median"):
         st.markdown(
@@ -203,8 +213,11 @@ def classification_view() -> None:
     )
     columns = st.columns(4)
     for i, name in enumerate(("binary_crossentropy", "mse")):
-        columns[2 * i].metric(f"{title(name)}", f"{view.at[name].loss:.4f}")
-        columns[2 * i + 1].metric("its slope dL/dz", f"{view.at[name].d_logit:+.4f}")
+        slope = view.at[name].d_logit
+        columns[2 * i].metric(f"{title(name)}", readable.number(view.at[name].loss, 4))
+        columns[2 * i + 1].metric(
+            "its slope dL/dz", ("+" if slope > 0 else "") + readable.number(slope, 4)
+        )
     st.markdown(
         "The model outputs a score z and ŷ = σ(z). When it is **confidently wrong**, "
         "cross-entropy's slope stays near ±1, a strong push back; MSE's slope shrinks "
@@ -240,20 +253,109 @@ def worked_view() -> None:
     except DlcoreError as error:
         st.error(str(error))
         return
-    table = pd.DataFrame(example.rows).rename(
-        columns={"y_pred": "ŷ", "term": "this sample's term", "value": "value"}
+    show_worked_result(example)
+
+
+def show_worked_result(example: losses.WorkedExample) -> None:
+    """The terms, their sum and mean, and Keras' number beside them."""
+    table = pd.DataFrame(example.rows)
+    table["value"] = [readable.number(row.value, 4) for row in example.rows]
+    if not example.rescaled:
+        table = table.drop(columns="used")
+    table = table.rename(
+        columns={"y_pred": "ŷ", "term": "this sample's term", "used": "ŷ as Keras uses it"}
     )
     st.dataframe(table, hide_index=True, key="loss_we_table")
     if example.note:
         st.caption(example.note)
-    st.markdown(
-        f"Sum of the terms = {example.sum:.10g}; mean = sum ÷ {example.n} = **{example.mean:.10g}**"
-    )
+    total, mean = readable.number(example.sum, 10), readable.number(example.mean, 10)
+    st.markdown(f"Sum of the terms = {total}; mean = sum ÷ {example.n} = **{mean}**")
     gap = abs(example.mean - example.keras)
+    verdict = "the same number" if gap < 1e-8 else "see the note"
     st.markdown(
-        f"`keras.losses` reports **{example.keras:.10g}** "
-        f"(difference {gap:.1e}: {'the same number' if gap < 1e-8 else 'see the note'})."
+        f"`keras.losses` reports **{readable.number(example.keras, 10)}** "
+        f"(difference {readable.number(gap, 2)}: {verdict})."
     )
+
+
+@st.fragment
+def labels_view() -> None:
+    """One-hot or class numbers (tutorial §4.2.2 vs §5.2): the same labels, the same loss."""
+    st.markdown(
+        "The tutorial's cross-entropy example (§4.2.2) writes each label as a **one-hot** "
+        "row and trains with categorical cross-entropy and Adam (learning rate 0.001); its "
+        "MNIST code (§5.2) keeps each label as a **class number** and uses "
+        "`sparse_categorical_crossentropy`. Type your own labels and predictions: both "
+        "losses give the same number."
+    )
+    default_classes, default_rows = losses.LABELS_EXAMPLE
+    c1, c2 = st.columns([1, 2])
+    classes_text = c1.text_input(
+        "True classes (class numbers)", default_classes, max_chars=100, key="loss_oh_classes"
+    )
+    rows_text = c2.text_input(
+        "Predicted probabilities ŷ (one row per sample, rows separated by ';')",
+        default_rows,
+        max_chars=300,
+        key="loss_oh_rows",
+    )
+    try:
+        both = encodings(classes_text, rows_text)
+    except DlcoreError as error:
+        st.error(str(error))
+        return
+    show_encodings(both)
+
+
+def show_encodings(both: losses.LabelComparison) -> None:
+    table = pd.DataFrame(
+        {
+            "sample": [row.sample for row in both.rows],
+            "class number c": [readable.grouped(row.label) for row in both.rows],
+            "one-hot y": [row.one_hot for row in both.rows],
+            "ŷ": [row.y_pred for row in both.rows],
+            "categorical: −Σ y·log ŷ": [row.categorical_term for row in both.rows],
+            "sparse: −log ŷ_c": [row.sparse_term for row in both.rows],
+            "value": [readable.number(row.sparse, 4) for row in both.rows],
+        }
+    )
+    st.dataframe(table, hide_index=True, key="loss_oh_table")
+    c1, c2 = st.columns(2)
+    c1.metric(
+        "Categorical cross-entropy, one-hot labels",
+        readable.number(both.categorical, 10),
+    )
+    c2.metric(
+        "Sparse categorical cross-entropy, class numbers",
+        readable.number(both.sparse, 10),
+    )
+    st.markdown(
+        "**Why the same number:** a one-hot row is 0 everywhere except at the true class, "
+        "so every term 0·log ŷ vanishes and categorical cross-entropy keeps only −log ŷ_c, "
+        "which is exactly what the sparse loss reads from the class number. The sparse "
+        f"form stores one number per label instead of {readable.grouped(both.classes)} "
+        "and skips the multiplications by 0."
+    )
+    one_hot_code, sparse_code = st.columns(2)
+    one_hot_code.code(ONE_HOT_CODE, language="python")
+    sparse_code.code(SPARSE_CODE, language="python")
+
+
+# The two ways of writing the tutorial's recipe in Keras (MNIST: 10 classes).
+ONE_HOT_CODE = """\
+# §4.2.2: labels one-hot, categorical cross-entropy
+y_train = keras.utils.to_categorical(y_train, 10)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=0.001),
+    loss="categorical_crossentropy",
+)"""
+SPARSE_CODE = """\
+# §5.2: labels stay class numbers 0…9
+# (y_train unchanged)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=0.001),
+    loss="sparse_categorical_crossentropy",
+)"""
 
 
 st.title("🎯 Loss functions")
@@ -263,12 +365,14 @@ st.markdown(
     "differently, and that changes what the model learns. Every number below is computed by "
     "`keras.losses`, the slopes by TensorFlow's automatic differentiation."
 )
-regression_tab, classification_tab, worked_tab = st.tabs(
-    ["Regression", "Classification", "Worked example"]
+regression_tab, classification_tab, labels_tab, worked_tab = st.tabs(
+    ["Regression", "Classification", "One-hot or class number?", "Worked example"]
 )
 with regression_tab:
     regression_view()
 with classification_tab:
     classification_view()
+with labels_tab:
+    labels_view()
 with worked_tab:
     worked_view()
