@@ -130,7 +130,7 @@ _ENTRIES = [
         lambda x: keras.activations.tanh(x),
         r"\text{Tanh}(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}",
         r"\text{Tanh}'(x) = 1 - \tanh^2(x)",
-        "(-1, 1)",
+        "(−1, 1)",
         "Hidden layers of small or recurrent networks: zero-centred, but it saturates too.",
     ),
     Activation(
@@ -148,7 +148,7 @@ _ENTRIES = [
         lambda x, alpha: keras.activations.leaky_relu(x, negative_slope=alpha),
         r"\text{LeakyReLU}(x) = " + _cases("x", r"\alpha x"),
         r"\text{LeakyReLU}'(x) = " + _cases("1", r"\alpha"),
-        "(-∞, ∞) for α > 0",
+        "(−∞, ∞) for α > 0",
         "Like ReLU, but a small slope α for x < 0 keeps 'dead' units learning.",
         hyperparameters=(_alpha(0.2, high=1.0),),
     ),
@@ -158,7 +158,7 @@ _ENTRIES = [
         lambda x, alpha: keras.activations.elu(x, alpha=alpha),
         r"\text{ELU}(x) = " + _cases("x", r"\alpha\,(e^x - 1)"),
         r"\text{ELU}'(x) = " + _cases("1", r"\alpha\,e^x"),
-        "(-α, ∞)",
+        "(−α, ∞)",
         "ReLU variant whose negative outputs push the mean activation towards zero; smooth "
         "at 0 only when α = 1 (otherwise its slope jumps from α to 1 there).",
         hyperparameters=(_alpha(1.0, high=3.0),),
@@ -170,7 +170,7 @@ _ENTRIES = [
         r"\text{SELU}(x) = \lambda " + _cases("x", r"\alpha\,(e^x - 1)"),
         # TensorFlow's SELU gradient takes the x >= 0 branch at exactly x = 0.
         r"\text{SELU}'(x) = \lambda " + _cases("1", r"\alpha\,e^x", r"x \ge 0", r"x < 0"),
-        "(-λα, ∞) ≈ (-1.758, ∞)",
+        "(−λα, ∞) ≈ (−1.758, ∞)",
         "Self-normalizing deep dense nets, with the LeCun-normal initializer.",
         constants={r"\lambda": SELU_SCALE, r"\alpha": SELU_ALPHA},
     ),
@@ -183,7 +183,7 @@ _ENTRIES = [
         r"\text{GELU}'(x) = \Phi(x) + x\,\varphi(x) = "
         r"\frac{1}{2}\left(1 + \operatorname{erf}\left(\frac{x}{\sqrt{2}}\right)\right)"
         r" + \frac{x}{\sqrt{2\pi}}\,e^{-x^2/2}",
-        "≈ (-0.17, ∞)",
+        "≈ (−0.17, ∞)",
         "Transformers (BERT, GPT): a smooth ReLU that weighs x by how likely it is to be large.",
     ),
     Activation(
@@ -192,7 +192,7 @@ _ENTRIES = [
         lambda x: keras.activations.silu(x),
         r"\text{swish}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}",
         r"\text{swish}'(x) = \sigma(x)\,\left(1 + x\,(1 - \sigma(x))\right)",
-        "≈ (-0.28, ∞)",
+        "≈ (−0.28, ∞)",
         "Deep CNNs such as EfficientNet: smooth, non-monotonic, often a little better than ReLU.",
     ),
     Activation(
@@ -210,7 +210,7 @@ _ENTRIES = [
         lambda x: keras.activations.softsign(x),
         r"\text{softsign}(x) = \frac{x}{1 + |x|}",
         r"\text{softsign}'(x) = \frac{1}{(1 + |x|)^2}",
-        "(-1, 1)",
+        "(−1, 1)",
         "A tanh look-alike whose tails flatten polynomially, not exponentially.",
     ),
     Activation(
@@ -231,7 +231,7 @@ _ENTRIES = [
         lambda x: keras.activations.linear(x),
         r"f(x) = x",
         r"f'(x) = 1",
-        "(-∞, ∞)",
+        "(−∞, ∞)",
         "Output layer of a regression (a price): no bend at all.",
     ),
     Activation(

@@ -175,8 +175,7 @@ def show_inside_adam(a: opt.AdamTrace | None) -> None:
         "Coordinate shown in the table", ("x", "y"), key="opt_adam_axis", horizontal=True
     )
     table = adam_table(a, axis)
-    right_aligned = table.style.set_properties(**{"text-align": "right"})
-    st.table(right_aligned, height=320)
+    st.table(table, height=320)
 
 
 def main() -> None:

@@ -82,6 +82,7 @@ def test_registry_has_every_required_activation_with_its_documentation():
         entry = activations.get(name)
         for text in (entry.latex, entry.derivative_latex, entry.range, entry.use, entry.title):
             assert isinstance(text, str) and text.strip(), (name, text)
+        assert "-" not in entry.range, entry.range  # a true minus (−), as dlcore.readable writes
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))

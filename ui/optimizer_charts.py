@@ -9,15 +9,16 @@ from dlcore.arithmetic import ceil_div
 from ui.plain_figure import READABLE_AXIS, PlainFigure, values
 
 # One line style per optimizer, the same on every chart of the page. The colours are Okabe and
-# Ito's palette (distinct for the common kinds of colour blindness), plus grey for a ninth; the
-# five optimizers raced by default get the five hues farthest apart and solid lines, the others
-# a dash as well, so that no two lines rely on colour alone.
+# Ito's palette (distinct for the common kinds of colour blindness), plus grey for a ninth. The
+# five optimizers raced by default are solid, in five colours that stay apart on the blue map
+# and on white (orange and vermillion look alike in thin lines, so only one of them is among
+# the five); the other four are dashed or dotted too, so that no two lines rely on colour alone.
 LINE_STYLES = {
-    "sgd": {"color": "#E69F00", "dash": "solid"},  # orange
+    "sgd": {"color": "#000000", "dash": "solid"},  # black
     "momentum": {"color": "#56B4E9", "dash": "solid"},  # sky blue
     "nesterov": {"color": "#0072B2", "dash": "dash"},  # blue
     "rmsprop": {"color": "#009E73", "dash": "solid"},  # bluish green
-    "adagrad": {"color": "#000000", "dash": "dash"},  # black
+    "adagrad": {"color": "#E69F00", "dash": "dash"},  # orange
     "adadelta": {"color": "#999999", "dash": "dot"},  # grey
     "adam": {"color": "#D55E00", "dash": "solid"},  # vermillion
     "adamw": {"color": "#F0E442", "dash": "dash"},  # yellow
@@ -84,7 +85,7 @@ def race_figure(found, picture: str) -> PlainFigure:
                 "x": values(result.path[:, 0]),
                 "y": values(result.path[:, 1]),
                 "mode": "lines",
-                "opacity": 0.75,
+                "opacity": 0.9,
                 "name": opt.get(name).label,
                 "line": {**LINE_STYLES[name], "width": 2},
             }
@@ -220,4 +221,4 @@ def adam_table(a: opt.AdamTrace, axis: str) -> pd.DataFrame:
         header: [readable.number(value) for value in getattr(a, field)[:, column]]
         for header, field in ADAM_COLUMNS.items()
     }
-    return pd.DataFrame(table, index=pd.Index(a.t, name="t"))
+    return pd.DataFrame(table, index=pd.Index(a.t.astype(int), name="t"))
