@@ -791,7 +791,7 @@ class NeuronFit:
         a: σ(z) for each point: the neuron's predictions.
         loss: L = (1/n) Σ (y − a)².
         z_latex, a_latex: Per point, the numeric LaTeX of z and of a.
-        loss_latex: The numeric LaTeX of L over every point.
+        loss_latex: The numeric LaTeX of L over every point (predictions to 3 digits).
         curve_x, curve_a: The neuron's prediction over the points' range, for a chart.
     """
 
@@ -847,7 +847,8 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
     a = _sigmoid(z)
     loss = float(np.mean((y - a) ** 2))
     text = readable.latex
-    squares = " + ".join(f"({text(t)} - {text(p)})^2" for t, p in zip(y, a, strict=True))
+    # Three digits per prediction keep the six squares on one line of the page.
+    squares = " + ".join(f"({text(t, 3)} - {text(p, 3)})^2" for t, p in zip(y, a, strict=True))
     curve = np.linspace(x.min() - 1, x.max() + 1, 81)
     return NeuronFit(
         w=w,

@@ -88,7 +88,7 @@ with learn_tab:
         f"The network of step 2, whose loss is now E = **{number(trace.loss, 9)}**. Gradient "
         "descent moves every weight against its gradient, by the learning rate η times it."
     )
-    render_update(preset, network)
+    render_update(preset)
     st.subheader("Then many updates")
     render_training(preset, network)
 

@@ -40,8 +40,9 @@ def network_dot(network: backprop.Network, sample: backprop.SampleTrace, step: i
     inputs, hidden, outputs = network.sizes
     lines = [
         "digraph network {",
-        '  rankdir=LR; nodesep=0.25; ranksep=0.7; bgcolor="transparent";',
-        '  node [shape=record, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+        '  rankdir=LR; nodesep=0.2; ranksep=0.55; bgcolor="transparent"; ordering=out;',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12,',
+        '        margin="0.06,0.03"];',
         '  edge [fontname="Helvetica", fontsize=10, color="#7a7a7a"];',
     ]
     x = network.inputs[sample.index]
@@ -63,14 +64,20 @@ def network_dot(network: backprop.Network, sample: backprop.SampleTrace, step: i
     lines.append(_node("E", values.get("E"), 1.0 if gradients else None, fill))
     lines += _weight_edges(network, gradients, highlighted)
     lines += [f"  out_o{k + 1} -> E;" for k in range(outputs)]
+    lines += _ranks(network)
     lines.append("}")
     return "\n".join(lines)
 
 
 def _node(name: str, value: float | None, gradient: float | None, fill: str) -> str:
-    shown = "value ?" if value is None else f"value {number(value, 5)}"
-    grad = "" if gradient is None else f"|grad {number(gradient, 5)}"
-    return f'  {name} [label="{{{name}|{shown}{grad}}}", fillcolor="{fill}"];'
+    """A node as a small table: its name, "value …" and, once known, "grad …" in red."""
+    shown = "?" if value is None else number(value, 5)
+    rows = f"<tr><td><b>{name}</b></td></tr><tr><td>value {shown}</td></tr>"
+    if gradient is not None:
+        grad = number(gradient, 5)
+        rows += f'<tr><td><font color="{GRADIENT_COLOR}">grad {grad}</font></td></tr>'
+    table = f'<table border="0" cellspacing="0" cellpadding="1">{rows}</table>'
+    return f'  {name} [label=<{table}>, fillcolor="{fill}"];'
 
 
 def _symbol(network: backprop.Network, unit: str) -> str:
@@ -102,3 +109,24 @@ def _weight_edges(network, gradients: dict, highlighted: str) -> list[str]:
             bias = biases[layer] if network.shared_biases else biases[j + layer * hidden]
             edges.append(f"  {bias} -> net_{unit}{j + 1} [style=dashed, arrowsize=0.6];")
     return edges
+
+
+def _ranks(network: backprop.Network) -> list[str]:
+    """One column per layer stage, top to bottom in numbering order (i1 above i2, h1 above h2)."""
+    inputs, hidden, outputs = network.sizes
+    biases = [n for n in network.weights if n.startswith("b")]
+    first_biases = biases[:1] if network.shared_biases else biases[:hidden]
+    second_biases = biases[1:] if network.shared_biases else biases[hidden:]
+    columns = [
+        [f"i{i + 1}" for i in range(inputs)] + first_biases,
+        [f"net_h{j + 1}" for j in range(hidden)],
+        [f"out_h{j + 1}" for j in range(hidden)] + second_biases,
+        [f"net_o{k + 1}" for k in range(outputs)],
+        [f"out_o{k + 1}" for k in range(outputs)],
+    ]
+    lines = []
+    for column in columns:
+        lines.append("  { rank=same; " + "; ".join(column) + "; }")
+        if len(column) > 1:
+            lines.append("  " + " -> ".join(column) + " [style=invis];")
+    return lines

@@ -9,7 +9,7 @@ button callbacks, before the widgets are drawn, so the edit boxes always show th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
@@ -76,7 +76,7 @@ def build_network(preset: str) -> backprop.Network:
         inputs = [state[_key(preset, f"s{k}_x{i}")] for i in range(network.sizes[0])]
         targets = [state[_key(preset, f"s{k}_t{j}")] for j in range(network.sizes[2])]
         network = network.with_sample(k, inputs, targets)
-    return network
+    return replace(network, learning_rate=state[_key(preset, "lr")])
 
 
 def reset(preset: str) -> None:
@@ -142,12 +142,12 @@ def render_steps(network: backprop.Network, trace: backprop.Trace) -> None:
             "activation (out)."
         )
     elif direction == "forward":
-        render_forward_step(sample.forward[step - 1], network)
+        render_forward_step(sample.forward[step - 1])
     else:
         render_backward_step(sample.backward[step - len(sample.forward) - 1], network)
 
 
-def render_forward_step(step: backprop.ForwardStep, network: backprop.Network) -> None:
+def render_forward_step(step: backprop.ForwardStep) -> None:
     if step.node == "E":
         st.markdown(
             "**Forward, last node: the loss.** How far the outputs are from the targets; "
@@ -234,8 +234,8 @@ def apply_update(preset: str) -> None:
             state[_key(preset, name)] = value
 
 
-def render_update(preset: str, network: backprop.Network) -> None:
-    st.number_input(
+def render_update(preset: str) -> None:
+    st.columns([1, 2])[0].number_input(
         "Learning rate η",
         0.001,
         backprop.MAX_LEARNING_RATE,
@@ -328,6 +328,12 @@ def render_training(preset: str, network: backprop.Network) -> None:
                 key="bp_keep",
                 on_click=keep_trained,
                 args=(preset, run),
+            )
+        else:
+            st.caption(
+                f"Some trained weights lie beyond ±{backprop.WEIGHT_LIMIT:g}, the range of the "
+                "edit boxes, so the graph cannot continue from them: train fewer steps to keep "
+                "them."
             )
     elif run.outcome == "rose":
         st.warning(
