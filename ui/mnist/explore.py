@@ -15,7 +15,7 @@ from ui.plain_figure import READABLE_AXIS
 PATCH = 6  # side of the pixel table that shows the numbers behind the picture
 # One drawing convention for every image and table on the tab: the stored value as a gray
 # level, 0 (background) black, 255 (full ink) white, as the network's other views draw it.
-INK_LIGHT = "gray"
+INK_LIGHT = [[0, "rgb(0, 0, 0)"], [1, "rgb(255, 255, 255)"]]  # exact: value v is rgb(v, v, v)
 FULL_INK = 255
 PATCH_OUTLINE = "#e4572e"
 GAP = 90  # a mid gray between tiled digits: neither background nor ink
@@ -181,6 +181,7 @@ def _balance_and_pixels() -> tuple[views.PixelStats, np.ndarray]:
         views.display_image(mean_strip, 4 * mean_strip.shape[1]),
         caption="Each pixel is that pixel's mean over all training images of the digit.",
         width="stretch",
+        output_format="PNG",  # exact gray levels; JPEG would smear the pixel edges
     )
     return stats, train_counts
 
