@@ -15,20 +15,25 @@ from ui.plain_figure import READABLE_AXIS
 
 LIVE_POINTS = 300  # dots per split drawn in the live chart
 COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728", "dead": "#6e6e6e"}
-# Strong, distinct colours for curves that must be told apart (the theme's are pale).
-SERIES = qualitative.D3
+# Strong, distinct colours for curves that must be told apart (the theme's are pale);
+# D3's grey is left out (grey marks the dead units) and a dark indigo keeps ten colours.
+SERIES = (*(c for c in qualitative.D3 if c.upper() != "#7F7F7F"), "#393B79")
+# Prices and errors in currency read best in full (600,000) up to here, not as 6×10⁵.
+LARGEST_IN_FULL = 1e9
 
 
 def figure(title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
     """An empty chart with the page's layout (legend under the x-axis title).
 
-    A log axis keeps Plotly's own tick spacing: ticks only at powers of ten left a run
-    whose errors stay within one decade with no value on its axis.
+    Linear axes (areas, prices, epochs) write numbers in full with thousands separators;
+    a log axis writes powers of ten and keeps Plotly's own tick spacing (ticks only at
+    powers of ten left a run whose errors stay within one decade with no value on its axis).
     """
     fig = go.Figure(layout={"title": title, "height": 380, "xaxis_title": x, "yaxis_title": y})
     fig.update_layout(margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.22})
-    fig.update_xaxes(**READABLE_AXIS)
-    return fig.update_yaxes(**READABLE_AXIS, type="log" if log_y else "linear")
+    in_full = {**READABLE_AXIS, "exponentformat": "none"}
+    fig.update_xaxes(in_full)
+    return fig.update_yaxes(READABLE_AXIS, type="log") if log_y else fig.update_yaxes(in_full)
 
 
 def add_line(fig: go.Figure, x, y, name: str, **line) -> go.Figure:
@@ -190,6 +195,9 @@ def compare_runs(runs: list[regression.RunSummary]) -> None:
     fig = figure("Compare runs: test error per epoch", "epoch", "test RMSE (currency)", log_y=True)
     for index, run in enumerate(runs):
         add_run(fig, run, SERIES[index % len(SERIES)])
+    if max((np.nanmax(t.y, initial=0) for t in fig.data), default=0) < LARGEST_IN_FULL:
+        fig.update_yaxes(exponentformat="none")  # 40,000 rather than 0.4×10⁵
+    fig.update_traces(showlegend=True)  # a single run keeps its legend entry: its settings
     fig.update_layout(legend_y=-0.3)
     st.plotly_chart(fig, key="reg_compare")
     st.caption(

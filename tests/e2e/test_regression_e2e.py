@@ -1,13 +1,16 @@
-"""The regression page in a real browser: train, watch the curve move, then predict a price."""
+"""The regression page in a real browser: train, watch the curve move, then predict a price;
+then diverge and still see the good model, the compare chart's values and the dead units."""
 
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import expect
 
 from tests.support.browser import assert_no_app_error, wait_idle
 
 PROGRESS = '[data-testid="stProgress"]'
+SHOTS = Path("/tmp/shots/regression")
 
 
 def _epoch_shown(page) -> int:
@@ -54,5 +57,52 @@ def test_train_watch_the_curve_move_then_predict(app_url, browser_page):
     expect(page.get_by_text("Predicted price")).to_be_visible()
     expect(page.get_by_text("outside the training range")).to_be_visible()
     page.screenshot(path="/tmp/e2e_regression_predict.png")
+    assert_no_app_error(page)
+    assert not page.errors
+
+    _look_inside_names_the_dead_units(page)
+    _diverge_then_still_see_the_good_model(page)
+
+
+def _look_inside_names_the_dead_units(page) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.get_by_role("tab", name="5 · Look inside").click()
+    wait_idle(page)
+    expect(page.get_by_text("hidden units are dead")).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "look_inside_good.png"), full_page=True)
+
+
+def _diverge_then_still_see_the_good_model(page) -> None:
+    """Learning rate 10: the run diverges; Look inside keeps the first model and says so."""
+    page.get_by_role("tab", name="3 · Model").click()
+    rate = page.locator('[data-testid="stSlider"]').filter(has_text="Learning rate")
+    rate.get_by_role("slider").press("End")  # the largest rate offered, 10
+    wait_idle(page)
+    page.get_by_role("tab", name="4 · Train").click()
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("Training diverged")).to_be_visible(timeout=120_000)
+    wait_idle(page)
+    page.get_by_role("tab", name="5 · Look inside").click()
+    wait_idle(page)
+    expect(
+        page.get_by_text("The last run diverged (tab 4), so this is your latest good model").first
+    ).to_be_visible()
+    expect(page.get_by_text("RMSE", exact=True).first).to_be_visible()  # the good model's scores
+    compare = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Compare runs")
+    compare.scroll_into_view_if_needed()
+    ticks = [t for t in compare.locator(".ytick text").all_text_contents() if t.strip()]
+    assert len(ticks) >= 2, f"the compare chart's y-axis has no values: {ticks}"
+    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    box = compare.bounding_box()
+    assert main["x"] <= box["x"] and box["x"] + box["width"] <= main["x"] + main["width"]
+    diverged = compare.get_by_text(re.compile(r"diverged at epoch \d+"))
+    not_drawn = page.get_by_text(re.compile(r"^Not drawn: .* diverged at epoch \d+"))
+    assert diverged.count() + not_drawn.count() == 1  # a dashed curve, or said in words
+    page.screenshot(path=str(SHOTS / "look_inside_after_diverged.png"), full_page=True)
+    page.get_by_role("tab", name="6 · Predict").click()
+    wait_idle(page)
+    expect(page.get_by_text("Predicted price")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "predict_after_diverged.png"), full_page=True)
     assert_no_app_error(page)
     assert not page.errors
