@@ -174,8 +174,7 @@ def show_inside_adam(a: opt.AdamTrace | None) -> None:
     axis = st.radio(
         "Coordinate shown in the table", ("x", "y"), key="opt_adam_axis", horizontal=True
     )
-    table = adam_table(a, axis)
-    st.table(table, height=320)
+    st.table(adam_table(a, axis), height=320)
 
 
 def main() -> None:
