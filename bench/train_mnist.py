@@ -90,7 +90,8 @@ def child_dlcore(preset: str, seed: int) -> dict:
         "fit_seconds": result.train_seconds,
         "epochs": result.epochs_run,
         "val_accuracy": result.history.get("val_accuracy", [None])[-1],  # None: no held-out set
-        "device": info.summary,
+        # A float32 recipe overrides the device's choice of precision that its summary names.
+        "device": info.summary if config.precision == "auto" else f"{info.summary} -> float32",
         "config": config.to_dict(),
     }
 
