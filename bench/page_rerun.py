@@ -12,6 +12,7 @@ because shared machines are noisy: on a busy machine the wall time grows, the CP
 Usage:
     python bench/page_rerun.py activations losses
     python bench/page_rerun.py optimizers --reruns 10 --key opt_steps --target 1.0
+    python bench/page_rerun.py backprop --key bp_next   # one Next step of the lesson
 
 Page names are file names under pages/ without ".py". With no --key, a page's default control
 (DEFAULT_CONTROLS) is moved, or else its first slider.
@@ -32,10 +33,15 @@ sys.path.insert(0, str(REPO))
 from streamlit import config  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-# Targets from issue 3, in seconds; pages not listed report figures without a verdict.
-TARGETS = {"activations": 0.3, "losses": 0.3, "optimizers": 1.0}
+# Targets from issue 3 (backprop: issue 13), in seconds; pages not listed report figures
+# without a verdict.
+TARGETS = {"activations": 0.3, "losses": 0.3, "optimizers": 1.0, "backprop": 0.15}
 # The control each page's benchmark moves by default (a slider that changes the computation).
-DEFAULT_CONTROLS = {"activations": "act_probe", "losses": "loss_prediction"}
+DEFAULT_CONTROLS = {
+    "activations": "act_probe",
+    "losses": "loss_prediction",
+    "backprop": "bp_neuron_w",
+}
 
 
 def _find_control(at: AppTest, key: str | None):
@@ -48,8 +54,11 @@ def _find_control(at: AppTest, key: str | None):
 
 
 def _values(widget, count: int) -> list:
-    """`count` distinct values for the widget, spread over its range (never its start value)."""
+    """`count` distinct values for the widget, spread over its range (never its start value);
+    for a button (e.g. backprop's Next), `count` clicks."""
     kind = type(widget).__name__
+    if kind == "Button":
+        return [None] * count
     if kind in ("Selectbox", "Radio", "SelectSlider"):
         options = list(widget.options)
         return [
@@ -62,6 +71,15 @@ def _values(widget, count: int) -> list:
     if isinstance(widget.value, tuple | list):
         return [(low, v) for v in values]
     return [type(widget.value)(v) for v in values]
+
+
+def _move(at: AppTest, key: str | None, value) -> None:
+    """Set the control to `value`, or click it if it is a button."""
+    control = _find_control(at, key)
+    if type(control).__name__ == "Button":
+        control.click()
+    else:
+        control.set_value(value)
 
 
 def apply_gc_mode(mode: str) -> None:
@@ -102,11 +120,11 @@ def bench_page(name: str, reruns: int, key: str | None, gc_mode: str = "config")
     key = key or DEFAULT_CONTROLS.get(name)
     control = _find_control(at, key)
     values = _values(control, reruns + 1)
-    _find_control(at, key).set_value(values[0])
+    _move(at, key, values[0])
     at.run()  # one more warm-up: the first interaction may still build caches
     timings, cpu = [], []
     for value in values[1:]:
-        _find_control(at, key).set_value(value)
+        _move(at, key, value)
         started, cpu_started = time.perf_counter(), time.process_time()
         at.run()
         timings.append(time.perf_counter() - started)

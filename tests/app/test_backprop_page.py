@@ -168,3 +168,22 @@ def test_the_neuron_follows_the_sliders():
     assert fit.loss_latex in shown_latex(at)
     assert at.metric[0].value == number(fit.loss, 4)
     assert_every_formula_computes(at)
+
+
+def test_the_tape_check_runs_once_per_network_not_on_every_step(monkeypatch):
+    calls = []
+    original = backprop.Network.tape_gradients
+
+    def counted(network):
+        calls.append(network.weights)
+        return original(network)
+
+    monkeypatch.setattr(backprop.Network, "tape_gradients", counted)
+    at = open_page("mazur")
+    calls.clear()  # the preset's own check, if no earlier test remembered it
+    at.number_input(key="bp_mazur_w5").set_value(0.123457).run()  # a network no test built
+    assert len(calls) == 1 and calls[0]["w5"] == 0.123457
+    for _ in range(3):
+        at.button(key="bp_next").click().run()
+    at.slider(key="bp_neuron_w").set_value(2.0).run()
+    assert len(calls) == 1

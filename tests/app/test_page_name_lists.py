@@ -3,9 +3,10 @@ which the page can show at once; see tests/test_name_lists.py for the lists in d
 
 import pytest
 
-from dlcore import activations, losses, optimizers
+from dlcore import activations, backprop, losses, optimizers
 from dlcore.configs import REGRESSION_ACTIVATIONS, REGRESSION_OPTIMIZERS
 from tests.app.conftest import page_test
+from ui.backprop_network import PRESET_TITLES
 
 
 def activation(name: str) -> str:
@@ -33,6 +34,9 @@ CHOICES = {
     "pages/losses.py": [
         ("multiselect", "loss_selected", losses.regression_names(), loss),
         ("selectbox", "loss_we_name", losses.names(), loss),
+    ],
+    "pages/backprop.py": [
+        ("selectbox", "bp_preset", backprop.presets(), PRESET_TITLES.get),
     ],
     "pages/optimizers.py": [
         ("selectbox", "opt_surface", optimizers.surfaces(), surface),
