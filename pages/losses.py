@@ -336,9 +336,9 @@ def show_encodings(both: losses.LabelComparison) -> None:
         f"form stores one number per label instead of {readable.grouped(both.classes)} "
         "and skips the multiplications by 0."
     )
-    one_hot_code, sparse_code = st.columns(2)
-    one_hot_code.code(ONE_HOT_CODE, language="python")
-    sparse_code.code(SPARSE_CODE, language="python")
+    # One above the other: side by side, the compile lines would be cut off at 1400 px.
+    st.code(ONE_HOT_CODE, language="python")
+    st.code(SPARSE_CODE, language="python")
 
 
 # The two ways of writing the tutorial's recipe in Keras (MNIST: 10 classes).
@@ -350,8 +350,7 @@ model.compile(
     loss="categorical_crossentropy",
 )"""
 SPARSE_CODE = """\
-# §5.2: labels stay class numbers 0…9
-# (y_train unchanged)
+# §5.2: labels stay class numbers 0…9, y_train unchanged
 model.compile(
     optimizer=keras.optimizers.Adam(learning_rate=0.001),
     loss="sparse_categorical_crossentropy",
