@@ -39,10 +39,14 @@ WAIT_POLL_SECONDS = 0.2
 VISIBILITY_TIMEOUT = int(os.environ.get("DLCORE_VISIBILITY_TIMEOUT", "3600"))
 
 
+def celery_app() -> Celery:
+    """The Celery application for DLCORE_BROKER_URL, configured for TensorFlow workers."""
+    return _celery_app_for(broker_url())
+
+
 @once
-def celery_app(url: str | None = None) -> Celery:
-    """The Celery application for a broker URL, configured for TensorFlow workers."""
-    app = Celery("dlcore", broker=url or broker_url(), set_as_current=False)
+def _celery_app_for(url: str) -> Celery:
+    app = Celery("dlcore", broker=url, set_as_current=False)
     app.conf.update(
         task_default_queue=QUEUE,
         task_serializer="json",
