@@ -135,6 +135,7 @@ def contributions_figure(parts, dead, data: houses.HouseDataset) -> go.Figure:
             add_line(
                 fig, parts.area, curve, f"unit {j + 1}", width=2, color=SERIES[j % len(SERIES)]
             )
+    fig.update_layout(height=430, legend_y=-0.3)  # two legend rows below the axis title
     baseline = np.full_like(parts.area, parts.baseline)
     add_line(fig, parts.area, baseline, "output bias", dash="dot", color="gray")
     return add_line(fig, parts.area, parts.total, "sum = prediction", width=4, color="black")

@@ -69,6 +69,10 @@ def _look_inside_names_the_dead_units(page) -> None:
     page.get_by_role("tab", name="5 · Look inside").click()
     wait_idle(page)
     expect(page.get_by_text("hidden units are dead")).to_be_visible()
+    parts = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Hidden-unit")
+    axis_title = parts.locator(".g-xtitle").bounding_box()
+    legend = parts.locator(".legend").bounding_box()
+    assert axis_title["y"] + axis_title["height"] <= legend["y"], "the legend covers the title"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "look_inside_good.png"), full_page=True)
 
@@ -89,6 +93,7 @@ def _diverge_then_still_see_the_good_model(page) -> None:
         page.get_by_text("The last run diverged (tab 4), so this is your latest good model").first
     ).to_be_visible()
     expect(page.get_by_text("RMSE", exact=True).first).to_be_visible()  # the good model's scores
+    page.screenshot(path=str(SHOTS / "look_inside_after_diverged_top.png"))
     compare = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Compare runs")
     compare.scroll_into_view_if_needed()
     ticks = [t for t in compare.locator(".ytick text").all_text_contents() if t.strip()]
