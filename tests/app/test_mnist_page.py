@@ -265,6 +265,7 @@ def test_the_comparison_trains_both_recipes_then_each_change_and_shows_the_measu
     assert any("needs both recipes trained" in i.value for i in at.info)
     at.button(key="mnist_recipe_train_both").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not any(b.key == "mnist_recipe_train_both" for b in at.button)  # queued, or done
     _wait_for_recipe_jobs(at)
     at.run()
     tutorial, ours = _trained(TINY_STEPS[0]), _trained(TINY_STEPS[-1])

@@ -128,18 +128,27 @@ def _buttons(comparison: recipes.Comparison) -> None:
         )
 
 
-def _follow_queued() -> None:
-    """Progress of the recipe steps this session queued, until each is in the cache."""
+def _still_queued() -> list[str]:
+    """The recipe steps this session queued that have not finished. The finished ones are
+    forgotten (the comparison reads them from the cache); a refusal is said once."""
+    queued = []
     for step in recipes.RECIPE_STEPS:
         key = _state_key(step.change)
+        if (refused := st.session_state.pop(f"{key}_refused", None)) is not None:
+            st.warning(refused)  # the queue was full: the learner may press the button again
         handle = live.tracked(key)
         if handle is not None and handle.snapshot().finished:
-            st.session_state.pop(key, None)  # done: the comparison now reads it from the cache
-            continue
-        if handle is None and f"{key}_refused" not in st.session_state:
-            continue  # not queued by this learner
-        st.caption(RUN_NAMES[step.change])
-        live.live_panel(key, lambda snap, handle: None)
+            st.session_state.pop(key, None)
+        elif handle is not None:
+            queued.append(step.change)
+    return queued
+
+
+def _follow(queued: list[str]) -> None:
+    """Progress of each queued step, redrawn live until it finishes."""
+    for change in queued:
+        st.caption(RUN_NAMES[change])
+        live.live_panel(_state_key(change), lambda snap, handle: None)
 
 
 def render_comparison() -> None:
@@ -156,5 +165,8 @@ def render_comparison() -> None:
         st.markdown("**What each change buys**")
         for change, line in _change_lines().items():
             st.markdown(f"- {line} {_share_line(change, comparison)}")
-        _buttons(comparison)
-        _follow_queued()
+        queued = _still_queued()
+        if queued:
+            _follow(queued)
+        else:
+            _buttons(comparison)
