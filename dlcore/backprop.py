@@ -791,7 +791,9 @@ class NeuronFit:
         a: σ(z) for each point: the neuron's predictions.
         loss: L = (1/n) Σ (y − a)².
         z_latex, a_latex: Per point, the numeric LaTeX of z and of a.
-        loss_latex: The numeric LaTeX of L over every point (predictions to 3 digits).
+        miss_latex: Per point, the numeric LaTeX of its squared miss (y − a)².
+        loss_latex: The numeric LaTeX of L as the mean of the squared misses (3 digits each,
+            so that the six fit on one line).
         curve_x, curve_a: The neuron's prediction over the points' range, for a chart.
     """
 
@@ -802,6 +804,7 @@ class NeuronFit:
     loss: float
     z_latex: tuple[str, ...]
     a_latex: tuple[str, ...]
+    miss_latex: tuple[str, ...]
     loss_latex: str
     curve_x: tuple[float, ...]
     curve_a: tuple[float, ...]
@@ -847,8 +850,8 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
     a = _sigmoid(z)
     loss = float(np.mean((y - a) ** 2))
     text = readable.latex
-    # Three digits per prediction keep the six squares on one line of the page.
-    squares = " + ".join(f"({text(t, 3)} - {text(p, 3)})^2" for t, p in zip(y, a, strict=True))
+    misses = (y - a) ** 2
+    squares = " + ".join(text(m, 3) for m in misses)
     curve = np.linspace(x.min() - 1, x.max() + 1, 81)
     return NeuronFit(
         w=w,
@@ -861,6 +864,10 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
             for v, zv in zip(x, z, strict=True)
         ),
         a_latex=tuple(f"a = \\sigma({text(zv)}) = {text(av)}" for zv, av in zip(z, a, strict=True)),
+        miss_latex=tuple(
+            f"(y - a)^2 = ({text(t)} - {text(p)})^2 = {text(m)}"
+            for t, p, m in zip(y, a, misses, strict=True)
+        ),
         loss_latex=f"L = \\frac{{1}}{{{len(x)}}}({squares}) = {text(loss)}",
         curve_x=tuple(curve.tolist()),
         curve_a=tuple(_sigmoid(w * curve + b).tolist()),

@@ -51,7 +51,7 @@ with neuron_tab:
     neuron_view()
 
 with network_tab:
-    left, right = st.columns([2, 1])
+    left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
     preset = left.selectbox(
         "Network",
         backprop.presets(),
@@ -63,7 +63,7 @@ with network_tab:
     st.caption(PRESET_NOTES[preset])
     count = backprop.preset(preset).sample_count
     if count > 1:
-        right.selectbox(
+        middle.selectbox(
             "Sample shown",
             range(count),
             format_func=lambda k: f"sample {k + 1} of {count}",
@@ -72,7 +72,7 @@ with network_tab:
         )
     else:
         st.session_state["bp_sample"] = 0
-    render_controls(preset)
+    render_controls(preset, right)
     try:
         network = build_network(preset)
     except DlcoreError as error:
@@ -85,7 +85,7 @@ with network_tab:
 
 with learn_tab:
     st.markdown(
-        f"The network of step 2, whose loss is now E = **{number(trace.loss, 9)}**. Gradient "
+        f"The network of tab 2, whose loss is now E = **{number(trace.loss, 9)}**. Gradient "
         "descent moves every weight against its gradient, by the learning rate η times it."
     )
     render_update(preset)

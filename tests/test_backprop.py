@@ -184,8 +184,9 @@ def test_neuron_formulas_compute_their_numbers_and_its_slopes_are_right():
     for k in range(len(x)):
         assert_formula_computes(fit.z_latex[k], fit.z[k], digits=6)
         assert_formula_computes(fit.a_latex[k], fit.a[k], digits=6)
+        assert_formula_computes(fit.miss_latex[k], (y[k] - a[k]) ** 2, digits=6)
     for side in shown_sides(fit.loss_latex):
-        # Predictions are written to 3 digits: each square may be off by about 2·|y − a|·5e-4.
+        # The six squared misses are written to 3 digits each.
         assert side == pytest.approx(fit.loss, abs=1e-3)
     path = backprop.neuron_descent(1.5, -0.5, learning_rate=1e-3, steps=1)
     h = 1e-6

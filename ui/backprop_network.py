@@ -88,10 +88,11 @@ def reset(preset: str) -> None:
     st.session_state.pop("bp_trained", None)
 
 
-def render_controls(preset: str) -> None:
-    """Bias switch and the edit boxes of every parameter and of the sample shown."""
+def render_controls(preset: str, switch_slot) -> None:
+    """Bias switch (in `switch_slot`) and the edit boxes of every parameter and of the sample
+    shown."""
     network = backprop.preset(preset)
-    st.toggle("Train the biases too", key=_key(preset, "biases"))
+    switch_slot.toggle("Train the biases too", key=_key(preset, "biases"))
     with st.expander("Edit the weights, inputs and targets"):
         limit = backprop.WEIGHT_LIMIT
         columns = st.columns(5)
@@ -134,7 +135,7 @@ def render_steps(network: backprop.Network, trace: backprop.Trace) -> None:
     jump.button("Show every step", key="bp_end", on_click=_move, args=(last, last))
     direction, node = current_node(sample, step)
     where.markdown(f"**Step {step} of {last}**")
-    st.graphviz_chart(network_dot(network, sample, step), width="stretch")
+    # The step's formulas come first, so they and the graph fit one screen together.
     if direction == "start":
         st.info(
             "The inputs are set and nothing is computed yet. Press **Next** to compute the "
@@ -145,6 +146,7 @@ def render_steps(network: backprop.Network, trace: backprop.Trace) -> None:
         render_forward_step(sample.forward[step - 1])
     else:
         render_backward_step(sample.backward[step - len(sample.forward) - 1], network)
+    st.graphviz_chart(network_dot(network, sample, step), width="stretch")
 
 
 def render_forward_step(step: backprop.ForwardStep) -> None:
@@ -263,6 +265,19 @@ def render_update(preset: str) -> None:
             "The weights were left as they were."
         )
         return
+    went = "down" if record.loss_after < record.loss_before else "up"
+    st.markdown(
+        f"Loss E: **{number(record.loss_before, 9)} → {number(record.loss_after, 9)}** "
+        f"(it went {went}). The graph of tab 2 now shows the updated network."
+    )
+    published = backprop.preset("mazur").weights
+    if preset == "mazur" and record.before == published and record.after["b1"] == published["b1"]:
+        st.caption(
+            "The post quotes 0.291027924 here: it rounds intermediate values to 9 digits "
+            "before using them again. Carried in full float64, as here and in TensorFlow, "
+            "the loss is 0.291027774. Rounding early changes the 7th digit: a small lesson in "
+            "floating point."
+        )
     rows = [
         {
             "parameter": name,
@@ -273,19 +288,6 @@ def render_update(preset: str) -> None:
         for name in record.before
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="bp_update_table")
-    went = "down" if record.loss_after < record.loss_before else "up"
-    st.markdown(
-        f"Loss E: **{number(record.loss_before, 9)} → {number(record.loss_after, 9)}** "
-        f"(it went {went}). The graph above now shows the updated network."
-    )
-    published = backprop.preset("mazur").weights
-    if preset == "mazur" and record.before == published and record.after["b1"] == published["b1"]:
-        st.caption(
-            "The post quotes 0.291027924 here: it rounds intermediate values to 9 digits "
-            "before using them again. Carried in full float64, as here and in TensorFlow, "
-            "the loss is 0.291027774. Rounding early changes the 7th digit: a small lesson in "
-            "floating point."
-        )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

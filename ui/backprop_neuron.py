@@ -141,7 +141,9 @@ def render_neuron() -> None:
     with right:
         st.latex(result.z_latex[chosen])
         st.latex(result.a_latex[chosen])
+        st.latex(result.miss_latex[chosen])
         st.metric("Loss L over the six points", number(result.loss, 4))
+    st.markdown("The loss L is the mean of the six squared misses:")
     st.latex(result.loss_latex)
     st.subheader("Let gradient descent do it")
     st.markdown(

@@ -33,6 +33,9 @@ def test_stepping_through_the_worked_example(app_url, browser_page):
     wait_idle(page, timeout=180_000)
     page.get_by_text("Loss L over the six points").first.wait_for(timeout=180_000)
     assert page.locator("h1").first.inner_text().endswith("Forward & backward")
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+    loss = page.locator(".katex-display", has_text="0.430811").first
+    assert_fits_the_main_column(page, loss.locator(".katex-html"))
     page.screenshot(path=str(SHOTS / "1_neuron.png"))
 
     page.get_by_role("tab", name="2 · A network, step by step").click()
@@ -46,14 +49,14 @@ def test_stepping_through_the_worked_example(app_url, browser_page):
     for _ in range(8):  # net_o2, out_o2, E, then back: out_o1, net_o1, out_o2, net_o2, w5
         next_step(page)
     page.get_by_text("Step 14 of 27").wait_for(timeout=30_000)
-    page.locator(".katex", has_text="0.082167041").first.wait_for(timeout=30_000)
+    product = page.locator(".katex-display", has_text="0.082167041").first
+    product.wait_for(timeout=30_000)
+    assert_fits_the_main_column(page, product.locator(".katex-html"))
     graph = page.locator(GRAPH).first
     assert graph.locator("svg").get_by_text("grad 0.082167").count() >= 1
     assert_fits_the_main_column(page, graph.locator("svg"))
-    graph.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "3_w5.png"))
     page.get_by_text("Step 14 of 27").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "3_w5_formula.png"))
+    page.screenshot(path=str(SHOTS / "3_w5.png"))
     page.get_by_role("button", name="◀ Back").click()
     page.get_by_text("Step 13 of 27").wait_for(timeout=30_000)
 
@@ -62,5 +65,8 @@ def test_stepping_through_the_worked_example(app_url, browser_page):
     page.get_by_text("0.298371109 → 0.291027774", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
     page.screenshot(path=str(SHOTS / "4_update.png"))
+    page.get_by_role("tab", name="4 · Back to the tutorial").click()
+    page.get_by_text("GradientTape", exact=False).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "5_tutorial.png"))
     assert_no_app_error(page)
     assert not page.errors, page.errors
