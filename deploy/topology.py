@@ -244,12 +244,14 @@ class Topology:
 
     # --------------------------------------------------------------- stopping
 
-    def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
-        """End one service's process group (SIGTERM, then SIGKILL after STOP_TIMEOUT)."""
+    def stop_service(self, name: str) -> None:
+        """Stop one service: SIGTERM to its process (a worker finishes its training first),
+        then SIGKILL to its whole process group after STOP_TIMEOUT."""
         pid = self.pids.pop(name, None)
         if pid is None:
             return
-        _signal_group(pid, sig)
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)

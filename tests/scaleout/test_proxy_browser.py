@@ -4,11 +4,13 @@ the replica that holds the session (cookie stickiness)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from dlcore import job_board
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, assert_no_app_error, wait_idle
@@ -48,9 +50,11 @@ def _follow_training(page) -> tuple[list[float], bool]:
             chart = page.locator('[data-testid="stPlotlyChart"]')
             if not charted and chart.count() and seen and seen[-1] >= 30:
                 charted = True
-                chart.first.scroll_into_view_if_needed()
+                # Each poll redraws the chart: one detached while scrolling is no failure.
+                with contextlib.suppress(PlaywrightError):
+                    chart.first.scroll_into_view_if_needed(timeout=5_000)
                 page.screenshot(path=str(SHOTS / "training_on_worker.png"))
-        if page.get_by_text("Test accuracy").count():
+        if page.get_by_text("and saved in the cache").count():  # the outcome, once trained
             break
         page.wait_for_timeout(200)
     return seen, charted
