@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dlcore import readable
-from dlcore.errors import DlcoreError
+from dlcore.errors import InvalidNetwork
 
 # Bounds on what a learner may type: big enough to explore, small enough that a float64
 # forward pass stays exact to many digits.
@@ -42,10 +42,6 @@ WORKED_DIGITS = 8
 # Step of the five-point central difference: its truncation error (~h⁴) and its rounding error
 # (~1e-16 · E / h) are both far below the 1e-9 the checks ask for.
 DIFFERENCE_STEP = 1e-4
-
-
-class InvalidNetwork(DlcoreError, ValueError):
-    """A weight, input, target, learning rate or step count is outside what the lesson accepts."""
 
 
 @dataclass(frozen=True)

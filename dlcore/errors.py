@@ -43,3 +43,8 @@ class TrainingTooLarge(DlcoreError, ValueError):
 
     A ValueError too: it is a config that fails validation, like any out-of-range setting.
     """
+
+
+class InvalidNetwork(DlcoreError, ValueError):
+    """A weight, input, target, learning rate or step count is outside what the Forward &
+    backward lesson accepts; the message names the value and its bounds."""

@@ -15,17 +15,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dlcore import backprop
-from dlcore.backprop import InvalidNetwork
-from dlcore.errors import DlcoreError
+from dlcore.errors import DlcoreError, InvalidNetwork
 from tests.support.latex import latex_sides
 
 TOLERANCE = 1e-9
 
 
 def shown_sides(latex: str) -> list[float]:
-    """Every side after the first "=" of a numeric formula, evaluated. The page writes
-    products with \\times, which the project's translator reads as juxtaposition."""
-    return [float(side({})) for side in latex_sides(latex.replace(r"\times", " "))]
+    """Every side after the first "=" of a numeric formula, evaluated."""
+    return [float(side({})) for side in latex_sides(latex)]
 
 
 def assert_formula_computes(latex: str, value: float, digits: int = 8) -> None:
