@@ -67,6 +67,7 @@ class Recorder:
         self.errors: list[str] = []
         self.by_label: dict[str, list[float]] = {}
         self.stamped: list[tuple[float, float]] = []  # (monotonic time finished, seconds)
+        self.replicas: dict[str, int] = {}  # sessions per replica behind a sticky proxy
 
     def add(self, run: Run, label: str = "") -> None:
         if run.ok:
@@ -103,6 +104,8 @@ async def _learner(
     try:
         await asyncio.sleep(rng.uniform(0, 1.0))  # a class does not click in lockstep
         await session.connect()
+        if session.replica:
+            recorder.replicas[session.replica] = recorder.replicas.get(session.replica, 0) + 1
         run = await scenario.open(session, rng)
         recorder.opens.append(run.seconds)
         if not run.ok:
@@ -191,6 +194,8 @@ def _phase(label, sessions, wall, recorder: Recorder, cpu, client, samples) -> P
             for name, v in recorder.by_label.items()
         }
     phase.extra["rss_samples"] = [(round(t, 1), round(mb, 1)) for t, mb in samples]
+    if recorder.replicas:
+        phase.extra["sessions_per_replica"] = dict(sorted(recorder.replicas.items()))
     return phase
 
 
@@ -209,3 +214,5 @@ def print_phase(phase: Phase) -> None:
         print(f"    error: {sample}", flush=True)
     for name, row in phase.extra.get("by_scenario", {}).items():
         print(f"    {name:<12} n={row['n']:>5} p50={row['p50']:.3f}s p95={row['p95']:.3f}s")
+    if spread := phase.extra.get("sessions_per_replica"):
+        print("    sessions per replica: " + ", ".join(f"{k} {v}" for k, v in spread.items()))

@@ -16,6 +16,7 @@ Examples (from the repository root):
   python bench/load/run.py --start --soak 300 --sessions 25
   python bench/load/run.py --start --train-under-load --sessions 10
   python bench/load/run.py --start --hostile --sessions 10 --seconds 60
+  python bench/load/run.py --topology --scenarios activations,optimizers,mnist --sessions 50
 """
 
 from __future__ import annotations
@@ -87,6 +88,30 @@ class Server:
             stop_process(self.popen, timeout=30)
 
 
+class Replicas:
+    """The deploy/ topology (Redis, workers, replicas, HAProxy) measured as one server:
+    sessions go through the proxy; CPU and RSS are the replicas' own, summed."""
+
+    def __init__(self, workdir: Path, cache_dir: Path, replicas: int, workers: int):
+        sys.path.insert(0, str(REPO / "deploy"))
+        from topology import Topology
+
+        self.topology = Topology(
+            workdir / "topology", workers, replicas, cache_dir=str(cache_dir)
+        ).start()
+        self.url = self.topology.url
+        self.replicas = [Server.attach(url) for url in self.topology.replica_urls()]
+
+    def cpu_seconds(self) -> float:
+        return sum(replica.cpu_seconds() for replica in self.replicas)
+
+    def rss_mb(self) -> float:
+        return sum(replica.rss_mb() for replica in self.replicas)
+
+    def stop(self) -> None:
+        self.topology.stop()
+
+
 # ---------------------------------------------------------------------------------------
 # Modes
 # ---------------------------------------------------------------------------------------
@@ -147,7 +172,7 @@ async def hostile(server: Server, args) -> list[Phase]:
     return await hostile_phases(server, args)
 
 
-async def warm_up(server: Server, pages: list[str]) -> None:
+async def warm_up(url: str, pages: list[str]) -> None:
     """Open the root URL, then each measured page once, one after the other.
 
     The root first: until some session has run app.py (and so st.navigation), Streamlit
@@ -155,7 +180,7 @@ async def warm_up(server: Server, pages: list[str]) -> None:
     before the class: the first TensorFlow import must not happen in 25 script threads at
     once (see README.md, "Cold start"); --cold skips this to reproduce that.
     """
-    session = Session(server.url, timeout=600)
+    session = Session(url, timeout=600)
     await session.connect()
     try:
         for page in ["", *pages]:
@@ -170,6 +195,13 @@ def parse_args(argv=None):
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8501")
     target.add_argument("--start", action="store_true", help="start `streamlit run app.py`")
+    target.add_argument(
+        "--topology",
+        action="store_true",
+        help="start deploy/topology.py (Redis, workers, replicas, HAProxy); load the proxy",
+    )
+    parser.add_argument("--replicas", type=int, default=2, help="app replicas (--topology)")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (--topology)")
     parser.add_argument("--app-dir", type=Path, default=REPO, help="where app.py is")
     parser.add_argument("--cache-dir", type=Path, help="DLCORE_CACHE_DIR for --start")
     parser.add_argument("--scenarios", default="activations,optimizers,mnist")
@@ -206,6 +238,11 @@ async def main_async(args) -> list[Phase]:
         args.cache_dir = cache_dir
         server = Server.start(args.app_dir, cache_dir, workdir / "server.log", args.server_env)
         print(f"server {server.url} pid {server.process.pid}, log {workdir / 'server.log'}")
+    elif args.topology:
+        args.cache_dir = args.cache_dir or workdir / "cache"
+        server = Replicas(workdir, args.cache_dir, args.replicas, args.workers)
+        print(f"proxy {server.url} -> {len(server.replicas)} replicas, {args.workers} workers")
+        print(f"logs in {workdir / 'topology' / 'logs'}")
     else:
         server = Server.attach(args.url)
     try:
@@ -213,7 +250,10 @@ async def main_async(args) -> list[Phase]:
             pages = [] if args.cold else [SCENARIOS[name].page for name in args.scenarios]
             if args.train_under_load or args.hostile:
                 pages = [] if args.cold else ["activations", "optimizers", "mnist"]
-            await warm_up(server, pages)
+            # Each replica directly: through the proxy one session warms only one of them.
+            replicas = getattr(server, "replicas", [server])
+            for url in [replica.url for replica in replicas]:
+                await warm_up(url, pages)
         if args.soak:
             mode = soak
         elif args.train_under_load:

@@ -31,6 +31,7 @@ FINISHED = ForwardMsg.ScriptFinishedStatus
 OK_STATUSES = {FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 XSRF_COOKIE = "_streamlit_xsrf"
+STICKY_COOKIE = "DLCORE_REPLICA"  # set by the deploy/ proxy: which replica holds the session
 
 
 class ProtocolError(Exception):
@@ -95,19 +96,31 @@ class Session:
         self.pages: list[str] = []  # URL paths of the pages the app lists
         self._cache: dict[str, ForwardMsg] = {}  # cacheable messages by hash
         self._xsrf = ""
+        self.http = requests.Session()  # the tab's cookies: XSRF, and a proxy's stickiness
+        self.replica = ""  # the sticky proxy's name for the replica serving this session
 
     async def connect(self) -> None:
-        """Open the websocket (and fetch the XSRF cookie for uploads, like the page load)."""
+        """Load a page first, as a browser does (its cookies: the XSRF token for uploads,
+        and behind the deploy/ proxy the replica this tab sticks to), then open the
+        websocket with those cookies."""
+        await asyncio.to_thread(self.http.get, self.base_url + "/_stcore/health", timeout=30)
+        self._xsrf = self.http.cookies.get(XSRF_COOKIE, "")
+        self.replica = self.http.cookies.get(STICKY_COOKIE, "")
+        cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
         url = self.base_url.replace("http", "ws", 1) + "/_stcore/stream"
-        self.ws = await connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=30)
-        health = await asyncio.to_thread(
-            requests.get, self.base_url + "/_stcore/health", timeout=30
+        headers = {"Cookie": cookies} if cookies else None
+        self.ws = await connect(
+            url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=30,
+            additional_headers=headers,
         )
-        self._xsrf = health.cookies.get(XSRF_COOKIE, "")
 
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+        self.http.close()
 
     # -----------------------------------------------------------------------------------
     # Runs
@@ -277,11 +290,10 @@ class Session:
     def _put(self, upload_url: str, name: str, payload: bytes, mime: str) -> None:
         url = upload_url if upload_url.startswith("http") else self.base_url + upload_url
         _check_loopback(url)
-        reply = requests.put(
+        reply = self.http.put(  # with the tab's cookies: the same replica behind a proxy
             url,
             files={"file": (name, payload, mime)},
             headers={"X-Xsrftoken": self._xsrf},
-            cookies={XSRF_COOKIE: self._xsrf},
             timeout=30,
         )
         if reply.status_code >= 300:
