@@ -4,7 +4,7 @@ import sys
 
 import streamlit as st
 
-from dlcore import cache, settings
+from dlcore import cache
 from ui.catalog import HOME, listed_lessons
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
@@ -20,26 +20,25 @@ MIXED_PRECISION = (
     "Mixed precision: the MNIST network's hidden layers compute with 16-bit numbers while its "
     "weights and its output stay 32-bit, which is faster on hardware built for it."
 )
-# Why dlcore.device chose each (device kind, policy) by itself (DLCORE_PRECISION unset).
+# Why dlcore.device chose the policy, by its dlcore.device.PRECISION_REASONS code.
 PRECISION_REASONS = {
-    ("CPU", "mixed_bfloat16"): "It is on here: this CPU has native bfloat16 instructions (AMX or "
-    "AVX-512 BF16), where the MNIST recipe measured about 1.5× less CPU time than float32 at the "
-    "same test accuracy.",
-    ("CPU", "float32"): "It is off here (float32 throughout): this CPU has no native bfloat16 "
+    "native_bf16": "It is on here: this CPU has native bfloat16 instructions (AMX or AVX-512 "
+    "BF16), where the MNIST recipe measured about 1.5× less CPU time than float32 at the same "
+    "test accuracy.",
+    "no_native_bf16": "It is off here (float32 throughout): this CPU has no native bfloat16 "
     "instructions (AMX or AVX-512 BF16), and emulated 16-bit arithmetic measured slower than "
     "float32.",
-    ("GPU", "mixed_float16"): "It is on here: every GPU has tensor cores (compute capability 7.0 "
-    "or more), built for float16 arithmetic.",
-    ("GPU", "float32"): "It is off here (float32 throughout): a GPU below compute capability 7.0 "
+    "tensor_cores": "It is on here: every GPU has tensor cores (compute capability 7.0 or more), "
+    "built for float16 arithmetic.",
+    "no_tensor_cores": "It is off here (float32 throughout): a GPU below compute capability 7.0 "
     "has no tensor cores, so float16 would not be faster.",
 }
 
 
 def precision_help(info) -> str:
     """What mixed precision is, and why dlcore.device turned it on or off on this machine."""
-    forced = settings.precision_override() != "auto"
-    reason = PRECISION_REASONS.get((info.kind, info.policy))
-    if forced or reason is None:
+    reason = PRECISION_REASONS.get(info.precision_reason)
+    if reason is None:  # "override"
         reason = (
             f"Here {info.policy} is set by the server's DLCORE_PRECISION setting, not chosen "
             "for this machine."

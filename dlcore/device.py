@@ -51,6 +51,10 @@ class GpuSpec:
     compute_capability: tuple[int, int] | None = None
 
 
+# Why a precision policy was chosen: the hardware's reason, or DLCORE_PRECISION forcing it.
+PRECISION_REASONS = ("native_bf16", "no_native_bf16", "tensor_cores", "no_tensor_cores", "override")
+
+
 @dataclass(frozen=True)
 class DevicePlan:
     """The pure decision: which device kind, precision policy and strategy to use."""
@@ -61,6 +65,7 @@ class DevicePlan:
     policy: str
     strategy_name: str
     summary: str
+    precision_reason: str  # one of PRECISION_REASONS: why this policy was chosen
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class DeviceInfo:
         policy: Keras dtype policy name for the MNIST CNN's hidden layers.
         strategy: The tf.distribute strategy object to build and train models under.
         summary: One line for the sidebar, e.g. "CPU · 2 cores · float32".
+        precision_reason: Why the policy was chosen, one of PRECISION_REASONS.
     """
 
     kind: str
@@ -82,6 +88,7 @@ class DeviceInfo:
     policy: str
     strategy: Any
     summary: str
+    precision_reason: str = "override"
 
 
 def plan_device(
@@ -111,17 +118,21 @@ def plan_device(
         capabilities = [gpu.compute_capability or (0, 0) for gpu in gpus]
         fp16_ok = min(capabilities) >= MIN_FP16_COMPUTE_CAPABILITY
         policy = "mixed_float16" if fp16_ok else "float32"
+        reason = "tensor_cores" if fp16_ok else "no_tensor_cores"
         names = sorted({gpu.name for gpu in gpus})
         kind, name, count = "GPU", " + ".join(names), len(gpus)
         where = f"{name} ×{count}"
     else:
         native_bf16 = any(flag in cpu_flags for flag in CPU_BF16_FLAGS)
         policy = "mixed_bfloat16" if native_bf16 else "float32"
+        reason = "native_bf16" if native_bf16 else "no_native_bf16"
         kind, name, count = "CPU", cpu_name, cpu_cores
         where = f"{cpu_cores} core{'s' if cpu_cores != 1 else ''}"
-    policy = policy if override == "auto" else override
+    if override != "auto":
+        policy, reason = override, "override"
     strategy = "mirrored" if len(gpus) > 1 else "default"
-    return DevicePlan(kind, name, count, policy, strategy, f"{kind} · {where} · {policy}")
+    summary = f"{kind} · {where} · {policy}"
+    return DevicePlan(kind, name, count, policy, strategy, summary, reason)
 
 
 def quiet_cuda_probe(
@@ -217,6 +228,12 @@ def configure() -> DeviceInfo:
             plan = plan_device(_gpu_specs(tf), flags, usable_cores(), cpu_name, override)
             strategy = STRATEGIES[plan.strategy_name](tf)
             _info = DeviceInfo(
-                plan.kind, plan.name, plan.count, plan.policy, strategy, plan.summary
+                plan.kind,
+                plan.name,
+                plan.count,
+                plan.policy,
+                strategy,
+                plan.summary,
+                plan.precision_reason,
             )
         return _info

@@ -170,3 +170,24 @@ def test_cli_stderr_has_no_cuda_error_while_real_warnings_and_errors_still_show(
     warned = _python("-c", code, env_drop=tf_variables)
     assert warned.returncode == 0, warned.stderr[-3000:]
     assert CACHED_DATASET_WARNING in warned.stderr and "cuInit" not in warned.stderr
+
+
+def test_the_plan_says_why_it_chose_its_precision():
+    reasons = [
+        plan_device(gpus, flags, 2, override=override).precision_reason
+        for gpus, flags, override in (
+            ([H100], set(), "auto"),
+            ([K80], set(), "auto"),
+            ([], {"amx_bf16"}, "auto"),
+            ([], set(), "auto"),
+            ([H100], set(), "float32"),
+        )
+    ]
+    assert reasons == [
+        "tensor_cores",
+        "no_tensor_cores",
+        "native_bf16",
+        "no_native_bf16",
+        "override",
+    ]
+    assert set(reasons) == set(device.PRECISION_REASONS)

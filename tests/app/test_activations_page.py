@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dlcore import activations, device, readable
+from dlcore import activations, readable
 from tests.app.conftest import page_test
 from ui.plain_figure import READABLE_AXIS
 
@@ -161,45 +161,3 @@ def test_every_axis_writes_powers_of_ten_not_si_prefixes():
         assert axes, key
         for name in axes:
             assert READABLE_AXIS.items() <= layout[name].items(), (key, name)
-
-
-def compute_help(at) -> str:
-    """The hover help of the sidebar's compute line."""
-    return next(c.help for c in at.caption if c.value.startswith("Compute:"))
-
-
-@pytest.mark.parametrize(
-    ("kind", "policy", "why"),
-    [
-        ("CPU", "mixed_bfloat16", "It is on here: this CPU has native bfloat16 instructions"),
-        ("CPU", "float32", "It is off here (float32 throughout): this CPU has no native bfloat16"),
-        ("GPU", "mixed_float16", "It is on here: every GPU has tensor cores"),
-        ("GPU", "float32", "It is off here (float32 throughout): a GPU below compute capability"),
-    ],
-)
-def test_the_sidebar_says_what_mixed_precision_is_and_why_the_device_chose(
-    kind, policy, why, monkeypatch
-):
-    """The compute line's help follows what dlcore.device decided (faked here for the machines
-    this runner is not); a policy forced by DLCORE_PRECISION is said to be forced."""
-    chosen = device.DeviceInfo(kind, "some chip", 2, policy, None, f"{kind} · 2 · {policy}")
-    monkeypatch.setattr(device, "configure", lambda: chosen)
-    monkeypatch.delenv("DLCORE_PRECISION", raising=False)
-    at = page_test("app.py").run()
-    assert not at.exception
-    help_text = compute_help(at)
-    assert help_text.startswith("Mixed precision: the MNIST network's hidden layers compute")
-    assert why in help_text
-
-    monkeypatch.setenv("DLCORE_PRECISION", policy)
-    help_text = compute_help(page_test("app.py").run())
-    assert f"Here {policy} is set by the server's DLCORE_PRECISION setting" in help_text
-    assert why not in help_text
-
-
-def test_the_sidebar_help_matches_this_machine(monkeypatch):
-    monkeypatch.delenv("DLCORE_PRECISION", raising=False)
-    at = page_test("app.py").run()
-    on = device.configure().policy != "float32"
-    assert ("It is on here" in compute_help(at)) is on
-    assert ("It is off here" in compute_help(at)) is not on

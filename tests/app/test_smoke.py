@@ -2,6 +2,7 @@
 
 import pytest
 
+from dlcore import device
 from tests.app.conftest import page_test
 from ui.catalog import HOME, listed_lessons
 
@@ -21,3 +22,53 @@ def test_every_listed_page_renders(path):
     at.switch_page(path).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, f"{path} shows no title"
+
+
+def compute_help(at) -> str:
+    """The hover help of the sidebar's compute line (shown once a page has loaded TensorFlow,
+    as every page but Home does)."""
+    import tensorflow  # noqa: F401
+
+    at.run()
+    return next(c.help for c in at.caption if c.value.startswith("Compute:"))
+
+
+def configured_as(plan: device.DevicePlan) -> device.DeviceInfo:
+    return device.DeviceInfo(
+        plan.kind, plan.name, plan.count, plan.policy, None, plan.summary, plan.precision_reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("gpus", "cpu_flags", "why"),
+    [
+        ([], {"amx_bf16"}, "It is on here: this CPU has native bfloat16 instructions"),
+        ([], {"avx2"}, "It is off here (float32 throughout): this CPU has no native bfloat16"),
+        ([device.GpuSpec("Tesla T4", (7, 5))], set(), "It is on here: every GPU has tensor cores"),
+        ([device.GpuSpec("Tesla K80", (3, 7))], set(), "It is off here (float32 throughout)"),
+    ],
+)
+def test_the_sidebar_says_what_mixed_precision_is_and_why_the_device_chose(
+    gpus, cpu_flags, why, monkeypatch
+):
+    """The compute line's help follows dlcore.device's decision (planned here for machines
+    this runner is not); a policy forced by DLCORE_PRECISION is said to be forced."""
+    chosen = configured_as(device.plan_device(gpus, cpu_flags, 2))
+    monkeypatch.setattr(device, "configure", lambda: chosen)
+    help_text = compute_help(page_test("app.py").run())
+    assert help_text.startswith("Mixed precision: the MNIST network's hidden layers compute")
+    assert why in help_text
+
+    forced = configured_as(device.plan_device(gpus, cpu_flags, 2, override="float32"))
+    monkeypatch.setattr(device, "configure", lambda: forced)
+    help_text = compute_help(page_test("app.py").run())
+    assert "Here float32 is set by the server's DLCORE_PRECISION setting" in help_text
+    assert why not in help_text
+
+
+def test_the_sidebar_help_matches_this_machine(monkeypatch):
+    monkeypatch.delenv("DLCORE_PRECISION", raising=False)
+    at = page_test("app.py").run()
+    on = device.configure().policy != "float32"
+    assert ("It is on here" in compute_help(at)) is on
+    assert ("It is off here" in compute_help(at)) is not on
