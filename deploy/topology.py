@@ -147,7 +147,9 @@ class Topology:
             secret = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16)}
             for number, port in enumerate(self.replica_ports, start=1):
                 self._spawn(f"app{number}", self._replica_command(port), secret)
-            self._spawn("haproxy", ["haproxy", "-db", "-f", str(self._write_haproxy_config())])
+            if self.replicas:  # none: a training service only (benchmarks of the workers)
+                config = str(self._write_haproxy_config())
+                self._spawn("haproxy", ["haproxy", "-db", "-f", config])
             self._save()
             self.wait_ready()
         except BaseException:
@@ -204,7 +206,7 @@ class Topology:
 
     def wait_ready(self) -> None:
         """Wait until the workers answer a ping and every replica and the proxy are healthy."""
-        for url in [*self.replica_urls(), self.url]:
+        for url in [*self.replica_urls(), *([self.url] if self.replicas else [])]:
             self._wait(lambda url=url: _answers(f"{url}/_stcore/health"), url)
         self._wait(lambda: len(self.answering_workers()) >= self.workers, "the workers")
 

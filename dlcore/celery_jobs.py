@@ -13,6 +13,7 @@ this process, as in the embedded backend.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -100,11 +101,14 @@ class RemoteJobHandle:
         Redis is down the cache still answers (a job that is not done has no entry there).
         """
         try:
-            if self.snapshot().state != JobState.DONE:
-                return None
+            snapshot = self.snapshot()
         except TrainingServiceUnavailable:
-            pass
-        return cache.load(self._key)
+            return cache.load(self._key)
+        if snapshot.state != JobState.DONE:
+            return None
+        stored = cache.load(self._key)
+        # Read back from the shared cache, but trained for this job unless it was a hit.
+        return None if stored is None else dataclasses.replace(stored, cached=snapshot.cached)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished; returns False if timeout ran out first."""

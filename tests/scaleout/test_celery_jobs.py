@@ -117,6 +117,7 @@ def test_an_owner_leaving_a_shared_job_does_not_stop_it(client):
     assert bob.snapshot().owners == 1 and bob.snapshot().state == "running"
     assert bob.wait(WAIT)
     assert bob.snapshot().state == "done" and cache.load(bob.key) is not None
+    assert not bob.result().cached  # trained for bob (read back from the shared cache)
 
 
 def test_a_killed_worker_s_job_is_redelivered_and_finishes(client):
