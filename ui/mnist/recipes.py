@@ -93,7 +93,7 @@ def _measured(comparison: recipes.Comparison) -> None:
     bottom[1].metric("Playground's recipe: test accuracy", percent(ours.test_accuracy, 4))
     sign = "+" if comparison.accuracy_gain > 0 else ""  # number() writes its own minus
     gain = f"{sign}{number(100 * comparison.accuracy_gain)}"
-    bottom[2].metric("Test accuracy difference", f"{gain} percentage points")
+    bottom[2].metric("Test accuracy difference (percentage points)", gain)
     st.caption(
         "Measured on this server: the training time is model.fit's wall time of each cached "
         "run, so it also depends on how busy the server was while each one trained."
