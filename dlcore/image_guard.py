@@ -22,8 +22,10 @@ import re
 import struct
 from dataclasses import dataclass
 
+from dlcore import readable
 from dlcore.arithmetic import ceil_div
 from dlcore.errors import InvalidImage
+from dlcore.i18n import N_, Message
 
 # --- limits, each with the measurement behind it (2 shared vCPUs, Pillow 13) -----------------
 
@@ -75,25 +77,27 @@ _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # Bytes that start no GIF block (extension "!", picture ",", trailer ";").
 _GIF_JUNK = re.compile(rb"[^!,;]+")
 
-TOO_COMPLEX = (
-    "This {kind} is built from {count:,} separate pieces, where an ordinary image has a few "
+TOO_COMPLEX = N_(
+    "This {kind} is built from {count} separate pieces, where an ordinary image has a few "
     "dozen; reading it would tie up the server, so it was refused. "
     "Please save the picture again as an ordinary JPEG or PNG."
 )
-TOO_MANY_SCANS = (
-    "This progressive JPEG makes the decoder go over its {megapixels:.1f}-megapixel picture "
-    "{count:,} times, where an ordinary one needs about 10; reading it would tie up the "
+TOO_MANY_SCANS = N_(
+    "This progressive JPEG makes the decoder go over its {megapixels}-megapixel picture "
+    "{count} times, where an ordinary one needs about 10; reading it would tie up the "
     "server, so it was refused. Please save the picture again as an ordinary JPEG or PNG."
 )
-TOO_MUCH_MEMORY = (
+TOO_MUCH_MEMORY = N_(
     "The image is {width}x{height} pixels; reading a {kind} this large would take about "
-    "{megabytes:,.0f} MB of memory (the limit is {limit:.0f} MB). "
+    "{megabytes} MB of memory (the limit is {limit} MB). "
     "Please upload a smaller picture, or a JPEG."
 )
-RLE_TOO_LARGE = (
-    "This compressed (RLE) BMP is {megabytes:.1f} MB; the limit for such files is "
-    "{limit:.0f} MB. Please save the picture again as PNG or JPEG."
+RLE_TOO_LARGE = N_(
+    "This compressed (RLE) BMP is {megabytes} MB; the limit for such files is "
+    "{limit} MB. Please save the picture again as PNG or JPEG."
 )
+PICTURE = N_("picture")
+PROGRESSIVE_JPEG = N_("progressive JPEG")
 
 
 def check_structure(data: bytes) -> None:
@@ -137,13 +141,7 @@ def check_decoded_size(image_format: str | None, mode: str, size: tuple[int, int
     needed = width * height * per_pixel
     if needed > DECODE_BUDGET_BYTES:
         raise InvalidImage(
-            TOO_MUCH_MEMORY.format(
-                width=width,
-                height=height,
-                kind=image_format or "picture",
-                megabytes=needed / 1e6,
-                limit=DECODE_BUDGET_BYTES / 1e6,
-            )
+            _too_much_memory(width, height, image_format or Message(PICTURE), needed)
         )
 
 
@@ -207,15 +205,7 @@ def _read_frame(header: bytes, marker: int, walk: _JpegWalk) -> None:
     if marker in _PROGRESSIVE_SOF:
         needed = sum(walk.blocks.values()) * _COEFFICIENT_BYTES_PER_BLOCK
         if needed > DECODE_BUDGET_BYTES:
-            raise InvalidImage(
-                TOO_MUCH_MEMORY.format(
-                    width=width,
-                    height=height,
-                    kind="progressive JPEG",
-                    megabytes=needed / 1e6,
-                    limit=DECODE_BUDGET_BYTES / 1e6,
-                )
-            )
+            raise InvalidImage(_too_much_memory(width, height, Message(PROGRESSIVE_JPEG), needed))
 
 
 def _blocks(scaled: int, maximum: int) -> int:
@@ -238,10 +228,13 @@ def _check_jpeg_counts(data: bytes, walk: _JpegWalk) -> None:
         # The walk stops here; the message counts every scan marker in the file, a quick
         # search (entropy-coded data cannot hold one: its 0xFF bytes are stuffed).
         scans = max(walk.scans, data.count(b"\xff\xda"))
-        raise InvalidImage(TOO_MANY_SCANS.format(count=scans, megapixels=walk.pixels / 1e6))
+        megapixels = readable.number(walk.pixels / 1e6, 2)
+        raise InvalidImage(
+            Message(TOO_MANY_SCANS, count=readable.grouped(scans), megapixels=megapixels)
+        )
     if walk.segments > MAX_JPEG_SEGMENTS or walk.header_junk > MAX_JPEG_HEADER_JUNK:
         pieces = walk.segments + walk.header_junk  # Pillow steps through junk byte by byte
-        raise InvalidImage(TOO_COMPLEX.format(kind="JPEG", count=pieces))
+        raise InvalidImage(_too_complex("JPEG", pieces))
 
 
 # --- PNG, GIF, BMP ---------------------------------------------------------------------------
@@ -254,7 +247,7 @@ def _check_png(data: bytes) -> None:
         length = struct.unpack_from(">I", data, position)[0]
         chunks += 1
         if chunks > MAX_PNG_CHUNKS:
-            raise InvalidImage(TOO_COMPLEX.format(kind="PNG", count=chunks))
+            raise InvalidImage(_too_complex("PNG", chunks))
         if data[position + 4 : position + 8] == b"IEND":
             return
         position += 12 + length
@@ -275,7 +268,7 @@ def _check_gif(data: bytes) -> None:
         if skipped := _GIF_JUNK.match(data, position):
             junk += skipped.end() - position
             if junk > MAX_GIF_JUNK:
-                raise InvalidImage(TOO_COMPLEX.format(kind="GIF", count=junk))
+                raise InvalidImage(_too_complex("GIF", junk))
             position = skipped.end()
             continue
         if data[position] == 0x2C:
@@ -289,7 +282,7 @@ def _check_gif(data: bytes) -> None:
         while position < len(data):
             pieces += 1
             if pieces > MAX_GIF_PIECES:
-                raise InvalidImage(TOO_COMPLEX.format(kind="GIF", count=pieces))
+                raise InvalidImage(_too_complex("GIF", pieces))
             length = data[position]
             position += 1 + length
             if length == 0:
@@ -303,5 +296,24 @@ def _check_bmp(data: bytes) -> None:
     compression = struct.unpack_from("<I", data, 30)[0]
     if compression in (1, 2) and len(data) > MAX_RLE_BMP_BYTES:  # BI_RLE8, BI_RLE4
         raise InvalidImage(
-            RLE_TOO_LARGE.format(megabytes=len(data) / 1e6, limit=MAX_RLE_BMP_BYTES / 1e6)
+            Message(
+                RLE_TOO_LARGE,
+                megabytes=readable.number(len(data) / 1e6, 2),
+                limit=readable.number(MAX_RLE_BMP_BYTES / 1e6),
+            )
         )
+
+
+def _too_complex(kind: str, pieces: int) -> Message:
+    return Message(TOO_COMPLEX, kind=kind, count=readable.grouped(pieces))
+
+
+def _too_much_memory(width: int, height: int, kind: str | Message, needed: int) -> Message:
+    return Message(
+        TOO_MUCH_MEMORY,
+        width=width,
+        height=height,
+        kind=kind,
+        megabytes=readable.grouped(needed / 1e6),
+        limit=readable.number(DECODE_BUDGET_BYTES / 1e6),
+    )

@@ -29,9 +29,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from dlcore import image_guard
+from dlcore import image_guard, readable
 from dlcore.arithmetic import ceil_div
 from dlcore.errors import InvalidImage
+from dlcore.i18n import N_, Message
 from dlcore.memo import LruMemo
 from dlcore.pixels import normalize
 
@@ -82,22 +83,22 @@ EDGE_WINDOW = 0.05
 MIN_EDGE_RISE = 180
 MAX_REMEMBERED = 256  # refused uploads remembered: a 32-byte hash and a sentence each
 
-NO_DIGIT = "No digit found: the image looks blank or is only noise."
-NO_DIGIT_SCATTERED = (
+NO_DIGIT = N_("No digit found: the image looks blank or is only noise.")
+NO_DIGIT_SCATTERED = N_(
     "No digit found: the image is covered with many small marks (noise, or a page of "
     "writing). Crop the photo to a single digit."
 )
-WARN_BLOBS = (
+WARN_BLOBS = N_(
     "Several separate marks were found; only the largest one was read. "
     "Crop the photo to a single digit for a better reading."
 )
-WARN_SIDE_BY_SIDE = (
+WARN_SIDE_BY_SIDE = N_(
     "This looks like more than one digit side by side; the network reads a single digit, "
     "so crop the photo to one."
 )
-WARN_BORDER = "The digit touches the edge of the image, so part of it may be cut off."
-WARN_CONTRAST = "The ink is very faint (low contrast); a darker pen or better light helps."
-WARN_ANIMATED = "This is an animated image; only its first frame was read."
+WARN_BORDER = N_("The digit touches the edge of the image, so part of it may be cut off.")
+WARN_CONTRAST = N_("The ink is very faint (low contrast); a darker pen or better light helps.")
+WARN_ANIMATED = N_("This is an animated image; only its first frame was read.")
 
 # EXIF Orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
 _EXIF_ORIENTATION = 0x0112
@@ -113,7 +114,7 @@ _UPRIGHT = {
 
 # Refused uploads by SHA-256, oldest first: a page rerun with the same upload is refused at
 # once instead of decoding it again (Streamlit's cache keeps results, not exceptions).
-_REFUSALS: LruMemo[str] = LruMemo(MAX_REMEMBERED)
+_REFUSALS: LruMemo[Message] = LruMemo(MAX_REMEMBERED)
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ class PreparedDigit:
     """
 
     uint8: np.ndarray
-    stages: tuple[tuple[str, np.ndarray], ...]
-    warnings: tuple[str, ...]
+    stages: tuple[tuple[Message, np.ndarray], ...]
+    warnings: tuple[Message, ...]
     polarity_inverted: bool
 
     @property
@@ -195,46 +196,48 @@ def prepare_digit(data: bytes) -> PreparedDigit:
     try:
         return _prepare(data)
     except InvalidImage as refusal:
-        _REFUSALS.put(key, str(refusal))
+        _REFUSALS.put(key, refusal.message)  # read later in each learner's language
         raise
 
 
 def _prepare(data: bytes) -> PreparedDigit:
     """prepare_digit without the memory of refusals."""
-    stages: list[tuple[str, np.ndarray]] = []
-    warnings: list[str] = []
+    stages: list[tuple[Message, np.ndarray]] = []
+    warnings: list[Message] = []
     image, orientation, min_contrast = _decode(data, warnings)
-    stages.append(("original", _preview(image)))
+    stages.append((Message("original"), _preview(image)))
     image = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
-    stages.append(("orientation fixed", _preview(image)))
+    stages.append((Message("orientation fixed"), _preview(image)))
     image = _flatten_transparency(image)
-    stages.append(("transparency flattened", _preview(image)))
+    stages.append((Message("transparency flattened"), _preview(image)))
     gray = _enlarge_if_tiny(np.asarray(image.convert("L")))
-    stages.append(("grayscale", _preview(gray)))
+    stages.append((Message("grayscale"), _preview(gray)))
     ink, inverted = _fix_polarity(gray)
-    stages.append(("polarity: ink made light" if inverted else "polarity: kept", _preview(ink)))
+    polarity = Message("polarity: ink made light") if inverted else Message("polarity: kept")
+    stages.append((polarity, _preview(ink)))
     clean, mask, stats = _remove_background(ink, inverted, min_contrast)
-    stages.append(("background removed", _preview(clean)))
+    stages.append((Message("background removed"), _preview(clean)))
     crop = _crop_to_digit(clean, mask, warnings)
-    stages.append(("cropped to the digit", _preview(crop)))
+    stages.append((Message("cropped to the digit"), _preview(crop)))
     crop, thickened = _thicken_thin_strokes(crop)
-    stages.append(("strokes thickened" if thickened else "stroke width: kept", _preview(crop)))
+    strokes = Message("strokes thickened") if thickened else Message("stroke width: kept")
+    stages.append((strokes, _preview(crop)))
     if stats.ink_level - stats.background < LOW_CONTRAST:
-        warnings.append(WARN_CONTRAST)
+        warnings.append(Message(WARN_CONTRAST))
     scaled = _scale_longest_side(crop, DIGIT_BOX)
-    stages.append((f"scaled to {DIGIT_BOX} px", scaled))
+    stages.append((Message("scaled to {size} px", size=DIGIT_BOX), scaled))
     padded = _pad_to_field(scaled, FIELD)
-    stages.append((f"padded to {FIELD}x{FIELD}", padded))
+    stages.append((Message("padded to {size}x{size}", size=FIELD), padded))
     centered = _center_by_mass(padded)
-    stages.append(("centered by mass", centered))
-    stages.append(("normalized (/255)", normalize(centered)))
+    stages.append((Message("centered by mass"), centered))
+    stages.append((Message("normalized (/255)"), normalize(centered)))
     return PreparedDigit(centered, tuple(stages), tuple(warnings), inverted)
 
 
 # --- decoding -----------------------------------------------------------------------------
 
 
-def _decode(data: bytes, warnings: list[str]) -> tuple[Image.Image, int, float]:
+def _decode(data: bytes, warnings: list[Message]) -> tuple[Image.Image, int, float]:
     """Open, check and decode the file into a small L, LA, RGB or RGBA image.
 
     The file's structure is checked before Pillow parses it, and the decoded size before
@@ -245,26 +248,32 @@ def _decode(data: bytes, warnings: list[str]) -> tuple[Image.Image, int, float]:
         smallest ink contrast its encoding can show (see `_min_contrast`).
     """
     if not data:
-        raise InvalidImage("The file is empty.")
+        raise InvalidImage(Message("The file is empty."))
     image_guard.check_structure(data)
     image = _open_lazily(data)
     width, height = image.size
     if width < 1 or height < 1:
-        raise InvalidImage("The image has no pixels.")
+        raise InvalidImage(Message("The image has no pixels."))
     if width * height > MAX_PIXELS:
         raise InvalidImage(
-            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller photo."
+            Message(
+                "The image is {width}x{height} pixels ({megapixels} megapixels); the limit is "
+                "{limit} megapixels. Please upload a smaller photo.",
+                width=width,
+                height=height,
+                megapixels=readable.grouped(width * height / 1e6),
+                limit=readable.number(MAX_PIXELS / 1e6),
+            )
         )
     image_guard.check_decoded_size(image.format, image.mode, image.size)
     if _is_animated(image):
-        warnings.append(WARN_ANIMATED)
+        warnings.append(Message(WARN_ANIMATED))
     orientation = _read_orientation(image)
     try:
         return _load_small(image), orientation, _min_contrast(image)
     except Exception as error:  # Pillow's decoders raise many types on corrupt data.
         raise InvalidImage(
-            "The image file is truncated or damaged and could not be read."
+            Message("The image file is truncated or damaged and could not be read.")
         ) from error
 
 
@@ -274,14 +283,14 @@ def _open_lazily(data: bytes) -> Image.Image:
         return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as error:
         raise InvalidImage(
-            "The image claims far too many pixels (a decompression bomb); it was refused."
+            Message("The image claims far too many pixels (a decompression bomb); it was refused.")
         ) from error
     except UnidentifiedImageError as error:
         raise InvalidImage(
-            "This is not an image we can read: upload a PNG, JPEG, WebP, BMP or GIF file."
+            Message("This is not an image we can read: upload a PNG, JPEG, WebP, BMP or GIF file.")
         ) from error
     except Exception as error:  # A header that parses halfway raises all sorts.
-        raise InvalidImage("The image file is damaged and could not be read.") from error
+        raise InvalidImage(Message("The image file is damaged and could not be read.")) from error
 
 
 def _is_animated(image: Image.Image) -> bool:
@@ -428,13 +437,13 @@ def _remove_background(
     first = _flatten(smooth, round(MAX_PAPER_WINDOW * side), inverted)
     stats = _ink_stats(np.bincount(first.ravel(), minlength=256), min_contrast)
     if stats is None:
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     window = PAPER_WINDOW_STROKES * stroke_width(first > stats.threshold)
     window = np.clip(window, MIN_PAPER_WINDOW * side, MAX_PAPER_WINDOW * side)
     flat = _flatten(smooth, round(float(window)), inverted)
     stats = _ink_stats(np.bincount(flat.ravel(), minlength=256), min_contrast)
     if stats is None:
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     levels = np.arange(256, dtype=np.float32)
     ramp = (levels - stats.floor) * (255.0 / (stats.ink_level - stats.floor))
     lookup = np.clip(np.round(ramp), 0, 255).astype(np.uint8)
@@ -553,7 +562,7 @@ def _otsu(histogram: np.ndarray) -> float:
 # --- finding and framing the digit -----------------------------------------------------------
 
 
-def _crop_to_digit(clean: np.ndarray, mask: np.ndarray, warnings: list[str]) -> np.ndarray:
+def _crop_to_digit(clean: np.ndarray, mask: np.ndarray, warnings: list[Message]) -> np.ndarray:
     """Crop the clean image to the digit's ink, leaving out specks and far-away marks."""
     keep, factor = _digit_cells(clean > 0, mask, warnings)
     # Grow the kept cells by one so the antialiased rim of each stroke stays in.
@@ -562,7 +571,7 @@ def _crop_to_digit(clean: np.ndarray, mask: np.ndarray, warnings: list[str]) -> 
     rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
     digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     if not _has_sharp_edges(digit):
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     return digit
 
 
@@ -581,7 +590,7 @@ def _has_sharp_edges(digit: np.ndarray) -> bool:
     return _percentile(rise[digit > 0].astype(np.uint8), 0.99) >= MIN_EDGE_RISE
 
 
-def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[str]):
+def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[Message]):
     """Find the grid cells that hold the digit; return them and the grid's cell size in px.
 
     Blobs are traced through faint ink (hysteresis, as in Canny's edge detector) so that a
@@ -597,17 +606,17 @@ def _digit_cells(faint: np.ndarray, strong: np.ndarray, warnings: list[str]):
     blobs = [replace(b, area=int(strong_cells[b.label])) for b in blobs if strong_cells[b.label]]
     main = max(blobs, key=lambda blob: blob.area, default=None)
     if main is None or main.area < max(4, grid.size * 2e-4):
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     kept, far = _group_digit(main, blobs)
     _check_digit_like(kept, blobs, factor)
     if far:
-        warnings.append(WARN_BLOBS)
+        warnings.append(Message(WARN_BLOBS))
     if _side_by_side([blob for blob in kept if blob.area >= SIDE_BY_SIDE_SHARE * main.area]):
-        warnings.append(WARN_SIDE_BY_SIDE)
+        warnings.append(Message(WARN_SIDE_BY_SIDE))
     box = _union_box(kept)
     height, width = grid.shape
     if box.top == 0 or box.left == 0 or box.bottom == height - 1 or box.right == width - 1:
-        warnings.append(WARN_BORDER)
+        warnings.append(Message(WARN_BORDER))
     return np.isin(labels, [blob.label for blob in kept]), factor
 
 
@@ -621,9 +630,9 @@ def _check_digit_like(kept: list[_Blob], blobs: list[_Blob], factor: int) -> Non
     """
     box = _union_box(kept)
     if (max(box.bottom - box.top, box.right - box.left) + 1) * factor < MIN_DIGIT_PX:
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     if len(blobs) >= NOISY_BLOBS and box.area < MIN_SHARE * sum(blob.area for blob in blobs):
-        raise InvalidImage(NO_DIGIT_SCATTERED)
+        raise InvalidImage(Message(NO_DIGIT_SCATTERED))
 
 
 def _grid_mask(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -852,7 +861,7 @@ def _center_by_mass(field: np.ndarray) -> np.ndarray:
     weights = field.astype(np.float64)
     total = weights.sum()
     if total == 0:
-        raise InvalidImage(NO_DIGIT)
+        raise InvalidImage(Message(NO_DIGIT))
     shifts = []
     for axis in (0, 1):
         profile = weights.sum(axis=1 - axis)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcore.i18n import Message
 from dlcore.metrics import top_k
 from dlcore.mnist_views import percent
 
@@ -42,16 +43,19 @@ class Prediction:
     label: int
     probabilities: np.ndarray
     top3: tuple[tuple[int, float], ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[Message, ...]
 
 
-def low_confidence_warning(probabilities: np.ndarray) -> str | None:
+def low_confidence_warning(probabilities: np.ndarray) -> Message | None:
     """A plain-language warning when the top probability is under LOW_CONFIDENCE, else None."""
     top = float(np.max(probabilities))
     if top >= LOW_CONFIDENCE:
         return None
     shown = percent(top, 2)
-    return f"Not sure — is this a digit? The most likely reading has only {shown} probability."
+    return Message(
+        "Not sure — is this a digit? The most likely reading has only {shown} probability.",
+        shown=shown,
+    )
 
 
 class DigitPredictor:

@@ -136,7 +136,13 @@ REPO = Path(__file__).resolve().parents[1]
 KEYWORDS = {"_": None, "N_": None, "Message": None, "ngettext": (1, 2)}
 # The modules whose every message goes through the catalogue; the list grows with the
 # translation pass until it is every module (issue 14).
-TRANSLATED_MODULES = ("dlcore/data.py", "ui/language.py")
+TRANSLATED_MODULES = (
+    "dlcore/data.py",
+    "dlcore/image_guard.py",
+    "dlcore/images.py",
+    "dlcore/inference.py",
+    "ui/language.py",
+)
 
 
 def extracted_ids(path: str) -> set[str]:
@@ -164,3 +170,17 @@ def test_a_refused_upload_reads_in_each_learners_language_even_when_remembered()
     assert str(english.value) == "The file has 1 rows; at least 10 needed."
     with i18n.using("zh"):
         assert str(chinese.value) == str(english.value) == "文件只有 1 行，至少需要 10 行。"
+
+
+def test_an_uploaded_photo_is_read_in_the_learners_language():
+    from dlcore import images
+    from dlcore.errors import InvalidImage
+    from tests.support.hostile import draw_seven, encode
+
+    prepared = images.prepare_digit(encode(draw_seven()))
+    with i18n.using("zh"):
+        assert [str(name) for name, _ in prepared.stages][:2] == ["原图", "方向已校正"]
+        with pytest.raises(InvalidImage) as refused:
+            images.prepare_digit(b"")
+        assert str(refused.value) == "文件是空的。"
+    assert str(refused.value) == "The file is empty."

@@ -21,6 +21,12 @@ from dlcore.images import prepare_digit
 from tests.support.hostile import salt_and_pepper_png
 from tests.support.renderings import RENDERING_KINDS, photograph_ink, render_digit
 
+
+def texts(messages) -> tuple[str, ...]:
+    """Warnings as a learner reads them (in English here)."""
+    return tuple(map(str, messages))
+
+
 FIXTURES = Path(__file__).parent / "fixtures" / "digits"
 
 
@@ -45,8 +51,8 @@ def draw_seven(size=(600, 400), box=(60, 40, 260, 330), ink=30, paper=225, width
 
 def stage(prepared, prefix: str) -> np.ndarray:
     """The stage whose name starts with `prefix`."""
-    matches = [picture for name, picture in prepared.stages if name.startswith(prefix)]
-    assert len(matches) == 1, [name for name, _ in prepared.stages]
+    matches = [picture for name, picture in prepared.stages if str(name).startswith(prefix)]
+    assert len(matches) == 1, [str(name) for name, _ in prepared.stages]
     return np.asarray(matches[0])
 
 
@@ -82,7 +88,7 @@ def seven() -> images.PreparedDigit:
 
 
 def test_stages_run_from_the_upload_to_the_model_input_in_order(seven):
-    names = [name for name, _ in seven.stages]
+    names = [str(name) for name, _ in seven.stages]
     assert names == [
         "original",
         "orientation fixed",
@@ -99,7 +105,9 @@ def test_stages_run_from_the_upload_to_the_model_input_in_order(seven):
     ]
     for name, picture in seven.stages:
         assert isinstance(picture, np.ndarray) and max(picture.shape[:2]) <= images.PREVIEW_SIZE
-        assert picture.dtype == (np.float32 if name.startswith("normalized") else np.uint8), name
+        assert picture.dtype == (np.float32 if str(name).startswith("normalized") else np.uint8), (
+            name
+        )
 
 
 def test_off_center_inverted_rotated_digit_ends_centered_by_mass(seven):
@@ -231,7 +239,7 @@ def test_animated_gif_reads_the_first_frame():
     ImageDraw.Draw(second).rectangle([100, 180, 500, 220], fill=30)  # a wide bar
     data = encode(first.convert("P"), "GIF", save_all=True, append_images=[second.convert("P")])
     prepared = prepare_digit(data)
-    assert images.WARN_ANIMATED in prepared.warnings
+    assert images.WARN_ANIMATED in texts(prepared.warnings)
     assert similarity(prepared.uint8, prepare_digit(encode(first)).uint8) > 0.95
 
 
@@ -249,7 +257,7 @@ def test_separate_marks_far_apart_warn_and_the_largest_is_read():
     photo = draw_seven(size=(1200, 400))
     ImageDraw.Draw(photo).ellipse([900, 120, 1000, 220], outline=30, width=18)  # a far 0
     prepared = prepare_digit(encode(photo))
-    assert images.WARN_BLOBS in prepared.warnings
+    assert images.WARN_BLOBS in texts(prepared.warnings)
     assert similarity(prepared.uint8, prepare_digit(encode(draw_seven())).uint8) > 0.95
 
 
@@ -257,18 +265,18 @@ def test_two_digits_side_by_side_warn():
     photo = draw_seven(box=(260, 40, 460, 330))
     ImageDraw.Draw(photo).line([(180, 60), (180, 330)], fill=30, width=30)  # "17"
     prepared = prepare_digit(encode(photo))
-    assert prepared.warnings == (images.WARN_SIDE_BY_SIDE,)
+    assert texts(prepared.warnings) == (images.WARN_SIDE_BY_SIDE,)
 
 
 def test_a_digit_cut_by_the_edge_of_the_photo_warns():
     prepared = prepare_digit(encode(draw_seven(box=(-40, 40, 200, 330))))
-    assert images.WARN_BORDER in prepared.warnings
+    assert images.WARN_BORDER in texts(prepared.warnings)
 
 
 def test_faint_ink_warns_about_low_contrast():
     prepared = prepare_digit(encode(draw_seven(ink=195, paper=225)))
     assert_valid(prepared)
-    assert prepared.warnings == (images.WARN_CONTRAST,)
+    assert texts(prepared.warnings) == (images.WARN_CONTRAST,)
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -386,7 +394,7 @@ def test_phone_rendering_is_stored_sideways_with_the_tag_that_rights_it():
     assert orientation in (3, 6, 8)
     if orientation != 3:
         assert upright.size == stored.size[::-1]
-    assert images.WARN_BORDER not in prepare_digit(data).warnings
+    assert images.WARN_BORDER not in texts(prepare_digit(data).warnings)
 
 
 def test_unknown_rendering_kind_is_refused():

@@ -113,13 +113,13 @@ def test_predict_one_reads_a_prepared_digit(predictor):
     assert prediction.label == int(np.argmax(probabilities))
     assert [label for label, _ in prediction.top3] == list(np.argsort(-probabilities)[:3])
     assert prediction.top3[0][1] == pytest.approx(float(probabilities.max()))
-    assert prediction.warnings[0] == "The digit touches the edge."
+    assert str(prediction.warnings[0]) == "The digit touches the edge."
 
 
 def test_unsure_readings_carry_the_low_confidence_warning():
     # An untrained network is unsure; one whose output layer always says 7 is not.
     unsure = inference.DigitPredictor(build_cnn(SMALL))
-    assert any("is this a digit?" in w for w in unsure.predict_one(_prepared()).warnings)
+    assert any("is this a digit?" in str(w) for w in unsure.predict_one(_prepared()).warnings)
     sure_model = build_cnn(SMALL)
     output = sure_model.get_layer("output")
     output.set_weights([np.zeros_like(output.kernel), np.eye(10, dtype=np.float32)[7] * 20])
@@ -128,9 +128,9 @@ def test_unsure_readings_carry_the_low_confidence_warning():
 
 
 def test_low_confidence_threshold():
-    assert "only 59 % probability" in inference.low_confidence_warning(np.array([0.59, 0.41]))
+    assert "only 59 % probability" in str(inference.low_confidence_warning(np.array([0.59, 0.41])))
     # Written by dlcore.readable: two significant digits, never a bare "0%" for a tiny share.
-    assert "only 5.9 % probability" in inference.low_confidence_warning(np.full(17, 0.059))
+    assert "only 5.9 % probability" in str(inference.low_confidence_warning(np.full(17, 0.059)))
     assert inference.low_confidence_warning(np.array([0.6, 0.4])) is None
 
 

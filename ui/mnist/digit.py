@@ -105,7 +105,7 @@ def _stages(prepared: images.PreparedDigit) -> None:
         for column, (name, picture) in zip(
             columns, stages[start : start + STAGES_PER_ROW], strict=False
         ):
-            column.image(views.display_image(picture), caption=name, width="stretch")
+            column.image(views.display_image(picture), caption=str(name), width="stretch")
 
 
 def _prediction(trained: shared.Trained, prepared: images.PreparedDigit) -> None:
