@@ -14,6 +14,7 @@ import pytest
 from dlcore import cache, jobs
 from dlcore.__main__ import _progress_line, main
 from tests.support.results import make_result
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -159,3 +160,20 @@ def _sections(block: str) -> dict[str, str]:
     """The labelled sections of one listed entry, wrapped lines joined, spaces collapsed."""
     found = re.findall(r"^    (\w+):\s+(.*(?:\n {14}.*)*)", block, flags=re.MULTILINE)
     return {label: " ".join(text.split()) for label, text in found}
+
+
+def test_info_names_the_job_backend_and_hides_the_broker_password(cache_dir, monkeypatch):
+    port = free_port()  # nothing listens there: no worker answers
+    monkeypatch.setenv("DLCORE_BROKER_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    run = dlcore_cli("info", "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    facts = json.loads(run.stdout)
+    assert facts["backend"] == "celery" and facts["workers"] == []
+    assert facts["broker"] == f"redis://127.0.0.1:{port}/0" and "s3cret" not in run.stdout
+
+
+def test_a_worker_needs_a_broker(monkeypatch):
+    monkeypatch.delenv("DLCORE_BROKER_URL", raising=False)
+    run = dlcore_cli("worker")
+    assert run.returncode == 2
+    assert "set DLCORE_BROKER_URL=redis://host:port/db" in run.stderr
