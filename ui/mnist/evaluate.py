@@ -164,7 +164,7 @@ def _gallery(ev: views.Evaluation) -> None:
             column.image(
                 views.display_image(x_test[index], 84),
                 caption=f"true {y_test[index]} · "
-                + ", ".join(f"{d}: {shared.percent(p, 2)}" for d, p in top),
+                + ", ".join(f"{d}: {views.percent(p, 2)}" for d, p in top),
             )
 
 
@@ -195,7 +195,7 @@ def render(trained: shared.Trained | None) -> None:
     c = st.columns(3)
     c[0].metric(
         "Test accuracy",
-        shared.percent(m["test_accuracy"], 4),
+        views.percent(m["test_accuracy"], 4),
         help="Share of the 10,000 test images read correctly; never seen in training.",
     )
     c[1].metric("Test loss", number(m["test_loss"]), help="Mean cross-entropy on the test set.")

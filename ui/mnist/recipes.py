@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dlcore import mnist_views as views
 from dlcore import models, recipes
 from dlcore.configs import MNIST_TUTORIAL, MnistConfig
 from dlcore.readable import grouped, number
 from ui import live
-from ui.mnist.shared import percent
 
 RUN_NAMES = {
     "tutorial": "The tutorial's recipe",
@@ -74,7 +74,7 @@ def _share_line(change: str, comparison: recipes.Comparison) -> str:
     share = comparison.shares.get(change)
     if share is None:
         return "Its share of the speed-up is not measured on this server yet."
-    return f"Measured here: {percent(share)} of the time saved."
+    return f"Measured here: {views.percent(share)} of the time saved."
 
 
 def _measured(comparison: recipes.Comparison) -> None:
@@ -89,8 +89,8 @@ def _measured(comparison: recipes.Comparison) -> None:
     top[0].metric("Tutorial's recipe: training time", f"{number(tutorial.train_seconds)} s")
     top[1].metric("Playground's recipe: training time", f"{number(ours.train_seconds)} s")
     top[2].metric("Speed-up", f"{number(comparison.speedup)}×")
-    bottom[0].metric("Tutorial's recipe: test accuracy", percent(tutorial.test_accuracy, 4))
-    bottom[1].metric("Playground's recipe: test accuracy", percent(ours.test_accuracy, 4))
+    bottom[0].metric("Tutorial's recipe: test accuracy", views.percent(tutorial.test_accuracy, 4))
+    bottom[1].metric("Playground's recipe: test accuracy", views.percent(ours.test_accuracy, 4))
     sign = "+" if comparison.accuracy_gain > 0 else ""  # number() writes its own minus
     gain = f"{sign}{number(100 * comparison.accuracy_gain)}"
     bottom[2].metric("Test accuracy difference (percentage points)", gain)

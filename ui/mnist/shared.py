@@ -14,7 +14,8 @@ import streamlit as st
 from dlcore import cache, jobs, recipes
 from dlcore import data as datasets
 from dlcore.configs import MNIST_QUICK, MnistConfig
-from dlcore.readable import grouped, number
+from dlcore.mnist_views import percent
+from dlcore.readable import grouped
 from dlcore.states import USABLE_STATUSES, TrainingStatus
 from ui import live
 
@@ -93,11 +94,6 @@ def start_training(config: MnistConfig, open_train_tab: bool = False) -> None:
     live.start(JOB, config)
     if open_train_tab:
         st.session_state[TAB] = "Train"
-
-
-def percent(fraction: float, digits: int = 3) -> str:
-    """A fraction as a percentage a learner reads at a glance: 0.98456 -> '98.5 %'."""
-    return f"{number(100 * fraction, digits)} %"
 
 
 def accuracy_label(config: MnistConfig, typical: str) -> str:

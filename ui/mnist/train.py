@@ -22,7 +22,7 @@ from dlcore.readable import grouped, number
 from dlcore.states import TrainingStatus, kept_epoch
 from ui import downloads, live
 from ui.mnist import recipes
-from ui.mnist.shared import JOB, accuracy_label, percent, start_training
+from ui.mnist.shared import JOB, accuracy_label, start_training
 from ui.plain_figure import READABLE_AXIS
 
 SETTINGS = "mnist_settings"  # the chosen settings, kept while other tabs are open
@@ -193,7 +193,7 @@ def _final(result) -> None:
     m = result.metrics
     kept = kept_epoch(result.status, result.extras.get("best_epoch"), result.epochs_run)
     c = st.columns(4)
-    c[0].metric("Test accuracy", percent(m["test_accuracy"], 4))
+    c[0].metric("Test accuracy", views.percent(m["test_accuracy"], 4))
     c[1].metric("Test loss", number(m["test_loss"]))
     c[2].metric("Epochs run", result.epochs_run, help=_kept_help(result.status, kept))
     c[3].metric("Training time", f"{number(result.train_seconds)} s")
