@@ -181,6 +181,12 @@ def _train_started(key, run, config, data, fingerprint, worker) -> str:
     if state is None:
         raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
     message, warning = jobs.store_result(key, result, fingerprint)
+    if state == JobState.STOPPED:  # only cacheable results travel back to the replicas
+        seconds = f"{result.train_seconds:.1f} s"
+        message = (
+            f"Stopped after {result.epochs_run} epoch(s) in {seconds}; a stopped run's model "
+            "stays on its training worker: train to the end to use it"
+        )
     _finish_with(key, run, result, state, message, worker=worker, warning=warning or "")
     return state
 
