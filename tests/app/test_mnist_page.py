@@ -157,7 +157,7 @@ def test_look_inside_shows_feature_maps_of_each_layer_for_the_users_digit(traine
     text = " ".join(md.value for md in at.markdown)
     for layer in ("conv1", "pool1", "conv2", "pool2"):
         assert f"**{layer}**" in text
-    at.radio(key="mnist_inside_source").set_value("My digit (from Read my digit)").run()
+    at.radio(key="mnist_inside_source").set_value("mine").run()
     assert not at.exception
 
 

@@ -23,6 +23,9 @@ LAYER_TEXT = {
 }
 
 
+IMAGE_SOURCES = {"test": "A test image", "mine": "My digit (from Read my digit)"}
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _maps(key: str, token: str, image_bytes: bytes, _trained: shared.Trained):
     from dlcore import inference
@@ -41,10 +44,12 @@ def _filters(key: str, token: str, _trained: shared.Trained) -> np.ndarray:
 def _choose_image() -> tuple[np.ndarray, str]:
     (_, _), (x_test, y_test) = shared.mnist_arrays()
     own = st.session_state.get(shared.DIGIT)
-    options = ["A test image"] + (["My digit (from Read my digit)"] if own is not None else [])
+    options = ["test"] + (["mine"] if own is not None else [])
     left, right = st.columns([2, 1])
-    source = left.radio("Image", options, horizontal=True, key="mnist_inside_source")
-    if source == "A test image":
+    source = left.radio(
+        "Image", options, format_func=IMAGE_SOURCES.get, horizontal=True, key="mnist_inside_source"
+    )
+    if source == "test":
         index = right.number_input(
             "Test image number", 0, len(x_test) - 1, 0, key="mnist_inside_index"
         )
