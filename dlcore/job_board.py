@@ -130,7 +130,7 @@ local state = redis.call('HGET', job, 'state')
 if state ~= 'queued' and state ~= 'running' then return state or 'missing' end
 redis.call('LREM', P .. 'queue', 0, key)
 redis.call('DEL', job .. ':batches', job .. ':epochs', job .. ':extras')
-redis.call('HDEL', job, 'train_started')
+redis.call('HDEL', job, 'train_started', 'first_batch_at')
 redis.call('HSET', job, 'state', 'running', 'started', now, 'worker', ARGV[5], 'pid', ARGV[6],
            'epoch', 0, 'batch', 0, 'batches_per_epoch', 0, 'batches_seen', 0,
            'message', ARGV[7])
@@ -299,7 +299,7 @@ def _snapshot_of(fields, batches, epochs, extras, owners, position) -> JobSnapsh
         extras=_decode_extras(extras),
         queue_position=queue_position,
         elapsed=finished_at - number("started") if number("started") else 0.0,
-        eta=eta(train_seconds, fraction) if state == JobState.RUNNING else None,
+        eta=_eta(number, fraction, finished_at) if state == JobState.RUNNING else None,
         samples_per_second=throughput(
             int(number("batches_seen")), int(number("batch_size")), train_seconds
         ),
@@ -310,6 +310,14 @@ def _snapshot_of(fields, batches, epochs, extras, owners, position) -> JobSnapsh
         owners=owners,
         worker=fields.get("worker") or None,
     )
+
+
+def _eta(number, fraction: float, now: float) -> float | None:
+    if not number("first_batch_at"):
+        return None
+    total = int(number("epochs")) * int(number("batches_per_epoch"))
+    timed = int(number("batches_seen")) - 1
+    return eta(now - number("first_batch_at"), timed, fraction, total)
 
 
 def _reader(fields: dict[str, str]):
@@ -367,15 +375,22 @@ def note(key: str, **fields: Any) -> None:
         client().hset(_job(key), mapping={name: str(value) for name, value in fields.items()})
 
 
-def report_batches(key: str, position: dict[str, int], rows: list[dict]) -> bool:
-    """Append per-batch logs, move the progress counters; returns the stop flag."""
+def report_batches(
+    key: str, position: dict[str, int], rows: list[dict], batches: int, *, replace: bool = False
+) -> bool:
+    """Add per-batch log rows (or, with replace, store them as the whole log: the worker's
+    BatchLog thinned them), count the batches trained and move the progress counters;
+    returns the stop flag."""
     job = _job(key)
     with reachable():
-        pipe = client().pipeline(transaction=False)
+        pipe = client().pipeline(transaction=True)
+        if replace:
+            pipe.delete(f"{job}:batches")
         if rows:
             pipe.rpush(f"{job}:batches", *(json.dumps(row) for row in rows))
             pipe.ltrim(f"{job}:batches", -BATCH_LOG_LIMIT, -1)
-            pipe.hincrby(job, "batches_seen", len(rows))
+        if batches:
+            pipe.hincrby(job, "batches_seen", batches)
         pipe.hset(job, mapping=position)
         pipe.hget(job, "stopping")
         return pipe.execute()[-1] == "1"

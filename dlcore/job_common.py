@@ -15,7 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 from dlcore.errors import DlcoreError
 from dlcore.states import FINISHED_STATES, JobState
 
-BATCH_LOG_LIMIT = 500  # recent per-batch logs kept for the live chart
+BATCH_LOG_LIMIT = 500  # per-batch log rows kept for the live chart (the whole run, thinned)
+ETA_MIN_BATCHES = 10  # batches timed after the first (which also traces the model) before an ETA
+ETA_MIN_SECONDS = 2.0  # and seconds timed: a steady rate, not a burst of fast batches
 
 
 class TrainingServiceUnavailable(DlcoreError):
@@ -118,11 +120,51 @@ def progress_fraction(epoch: int, epochs: int, batch: int, batches_per_epoch: in
     return min(1.0, (epoch - 1 + within) / epochs)
 
 
-def eta(train_seconds: float, fraction: float) -> float | None:
-    """Seconds left, extrapolating the time spent so far; None before any progress."""
-    if fraction <= 0.0 or train_seconds <= 0.0:
+def eta(
+    timed_seconds: float, timed_batches: int, fraction: float, total_batches: int
+) -> float | None:
+    """Seconds left at the rate measured since the first batch ended; None until that rate
+    rests on ETA_MIN_BATCHES batches and ETA_MIN_SECONDS seconds.
+
+    The first batch also traces and compiles the model (seconds on a CPU): extrapolating
+    from the start of training said "about 1038 s left" for a run of about a minute.
+
+    >>> eta(2.5, 100, 101 / 2580, 2580)  # 25 ms a batch, 2479 batches left
+    61.975
+    >>> eta(0.2, 9, 10 / 2580, 2580) is None
+    True
+    """
+    if timed_batches < ETA_MIN_BATCHES or timed_seconds < ETA_MIN_SECONDS or not total_batches:
         return None
-    return train_seconds * (1.0 - fraction) / fraction
+    return timed_seconds / timed_batches * (1.0 - fraction) * total_batches
+
+
+class BatchLog:
+    """Per-batch logs of the whole run in at most ``limit`` rows, for the live chart.
+
+    Every ``stride``-th batch is kept; when the log is full, every second row goes and the
+    stride doubles, so a long run is drawn from its first batch to its last, evenly thinned.
+
+    >>> log = BatchLog(limit=4)
+    >>> for n in range(1, 11):
+    ...     _ = log.add({"batch": n})
+    >>> [row["batch"] for row in log.rows], log.stride
+    ([1, 5, 9], 4)
+    """
+
+    def __init__(self, limit: int = BATCH_LOG_LIMIT):
+        self.limit, self.rows, self.stride, self.seen = limit, [], 1, 0
+
+    def add(self, row: dict) -> bool:
+        """Log one batch; True when the kept rows were thinned (not only appended to)."""
+        self.seen += 1
+        if (self.seen - 1) % self.stride:
+            return False
+        self.rows.append(row)
+        if len(self.rows) <= self.limit:
+            return False
+        self.rows, self.stride = self.rows[::2], 2 * self.stride
+        return True
 
 
 def throughput(batches_seen: int, batch_size: int, train_seconds: float) -> float | None:

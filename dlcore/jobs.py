@@ -37,7 +37,7 @@ from dlcore import cache, settings
 from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
 from dlcore.history import epoch_rows
 from dlcore.job_common import (
-    BATCH_LOG_LIMIT,
+    BatchLog,
     JobSnapshot,
     broker_url,
     eta,
@@ -80,10 +80,11 @@ class _Job:
         self.epochs = int(getattr(config, "epochs", 0))
         self.epoch = self.batch = self.batches_per_epoch = self.batches_seen = 0
         self.history: list[dict[str, float]] = []
-        self.batch_logs: deque[dict[str, float]] = deque(maxlen=BATCH_LOG_LIMIT)
+        self.batch_log = BatchLog()
         self.extras: dict = {}
         self.started: float | None = None
         self.train_started: float | None = None
+        self.first_batch_at: float | None = None  # the rate for the ETA is timed from here
         self.finished_at: float | None = None
         self.error: str | None = None
         self.cached = False
@@ -140,11 +141,11 @@ class _Job:
                 batches_per_epoch=self.batches_per_epoch,
                 fraction=fraction,
                 history=[dict(row) for row in self.history],
-                batch_losses=list(self.batch_logs),
+                batch_losses=list(self.batch_log.rows),
                 extras=dict(self.extras),
                 queue_position=queue_position,
                 elapsed=now - self.started if self.started else 0.0,
-                eta=eta(train_seconds, fraction) if running else None,
+                eta=self._eta(now, fraction) if running else None,
                 samples_per_second=self._throughput(train_seconds),
                 error=self.error,
                 cached=self.cached,
@@ -155,6 +156,12 @@ class _Job:
 
     def _fraction(self) -> float:
         return progress_fraction(self.epoch, self.epochs, self.batch, self.batches_per_epoch)
+
+    def _eta(self, now: float, fraction: float) -> float | None:
+        if self.first_batch_at is None:
+            return None
+        total = self.epochs * self.batches_per_epoch
+        return eta(now - self.first_batch_at, self.batches_seen - 1, fraction, total)
 
     def _throughput(self, train_seconds: float) -> float | None:
         return throughput(self.batches_seen, getattr(self.config, "batch_size", 0), train_seconds)
@@ -186,7 +193,9 @@ class _ProgressSink:
             job.epoch = epoch + 1  # Keras counts epochs and batches from 0
             job.batch = batch + 1
             job.batches_seen += 1
-            job.batch_logs.append(row)
+            if job.batches_seen == 1:
+                job.first_batch_at = time.monotonic()
+            job.batch_log.add(row)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float], extras: dict) -> None:
         job = self._job

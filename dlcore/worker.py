@@ -28,7 +28,7 @@ from celery.signals import worker_process_init
 from dlcore import cache, celery_jobs, job_board, jobs
 from dlcore.errors import TrainingFailed
 from dlcore.history import epoch_rows
-from dlcore.job_common import TrainingServiceUnavailable, broker_url, public_url
+from dlcore.job_common import BatchLog, TrainingServiceUnavailable, broker_url, public_url
 from dlcore.states import STATE_OF_STATUS, JobState
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ class _RemoteProgress:
 
     def __init__(self, key: str):
         self._key = key
-        self._pending: list[dict] = []
+        self._log = BatchLog()
+        self._new_rows: list[dict] = []
+        self._thinned = False
+        self._unreported = 0  # batches since the last flush
         self._position: dict[str, int] = {}
         self._flushed = 0.0
         self._stopping = False
@@ -75,8 +78,15 @@ class _RemoteProgress:
         )
 
     def on_batch_end(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
-        self._pending.append({"epoch": epoch + 1, "batch": batch + 1, **_floats(logs)})
+        row = {"epoch": epoch + 1, "batch": batch + 1, **_floats(logs)}
+        kept = len(self._log.rows)
+        self._thinned |= self._log.add(row)
+        if len(self._log.rows) > kept and not self._thinned:
+            self._new_rows.append(row)
+        self._unreported += 1
         self._position = {"epoch": epoch + 1, "batch": batch + 1}
+        if self._log.seen == 1:  # the ETA's rate is timed from the end of the first batch
+            self._quietly(job_board.note, self._key, first_batch_at=time.time())
         if time.monotonic() - self._flushed >= FLUSH_SECONDS:
             self._flush()
 
@@ -86,9 +96,14 @@ class _RemoteProgress:
         self._quietly(job_board.report_epoch, self._key, position, _floats(logs), extras)
 
     def _flush(self) -> None:
-        rows, self._pending = self._pending[-job_board.BATCH_LOG_LIMIT :], []
+        # After a thinning the whole (short) log replaces the stored one; else rows are added.
+        rows = list(self._log.rows) if self._thinned else self._new_rows
+        replace, batches = self._thinned, self._unreported
+        self._new_rows, self._thinned, self._unreported = [], False, 0
         self._flushed = time.monotonic()
-        stopping = self._quietly(job_board.report_batches, self._key, self._position, rows)
+        stopping = self._quietly(
+            job_board.report_batches, self._key, self._position, rows, batches, replace=replace
+        )
         if stopping is not None:
             self._stopping = stopping
 

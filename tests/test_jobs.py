@@ -12,6 +12,7 @@ from dlcore import cache, jobs, training
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
 from dlcore.errors import CacheError, InvalidDataset, QueueFull, TrainingTooLarge
+from dlcore.job_common import BATCH_LOG_LIMIT, ETA_MIN_BATCHES
 from tests.support.results import make_result
 
 BATCHES = 4
@@ -212,13 +213,43 @@ def test_progress_fraction_and_eta_while_running():
     sink.on_batch_end(0, BATCHES - 1, {"loss": 1.0})
     sink.on_epoch_end(0, {"loss": 1.0}, {})
     sink.on_batch_end(1, 1, {"loss": 0.5})
-    time.sleep(0.05)
     snapshot = job.snapshot(queue_position=0)
     assert snapshot.state == "running"
     assert snapshot.epoch == 2 and snapshot.batch == 2
     assert math.isclose(snapshot.fraction, (1 + 2 / BATCHES) / 2)
-    assert snapshot.eta is not None and 0 < snapshot.eta < snapshot.elapsed
+    assert snapshot.eta is None  # one batch timed: no rate to extrapolate yet
     assert "epoch 2 of 2" in snapshot.message
+
+
+def test_the_eta_is_timed_after_the_first_batch_and_waits_for_a_steady_rate():
+    """The first batch also traces the model: timing from the start of training once said
+    "about 1038 s left" for a one-minute run."""
+    job = jobs._Job("a" * 64, config(), None, "", FakeTrainer())
+    sink = jobs._ProgressSink(job)
+    job.start()
+    sink.on_train_begin(1, 1000)
+    for batch in range(ETA_MIN_BATCHES):  # the first batch and 9 timed ones
+        sink.on_batch_end(0, batch, {"loss": 1.0})
+    job.first_batch_at -= 3.0  # 3 s since the first batch ended
+    assert job.snapshot(queue_position=0).eta is None  # 9 batches timed: not yet
+    sink.on_batch_end(0, ETA_MIN_BATCHES, {"loss": 1.0})  # the 10th timed batch
+    eta = job.snapshot(queue_position=0).eta
+    # 10 batches in ~3 s, 989 left of 1000: about 297 s, whatever the first batch cost.
+    assert eta == pytest.approx(3.0 / 10 * 989, rel=0.02)
+
+
+def test_the_live_curve_keeps_the_whole_run_thinned():
+    job = jobs._Job("a" * 64, config(), None, "", FakeTrainer())
+    sink = jobs._ProgressSink(job)
+    job.start()
+    sink.on_train_begin(1, 2580)
+    for batch in range(2580):
+        sink.on_batch_end(0, batch, {"loss": 1.0})
+    rows = job.snapshot(queue_position=0).batch_losses
+    assert len(rows) <= BATCH_LOG_LIMIT
+    assert rows[0]["batch"] == 1 and rows[-1]["batch"] > 2580 - len(rows) // 50
+    steps = {b["batch"] - a["batch"] for a, b in zip(rows, rows[1:], strict=False)}
+    assert len(steps) == 1  # evenly thinned
 
 
 def test_corrupt_entry_is_retrained():

@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from dlcore import jobs
+from dlcore import jobs, readable
 from dlcore.errors import QueueFull
 from dlcore.job_common import TrainingServiceUnavailable
 from dlcore.jobs import JobHandle, JobSnapshot
@@ -101,9 +101,11 @@ def _progress_line(snap: JobSnapshot) -> str:
     if snap.batches_per_epoch:
         parts.append(f"batch {snap.batch} / {snap.batches_per_epoch}")
     if snap.eta is not None:
-        parts.append(f"about {snap.eta:.0f} s left")
+        parts.append(f"about {readable.number(snap.eta, 2)} s left")
+    elif snap.batch:  # the rate is not steady yet: the first batch also traced the model
+        parts.append("estimating the time left…")
     if snap.samples_per_second:
-        parts.append(f"{snap.samples_per_second:,.0f} samples/s")
+        parts.append(f"{readable.grouped(snap.samples_per_second)} samples/s")
     return " · ".join(parts)
 
 

@@ -19,7 +19,7 @@ import pytest
 from dlcore import cache, job_board, jobs
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.job_common import TrainingServiceUnavailable
+from dlcore.job_common import BATCH_LOG_LIMIT, TrainingServiceUnavailable
 from tests.app.conftest import page_test
 from tests.scaleout.conftest import REPO
 
@@ -95,7 +95,11 @@ def test_progress_advances_and_the_only_owner_stops_it_after_the_current_batch(c
     last = seen[-1]
     assert last.state == "running" and last.worker is not None and last.owners == 1
     assert last.batch_losses[-1]["epoch"] == last.epoch  # per-batch logs for the live chart
-    assert last.samples_per_second and last.eta is not None
+    assert last.samples_per_second
+    _wait_for(lambda: handle.snapshot().eta is not None)  # once the rate has been timed 2 s
+    _wait_for(lambda: handle.snapshot().epoch * last.batches_per_epoch > 2 * BATCH_LOG_LIMIT)
+    rows = handle.snapshot().batch_losses  # the whole run so far, evenly thinned
+    assert len(rows) <= BATCH_LOG_LIMIT and (rows[0]["epoch"], rows[0]["batch"]) == (1, 1)
 
     asked = time.monotonic()
     handle.cancel()
