@@ -22,7 +22,8 @@ import dlcore
 from dlcore import cache, jobs, readable, settings
 from dlcore.configs import MNIST_QUICK, MnistConfig, RegressionConfig
 from dlcore.errors import DlcoreError
-from dlcore.job_common import broker_url, public_url
+from dlcore.job_common import public_url
+from dlcore.settings import broker_url
 from dlcore.states import JobState
 
 POLL_SECONDS = 0.25

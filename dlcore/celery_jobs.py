@@ -26,9 +26,10 @@ from celery import Celery
 
 from dlcore import cache, job_board, settings
 from dlcore.configs import MnistConfig, RegressionConfig
-from dlcore.errors import TrainingFailed
+from dlcore.errors import TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
-from dlcore.job_common import JobSnapshot, TrainingServiceUnavailable, broker_url
+from dlcore.job_common import JobSnapshot
+from dlcore.settings import broker_url
 from dlcore.states import JobState
 
 TASK_NAME = "dlcore.train"

@@ -48,3 +48,7 @@ class TrainingTooLarge(DlcoreError, ValueError):
 class InvalidNetwork(DlcoreError, ValueError):
     """A weight, input, target, learning rate or step count is outside what the Forward &
     backward lesson accepts; the message names the value and its bounds."""
+
+
+class TrainingServiceUnavailable(DlcoreError):
+    """The shared training service (Redis and its workers) cannot be reached right now."""

@@ -31,18 +31,17 @@ from typing import Any
 import numpy as np
 import redis
 
-from dlcore.errors import QueueFull
+from dlcore.errors import QueueFull, TrainingServiceUnavailable
 from dlcore.job_common import (
     BATCH_LOG_LIMIT,
     SERVICE_UNAVAILABLE,
     JobSnapshot,
-    TrainingServiceUnavailable,
-    broker_url,
     eta,
     progress_fraction,
     state_message,
     throughput,
 )
+from dlcore.settings import broker_url
 from dlcore.states import JobState
 
 PREFIX = "dlcore:"

@@ -8,11 +8,9 @@ same way. This module imports nothing heavy: the sidebar and Home import it thro
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from dlcore.errors import DlcoreError
 from dlcore.states import FINISHED_STATES, JobState
 
 BATCH_LOG_LIMIT = 500  # per-batch log rows kept for the live chart (the whole run, thinned)
@@ -20,19 +18,10 @@ ETA_MIN_BATCHES = 10  # batches timed after the first (which also traces the mod
 ETA_MIN_SECONDS = 2.0  # and seconds timed: a steady rate, not a burst of fast batches
 
 
-class TrainingServiceUnavailable(DlcoreError):
-    """The shared training service (Redis and its workers) cannot be reached right now."""
-
-
 SERVICE_UNAVAILABLE = (
     "The training service is unavailable right now (its queue server does not answer); "
     "models already trained still load, and new trainings can start as soon as it is back."
 )
-
-
-def broker_url() -> str:
-    """`DLCORE_BROKER_URL` ("redis://host:port/db"), or "" for the embedded backend."""
-    return os.environ.get("DLCORE_BROKER_URL", "").strip()
 
 
 def public_url(url: str) -> str:

@@ -34,17 +34,22 @@ from typing import TYPE_CHECKING, Any
 import filelock
 
 from dlcore import cache, settings
-from dlcore.errors import CacheError, DlcoreError, QueueFull, TrainingFailed
+from dlcore.errors import (
+    CacheError,
+    DlcoreError,
+    QueueFull,
+    TrainingFailed,
+)
 from dlcore.history import epoch_rows
 from dlcore.job_common import (
     BatchLog,
     JobSnapshot,
-    broker_url,
     eta,
     progress_fraction,
     state_message,
     throughput,
 )
+from dlcore.settings import broker_url
 from dlcore.states import (
     CACHEABLE_STATUSES,
     STATE_OF_STATUS,

@@ -42,3 +42,9 @@ def max_queued_jobs() -> int:
 def precision_override() -> str:
     """`DLCORE_PRECISION`: "auto" (default: the measured choice) or a Keras policy name."""
     return os.environ.get("DLCORE_PRECISION", "auto").strip() or "auto"
+
+
+def broker_url() -> str:
+    """DLCORE_BROKER_URL ("redis://host:port/db"): trainings go to Celery workers over Redis;
+    "" (unset) keeps the embedded backend, threads in the app process."""
+    return os.environ.get("DLCORE_BROKER_URL", "").strip()

@@ -26,9 +26,10 @@ from typing import Any
 from celery.signals import worker_process_init
 
 from dlcore import cache, celery_jobs, job_board, jobs
-from dlcore.errors import TrainingFailed
+from dlcore.errors import TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
-from dlcore.job_common import BatchLog, TrainingServiceUnavailable, broker_url, public_url
+from dlcore.job_common import BatchLog, public_url
+from dlcore.settings import broker_url
 from dlcore.states import STATE_OF_STATUS, JobState
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import pytest
 from dlcore import cache, celery_jobs, jobs
 from dlcore.configs import MNIST_QUICK, RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.errors import TrainingFailed
-from dlcore.job_common import TrainingServiceUnavailable, public_url
+from dlcore.errors import TrainingFailed, TrainingServiceUnavailable
+from dlcore.job_common import public_url
 from tests.app.conftest import REPO, page_test
 from tests.support.results import make_result
 from tests.support.servers import free_port

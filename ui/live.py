@@ -20,8 +20,7 @@ from typing import Any
 import streamlit as st
 
 from dlcore import jobs, readable
-from dlcore.errors import QueueFull
-from dlcore.job_common import TrainingServiceUnavailable
+from dlcore.errors import QueueFull, TrainingServiceUnavailable
 from dlcore.jobs import JobHandle, JobSnapshot
 from dlcore.states import JobState
 from ui.runtime import keep_keras_state

@@ -19,7 +19,8 @@ import pytest
 from dlcore import cache, job_board, jobs
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
-from dlcore.job_common import BATCH_LOG_LIMIT, TrainingServiceUnavailable
+from dlcore.errors import TrainingServiceUnavailable
+from dlcore.job_common import BATCH_LOG_LIMIT
 from tests.app.conftest import page_test
 from tests.scaleout.conftest import REPO
 
