@@ -4,7 +4,7 @@ import sys
 
 import streamlit as st
 
-from dlcore import cache
+from dlcore import cache, settings
 from ui.catalog import HOME, listed_lessons
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
@@ -56,6 +56,8 @@ def render_sidebar(slot) -> None:
             st.caption(f"Compute: **{info.summary}**", help=precision_help(info))
         else:
             st.caption("Compute: TensorFlow loads when a page needs it")
+        if settings.broker_url():
+            st.caption("Training: on the class's shared workers (this server only reads models)")
         st.caption(f"Cached trained models: **{cache.count_entries()}**")
 
 

@@ -160,7 +160,7 @@ def train_tab(data: houses.HouseDataset, config: RegressionConfig, train_rows: i
         st.caption(
             f"{readable.grouped(config.steps(train_rows))} optimizer steps (up to "
             f"{readable.grouped(MAX_REGRESSION_STEPS)}: "
-            "the server trains one run at a time for everyone)."
+            "everyone's trainings take turns on the server's shared training slots)."
         )
     except TrainingTooLarge as exc:
         too_long = True

@@ -72,3 +72,12 @@ def test_the_sidebar_help_matches_this_machine(monkeypatch):
     on = device.configure().policy != "float32"
     assert ("It is on here" in compute_help(at)) is on
     assert ("It is off here" in compute_help(at)) is not on
+
+
+def test_with_a_broker_the_sidebar_says_trainings_run_on_the_shared_workers(monkeypatch):
+    monkeypatch.setenv("DLCORE_BROKER_URL", "redis://127.0.0.1:1/0")  # nothing is contacted
+    at = page_test("app.py").run()
+    assert not at.exception
+    assert any("shared workers" in c.value for c in at.sidebar.caption)
+    monkeypatch.delenv("DLCORE_BROKER_URL")
+    assert not any("shared workers" in c.value for c in page_test("app.py").run().sidebar.caption)

@@ -288,8 +288,8 @@ def render() -> None:
         st.caption(
             f"This run: {grouped(config.steps)} optimizer steps, {number(config.work, 2)}× the "
             f"default recipe's arithmetic (a run may use up to {number(MAX_MNIST_WORK)}× and "
-            f"{grouped(MAX_MNIST_STEPS)} steps: the server trains one run at a time for "
-            "everyone)."
+            f"{grouped(MAX_MNIST_STEPS)} steps: everyone's trainings take turns on the server's "
+            "shared training slots)."
         )
     except ValueError as exc:
         config = None
