@@ -37,12 +37,12 @@ LOOP_STEPS = {
         "The chain rule, applied layer by layer from the loss back to every weight, gives the "
         "gradient: which way each weight should move to reduce the loss. Activations whose "
         "derivative is tiny make this signal vanish.",
-        ["pages/activations.py", "pages/losses.py"],
+        ["pages/backprop.py", "pages/activations.py"],
     ),
     "Weight update": (
         "The optimizer moves every weight a small step against its gradient "
         "(gradient descent), or a smarter step (momentum, RMSprop, Adam). Then the loop repeats.",
-        ["pages/optimizers.py"],
+        ["pages/backprop.py", "pages/optimizers.py"],
     ),
 }
 

@@ -72,3 +72,10 @@ def test_home_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert out.stdout.strip().endswith("False")
+
+
+def test_the_backpropagation_step_leads_to_the_forward_and_backward_lesson():
+    at = page_test("app.py").run()
+    at.segmented_control(key="home_step").set_value("Backpropagation").run()
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links[0] == "Explore it: Forward & backward", links
