@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 JSON_FILES = ("history.json", "metrics.json", "meta.json")
 ENTRY_FILES = (MODEL_FILE, *JSON_FILES)
+_CHECKSUMMED = (MODEL_FILE, "history.json", "metrics.json")  # meta.json holds their sha256
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_DIR = ".locks"
@@ -798,27 +799,98 @@ def _cached_status(value: object) -> TrainingStatus:
 
 def _read_entry(key: str, path: Path) -> TrainResult:
     """Verify and read every file of an entry; raises on anything unexpected."""
-    from dlcore.training import TrainResult
-
     with _entry_dir(path) as entry:
         meta = _read_meta(entry)
         config = _config_of(key, meta)  # before the big files: a foreign entry costs nothing
-        history = json.loads(_read_verified(entry, "history.json", meta))
-        metrics = json.loads(_read_verified(entry, "metrics.json", meta))
-        archive = _read_verified(entry, MODEL_FILE, meta)
+        files = {name: _read_verified(entry, name, meta) for name in _CHECKSUMMED[::-1]}
+    return _result_of(meta, config, files, _cached_status(meta["status"]), cached=True)
+
+
+def _result_of(meta: dict, config, files: dict[str, bytes], status, *, cached: bool):
+    """The TrainResult of verified entry files (the model is loaded last, once all passed)."""
+    from dlcore.training import TrainResult
+
+    history = json.loads(files["history.json"])
+    metrics = json.loads(files["metrics.json"])
+    archive = files[MODEL_FILE]
     _check_archive(archive)
     fields = {  # every cheap check before Keras loads the model, the one costly step
         "config": config,
         "history": {name: list(values) for name, values in history.items()},
         "metrics": dict(metrics),
-        "status": _cached_status(meta["status"]),
+        "status": status,
         "train_seconds": float(meta["train_seconds"]),
         "device": str(meta["device"]),
         "epochs_run": int(meta["epochs_run"]),
         "extras": _decode(meta["extras"]),
         "data_source": str(meta.get("data_source", "")),  # older entries did not store it
     }
-    return TrainResult(model=_load_model(archive), cached=True, **fields)
+    return TrainResult(model=_load_model(archive), cached=cached, **fields)
+
+
+# --- Runs that are not cached, carried between processes ----------------------------------
+
+
+def pack_run(key: str, result: TrainResult, data_fingerprint: str) -> bytes:
+    """A result that is never cached (a stopped run) as bytes: an entry's files in one zip.
+
+    With the Celery backend a stopped run's model is on the worker that trained it; this
+    is how it travels to the app replicas (through Redis), written exactly as a cache
+    entry is and checked as strictly when unpacked.
+
+    Raises:
+        CacheError: the key is not the result's key, or the result is too large to carry.
+    """
+    _check_belongs(key, result.config, data_fingerprint)
+    with tempfile.TemporaryDirectory(prefix="dlcore-run-") as scratch:
+        entry = Path(scratch) / "entry"
+        try:
+            _write_entry(entry, result, data_fingerprint)
+        except (OSError, ValueError) as exc:
+            raise CacheError(f"Could not pack the trained model: {exc}") from exc
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+            for name in ENTRY_FILES:
+                archive.write(entry / name, name)
+    return packed.getvalue()
+
+
+def unpack_run(key: str, packed: bytes) -> TrainResult:
+    """The result pack_run packed for key, verified as a cache entry is (the key recomputed
+    from its metadata, sizes, checksums, the model archive, Keras' safe mode); a stopped or
+    diverged status is accepted here, never in the cache.
+
+    Raises:
+        CacheError: the bytes are not such a pack, or not key's.
+    """
+    try:
+        files = _unzip_entry(packed)
+        meta = json.loads(files["meta.json"])
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            raise CacheError("unknown entry format")
+        config = _config_of(key, meta)
+        for name in _CHECKSUMMED:
+            if hashlib.sha256(files[name]).hexdigest() != meta["sha256"][name]:
+                raise CacheError(f"{name} does not match its checksum")
+        return _result_of(meta, config, files, TrainingStatus(meta["status"]), cached=False)
+    except (CacheError, _NotTheEntry) as exc:
+        raise CacheError(f"The stopped run's model cannot be used: {exc}") from exc
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise CacheError(f"The stopped run's model cannot be used: {exc!r}") from exc
+
+
+def _unzip_entry(packed: bytes) -> dict[str, bytes]:
+    """The entry's files from a pack, each within the size a cache entry may have."""
+    with zipfile.ZipFile(io.BytesIO(packed)) as archive:
+        if sorted(archive.namelist()) != sorted(ENTRY_FILES):
+            raise CacheError("the pack does not hold exactly an entry's files")
+        files = {}
+        for name in ENTRY_FILES:
+            limit = MAX_MODEL_BYTES if name == MODEL_FILE else MAX_JSON_BYTES
+            if archive.getinfo(name).file_size > limit:
+                raise CacheError(f"{name} is larger than the cache's cap")
+            files[name] = archive.read(name)
+    return files
 
 
 @contextlib.contextmanager

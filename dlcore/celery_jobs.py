@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import time
 import uuid
@@ -26,11 +27,13 @@ from celery import Celery
 
 from dlcore import cache, job_board, settings
 from dlcore.configs import MnistConfig, RegressionConfig
-from dlcore.errors import TrainingFailed, TrainingServiceUnavailable
+from dlcore.errors import CacheError, TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
 from dlcore.job_common import JobSnapshot
 from dlcore.settings import broker_url
 from dlcore.states import JobState
+
+logger = logging.getLogger(__name__)
 
 TASK_NAME = "dlcore.train"
 QUEUE = "dlcore-training"
@@ -74,6 +77,7 @@ class RemoteJobHandle:
 
     def __init__(self, key: str, config: Any, owner: str | None = None):
         self._key, self._config, self._owner = key, config, owner
+        self._stopped = None  # a stopped run's result, once unpacked
 
     @property
     def key(self) -> str:
@@ -96,20 +100,36 @@ class RemoteJobHandle:
         return found
 
     def result(self):
-        """The training result once done (from the shared cache), else None.
+        """The training result once done (from the shared cache) or stopped (from Redis,
+        where its worker packed it), else None.
 
-        A stopped or diverged run stays on its worker: only cacheable results travel. While
-        Redis is down the cache still answers (a job that is not done has no entry there).
+        A diverged run stays on its worker: nobody can use it. While Redis is down the cache
+        still answers (a job that is not done has no entry there).
         """
         try:
             snapshot = self.snapshot()
         except TrainingServiceUnavailable:
             return cache.load(self._key)
+        if snapshot.state == JobState.STOPPED:
+            return self._stopped_result()
         if snapshot.state != JobState.DONE:
             return None
         stored = cache.load(self._key)
         # Read back from the shared cache, but trained for this job unless it was a hit.
         return None if stored is None else dataclasses.replace(stored, cached=snapshot.cached)
+
+    def _stopped_result(self):
+        """The stopped run's result, unpacked once per handle (Keras loads a model)."""
+        if self._stopped is None:
+            packed = job_board.stopped_run(self._key)
+            if packed is None:  # its worker could not pack it, or it expired
+                return None
+            try:
+                self._stopped = cache.unpack_run(self._key, packed)
+            except CacheError as exc:
+                logger.warning("Stopped run of %s unusable: %s", self._key[:12], exc)
+                return None
+        return self._stopped
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished; returns False if timeout ran out first."""

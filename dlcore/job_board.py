@@ -21,6 +21,7 @@ compute. Redis errors become TrainingServiceUnavailable.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -128,7 +129,7 @@ if redis.call('HGET', job, 'run') ~= ARGV[4] then return 'superseded' end
 local state = redis.call('HGET', job, 'state')
 if state ~= 'queued' and state ~= 'running' then return state or 'missing' end
 redis.call('LREM', P .. 'queue', 0, key)
-redis.call('DEL', job .. ':batches', job .. ':epochs', job .. ':extras')
+redis.call('DEL', job .. ':batches', job .. ':epochs', job .. ':extras', job .. ':stopped')
 redis.call('HDEL', job, 'train_started', 'first_batch_at')
 redis.call('HSET', job, 'state', 'running', 'started', now, 'worker', ARGV[5], 'pid', ARGV[6],
            'epoch', 0, 'batch', 0, 'batches_per_epoch', 0, 'batches_seen', 0,
@@ -411,6 +412,21 @@ def finish(key: str, run: str, fields: dict[str, Any], epoch_rows: list[dict] | 
     pairs = [str(item) for pair in fields.items() for item in pair]
     rows = [json.dumps(row) for row in epoch_rows or []]
     _run(_FINISH_LUA, key, run, FINISHED_TTL, *pairs, "--", *rows)
+
+
+def keep_stopped_run(key: str, packed: bytes) -> None:
+    """Keep a stopped run's packed result (cache.pack_run) as long as its finished job:
+    with this backend the model is on its worker, and a replica reads it from here."""
+    with reachable():
+        encoded = base64.b64encode(packed).decode("ascii")  # the client decodes replies as text
+        client().set(f"{_job(key)}:stopped", encoded, ex=FINISHED_TTL)
+
+
+def stopped_run(key: str) -> bytes | None:
+    """The packed result keep_stopped_run kept for key's job, or None."""
+    with reachable():
+        encoded = client().get(f"{_job(key)}:stopped")
+    return None if encoded is None else base64.b64decode(encoded)
 
 
 def lease(key: str, seconds: float):

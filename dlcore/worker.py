@@ -26,7 +26,7 @@ from typing import Any
 from celery.signals import worker_process_init
 
 from dlcore import cache, celery_jobs, job_board, jobs
-from dlcore.errors import TrainingFailed, TrainingServiceUnavailable
+from dlcore.errors import CacheError, TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
 from dlcore.job_common import BatchLog, public_url
 from dlcore.settings import broker_url
@@ -197,7 +197,7 @@ def _train_started(key, run, config, data, fingerprint, worker) -> str:
     if state is None:
         raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
     message, warning = jobs.store_result(key, result, fingerprint)
-    if state == JobState.STOPPED:  # only cacheable results travel back to the replicas
+    if state == JobState.STOPPED and not _keep_stopped(key, result, fingerprint):
         seconds = f"{result.train_seconds:.1f} s"
         message = (
             f"Stopped after {result.epochs_run} epoch(s) in {seconds}; a stopped run's model "
@@ -205,6 +205,16 @@ def _train_started(key, run, config, data, fingerprint, worker) -> str:
         )
     _finish_with(key, run, result, state, message, worker=worker, warning=warning or "")
     return state
+
+
+def _keep_stopped(key: str, result, fingerprint: str) -> bool:
+    """Send a stopped run's result (never cached) to the replicas through Redis."""
+    try:
+        job_board.keep_stopped_run(key, cache.pack_run(key, result, fingerprint))
+    except (CacheError, TrainingServiceUnavailable) as exc:
+        logger.warning("Stopped run of %s not kept: %s", key[:12], exc)
+        return False
+    return True
 
 
 def _finish_with(key, run, result, state, message, *, worker, warning="") -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -315,3 +317,40 @@ def test_a_broken_environment_is_not_mistaken_for_a_corrupt_entry(monkeypatch):
             cache.load(key)
     assert cache.entry_path(key).is_dir()
     assert load_from_disk(key) is not None
+
+
+# --- a stopped run carried between processes (the Celery backend) -------------------------
+
+
+def test_a_stopped_run_packs_and_unpacks_whole_and_is_never_cached():
+    stopped = make_result(seed=3, status="stopped")
+    key = cache.key_for(stopped.config, FINGERPRINT)
+    back = cache.unpack_run(key, cache.pack_run(key, stopped, FINGERPRINT))
+    assert back.status == "stopped" and back.epochs_run == stopped.epochs_run
+    assert back.history == stopped.history and not back.cached
+    probe = np.linspace(0, 1, 5, dtype=np.float32).reshape(-1, 1)
+    np.testing.assert_allclose(
+        back.model.predict(probe, verbose=0), stopped.model.predict(probe, verbose=0)
+    )
+    assert cache.load(key) is None  # carried, not cached
+
+
+def test_a_pack_for_another_key_or_tampered_with_is_refused():
+    stopped = make_result(seed=3, status="stopped")
+    key = cache.key_for(stopped.config, FINGERPRINT)
+    packed = cache.pack_run(key, stopped, FINGERPRINT)
+    with pytest.raises(CacheError, match="cannot be used"):
+        cache.unpack_run(cache.key_for(stopped.config, "e" * 64), packed)
+    with zipfile.ZipFile(io.BytesIO(packed)) as original:
+        files = {name: original.read(name) for name in original.namelist()}
+    files["history.json"] = files["history.json"].replace(b"[", b"[9.0, ", 1)
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as archive:
+        for name, payload in files.items():
+            archive.writestr(name, payload)
+    with pytest.raises(CacheError, match="checksum"):
+        cache.unpack_run(key, forged.getvalue())
+    with pytest.raises(CacheError, match="cannot be used"):
+        cache.unpack_run(key, b"not a zip")
+    with pytest.raises(CacheError):
+        cache.pack_run(cache.key_for(stopped.config, "e" * 64), stopped, FINGERPRINT)
