@@ -154,7 +154,8 @@ def explorer_panel() -> None:
         st.error("The input range is empty: move the two ends of the range apart.")
         return
     keep_probe_in(*x_range)
-    probe = right.slider("Probe x", *x_range, step=0.05, key="act_probe")
+    low, high = x_range
+    probe = right.slider("Probe x", min_value=low, max_value=high, step=0.05, key="act_probe")
     params = {}
     # In registry order, so that the sliders do not swap places with the order of picking.
     for name in [n for n in options if n in selected]:

@@ -17,3 +17,17 @@ def cache_dir(tmp_path, monkeypatch):
     cache._forget()
     yield directory
     cache._forget()
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    """One headless Chromium for every browser test of the run (tests/e2e and
+    tests/scaleout): Playwright's sync API cannot be started twice in one thread."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

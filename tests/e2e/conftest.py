@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM
 from tests.support.servers import running_app
 
 
@@ -34,16 +34,6 @@ def streamlit_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_url(streamlit_server) -> str:
     return streamlit_server[0]
-
-
-@pytest.fixture(scope="session")
-def _browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

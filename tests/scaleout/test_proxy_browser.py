@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from dlcore import job_board
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, assert_no_app_error, wait_idle
+from tests.support.browser import CHROMIUM, assert_no_app_error, wait_idle
 
 FIXTURES = Path(__file__).parents[1] / "e2e" / "fixtures"
 PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
@@ -22,19 +22,17 @@ STICKY_COOKIE = "DLCORE_REPLICA"
 
 
 @pytest.fixture
-def page(topology):
+def page(topology, request):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        yield page
-        browser.close()
+    context = request.getfixturevalue("_browser").new_context(
+        viewport={"width": 1400, "height": 900}
+    )
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
 
 
 def _follow_training(page) -> tuple[list[float], bool]:
