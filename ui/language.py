@@ -23,9 +23,13 @@ def _session_language() -> str | None:
     return st.session_state.get(LANGUAGE_KEY)
 
 
+# Installed on import: every page and fragment imports ui, so every lookup made while a
+# script runs reads that session's language (English until the session has one).
+i18n.set_resolver(_session_language)
+
+
 def choose_language() -> str:
     """Settle this run's language: a new ``?lang=``, else the session's, else the browser's."""
-    i18n.set_resolver(_session_language)
     asked = st.query_params.get("lang")
     if asked is not None and asked != st.session_state.get(_QUERY_SEEN_KEY):
         st.session_state[_QUERY_SEEN_KEY] = asked
