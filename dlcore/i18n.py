@@ -162,6 +162,28 @@ class Message:
     def __repr__(self) -> str:
         return f"Message({self.message!r}, **{self.params!r})"
 
+    def to_json(self) -> dict:
+        """A JSON-ready form (for a message that travels, e.g. through Redis): the id and
+        the parameters, nested messages included, each read again in the reader's language.
+
+        >>> Message.from_json(Message("Stopped after {n} epochs", n=3).to_json())
+        Message('Stopped after {n} epochs', **{'n': 3})
+        """
+        params = {
+            name: {"message": value.to_json()} if isinstance(value, Message) else value
+            for name, value in self.params.items()
+        }
+        return {"id": self.message, "params": params}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Message:
+        """The message to_json wrote."""
+        params = {
+            name: cls.from_json(value["message"]) if isinstance(value, dict) else value
+            for name, value in data.get("params", {}).items()
+        }
+        return cls(data["id"], **params)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Message):
             return (self.message, self.params) == (other.message, other.params)
