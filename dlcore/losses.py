@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from dlcore import readable
 from dlcore.errors import InvalidDataset
+from dlcore.i18n import N_, Message
 from dlcore.registry import Hyperparameter, Interval, Parametrized, Registry
 
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking a logarithm.
@@ -46,13 +47,13 @@ class Loss(Parametrized):
 
     Attributes:
         name: Registry key, e.g. "huber".
-        title: Display name.
+        title: Display name (marked with N_: translate it where it is shown).
         factory: Builds the Keras loss object, called with reduction, dtype and the params.
         latex: Formula in LaTeX; every side of each "=" equals what the code computes.
         task: "regression" or "classification".
         layout: "pointwise" (one number per sample), "categorical" (rows of probabilities
             and one-hot rows) or "sparse" (rows of probabilities and integer classes).
-        inputs: What y_true and y_pred hold, in words.
+        inputs: What y_true and y_pred hold, in words (N_, like `title` and `note`).
         note: What Keras does beyond the formula (clipping, rescaling, label conversion).
         hyperparameters: The parameters it takes (δ): symbol, default, the page's range.
         params: Bound parameter values, e.g. {"delta": 1.0}: the defaults unless bound.
@@ -131,7 +132,7 @@ def _keras_loss(name: str, reduction: str | None, params: tuple) -> keras.losses
     return _REGISTRY.get(name).factory(reduction=reduction, dtype="float64", **dict(params))
 
 
-_CLIP_NOTE = (
+_CLIP_NOTE = N_(
     "Keras clips every probability to [10⁻⁷, 1 − 10⁻⁷] first, so log never sees 0 "
     "(a confidently wrong prediction costs at most −log 10⁻⁷ ≈ 16.1)."
 )
@@ -139,35 +140,35 @@ _CLIP_NOTE = (
 _ENTRIES = [
     Loss(
         "mse",
-        "Mean squared error (MSE)",
+        N_("Mean squared error (MSE)"),
         keras.losses.MeanSquaredError,
         r"MSE = \frac{1}{n}\sum_{i=1}^{n}(y_i - \hat{y}_i)^2",
         "regression",
         "pointwise",
-        "y: true values · ŷ: predicted values",
-        "Squaring makes a big miss count a lot: an error of 10 costs 100.",
+        N_("y: true values · ŷ: predicted values"),
+        N_("Squaring makes a big miss count a lot: an error of 10 costs 100."),
     ),
     Loss(
         "mae",
-        "Mean absolute error (MAE)",
+        N_("Mean absolute error (MAE)"),
         keras.losses.MeanAbsoluteError,
         r"MAE = \frac{1}{n}\sum_{i=1}^{n}|y_i - \hat{y}_i|",
         "regression",
         "pointwise",
-        "y: true values · ŷ: predicted values",
-        "Every unit of error costs the same, so one outlier cannot dominate.",
+        N_("y: true values · ŷ: predicted values"),
+        N_("Every unit of error costs the same, so one outlier cannot dominate."),
     ),
     Loss(
         "huber",
-        "Huber",
+        N_("Huber"),
         keras.losses.Huber,
         r"L_\delta = \frac{1}{n}\sum_{i=1}^{n}\begin{cases} \frac{1}{2}(y_i - \hat{y}_i)^2 & "
         r"|y_i - \hat{y}_i| \le \delta \\ \delta\,|y_i - \hat{y}_i| - \frac{1}{2}\delta^2 & "
         r"\text{otherwise} \end{cases}",
         "regression",
         "pointwise",
-        "y: true values · ŷ: predicted values",
-        "Squared for small errors, linear beyond δ: MSE's smoothness with MAE's calm.",
+        N_("y: true values · ŷ: predicted values"),
+        N_("Squared for small errors, linear beyond δ: MSE's smoothness with MAE's calm."),
         # Keras takes any δ > 0; the page's controls offer 0.1 to 10.
         hyperparameters=(
             Hyperparameter(
@@ -177,77 +178,88 @@ _ENTRIES = [
     ),
     Loss(
         "log_cosh",
-        "Log-cosh",
+        N_("Log-cosh"),
         keras.losses.LogCosh,
         r"\text{LogCosh} = \frac{1}{n}\sum_{i=1}^{n}\log(\cosh(\hat{y}_i - y_i))",
         "regression",
         "pointwise",
-        "y: true values · ŷ: predicted values",
-        "Like Huber with a smooth bend: ≈ x²/2 near 0, ≈ |x| − log 2 far away. Keras computes "
-        "it as x + softplus(−2x) − log 2, which equals log(cosh x) without overflowing "
-        "(its log 2 is rounded to float32, so even in float64 it is off by about 2·10⁻⁹).",
+        N_("y: true values · ŷ: predicted values"),
+        N_(
+            "Like Huber with a smooth bend: ≈ x²/2 near 0, ≈ |x| − log 2 far away. Keras "
+            "computes it as x + softplus(−2x) − log 2, which equals log(cosh x) without "
+            "overflowing (its log 2 is rounded to float32, so even in float64 it is off by "
+            "about 2·10⁻⁹)."
+        ),
     ),
     Loss(
         "binary_crossentropy",
-        "Binary cross-entropy",
+        N_("Binary cross-entropy"),
         keras.losses.BinaryCrossentropy,
         r"BCE = -\frac{1}{n}\sum_{i=1}^{n}\left[y_i \log(\hat{y}_i) + "
         r"(1 - y_i)\log(1 - \hat{y}_i)\right]",
         "classification",
         "pointwise",
-        "y: labels 0 or 1 · ŷ: predicted probability of 1",
+        N_("y: labels 0 or 1 · ŷ: predicted probability of 1"),
         _CLIP_NOTE,
     ),
     Loss(
         "binary_crossentropy_logits",
-        "Binary cross-entropy (from logits)",
+        N_("Binary cross-entropy (from logits)"),
         functools.partial(keras.losses.BinaryCrossentropy, from_logits=True),
         r"BCE = -\frac{1}{n}\sum_{i=1}^{n}\left[y_i \log(\sigma(z_i)) + "
         r"(1 - y_i)\log(1 - \sigma(z_i))\right]",
         "classification",
         "pointwise",
-        "y: labels 0 or 1 · z: raw scores (logits), any number",
-        "Keras skips the probabilities: it computes max(z, 0) − z·y + log(1 + e^(−|z|)), the "
-        "same number without overflow or clipping (from_logits=True).",
+        N_("y: labels 0 or 1 · z: raw scores (logits), any number"),
+        N_(
+            "Keras skips the probabilities: it computes max(z, 0) − z·y + log(1 + e^(−|z|)), "
+            "the same number without overflow or clipping (from_logits=True)."
+        ),
     ),
     Loss(
         "categorical_crossentropy",
-        "Categorical cross-entropy",
+        N_("Categorical cross-entropy"),
         keras.losses.CategoricalCrossentropy,
         r"H(y, \hat{y}) = -\sum_{i=1}^{n}y_i \log(\hat{y}_i)",
         "classification",
         "categorical",
-        "each sample: y one-hot over the n classes · ŷ its predicted probabilities",
-        "Here the sum runs over the n classes of one sample. Keras then averages H over the "
-        "samples of the batch, after dividing each row of ŷ by its sum and clipping it to "
-        "[10⁻⁷, 1 − 10⁻⁷].",
+        N_("each sample: y one-hot over the n classes · ŷ its predicted probabilities"),
+        N_(
+            "Here the sum runs over the n classes of one sample. Keras then averages H over "
+            "the samples of the batch, after dividing each row of ŷ by its sum and clipping "
+            "it to [10⁻⁷, 1 − 10⁻⁷]."
+        ),
     ),
     Loss(
         "sparse_categorical_crossentropy",
-        "Sparse categorical cross-entropy",
+        N_("Sparse categorical cross-entropy"),
         keras.losses.SparseCategoricalCrossentropy,
         r"L = -\frac{1}{N}\sum_{k=1}^{N}\log\left(\frac{\hat{y}_{k,\,c_k}}"
         r"{\sum_{j}\hat{y}_{k,\,j}}\right)",
         "classification",
         "sparse",
-        "each sample k: its true class c_k as an integer · ŷ_k its predicted probabilities",
-        "Keras clips every probability to [10⁻⁷, 1 − 10⁻⁷], then divides the true class's "
-        "by its row's sum (the division above), so a row that does not add up to 1 is "
-        "rescaled first. On rows that add up to 1, as a softmax's output does, the division "
-        "changes nothing and the loss is the same number as categorical cross-entropy on "
-        "one-hot labels (to within the 10⁻⁷ of clipping): only the true class's "
-        "probability counts.",
+        N_("each sample k: its true class c_k as an integer · ŷ_k its predicted probabilities"),
+        N_(
+            "Keras clips every probability to [10⁻⁷, 1 − 10⁻⁷], then divides the true "
+            "class's by its row's sum (the division above), so a row that does not add up to "
+            "1 is rescaled first. On rows that add up to 1, as a softmax's output does, the "
+            "division changes nothing and the loss is the same number as categorical "
+            "cross-entropy on one-hot labels (to within the 10⁻⁷ of clipping): only the true "
+            "class's probability counts."
+        ),
     ),
     Loss(
         "hinge",
-        "Hinge",
+        N_("Hinge"),
         keras.losses.Hinge,
         r"\text{Hinge} = \frac{1}{n}\sum_{i=1}^{n}\max(0, 1 - y_i \hat{y}_i)",
         "classification",
         "pointwise",
-        "y: labels −1 or +1 · ŷ: raw scores",
-        "The SVM loss: no cost once a score is on the right side with margin 1. If every "
-        "label is 0 or 1, Keras first turns them into −1 and +1.",
+        N_("y: labels −1 or +1 · ŷ: raw scores"),
+        N_(
+            "The SVM loss: no cost once a score is on the right side with margin 1. If every "
+            "label is 0 or 1, Keras first turns them into −1 and +1."
+        ),
     ),
 ]
 _REGISTRY = Registry("loss", _ENTRIES)
@@ -518,26 +530,35 @@ EXAMPLE_INPUTS = {
 def parse_numbers(text: str, what: str) -> np.ndarray:
     """Numbers typed by the learner: separated by commas or spaces, rows by ';'.
 
-    Returns a 1-D array for one row, a 2-D array for several.
+    `what` names the field in the messages (an English label marked with N_, e.g.
+    "Predictions"). Returns a 1-D array for one row, a 2-D array for several.
 
     Raises:
         InvalidDataset: a value is not a number, or the rows have different lengths.
     """
-    rows = []
+    rows, what = [], Message(what)
     for row in (part for part in str(text).split(";") if part.strip()):
         tokens = row.replace(",", " ").split()
         try:
             rows.append([float(token) for token in tokens])
         except ValueError:
             bad = next(t for t in tokens if not _is_number(t))
-            raise InvalidDataset(f"{what}: '{bad}' is not a number.") from None
+            raise InvalidDataset(
+                Message("{what}: '{bad}' is not a number.", what=what, bad=bad)
+            ) from None
     if not rows:
-        raise InvalidDataset(f"{what} is empty: type numbers separated by commas.")
+        raise InvalidDataset(
+            Message("{what} is empty: type numbers separated by commas.", what=what)
+        )
     if len({len(row) for row in rows}) != 1:
-        raise InvalidDataset(f"{what}: every row (separated by ';') needs as many numbers.")
+        raise InvalidDataset(
+            Message("{what}: every row (separated by ';') needs as many numbers.", what=what)
+        )
     values = np.array(rows, dtype=np.float64)
     if not np.all(np.isfinite(values)) or np.any(np.abs(values) > 1e6):
-        raise InvalidDataset(f"{what}: use ordinary numbers (at most a million in size).")
+        raise InvalidDataset(
+            Message("{what}: use ordinary numbers (at most a million in size).", what=what)
+        )
     return values[0] if len(rows) == 1 else values
 
 
@@ -569,11 +590,10 @@ def _term_mae(t, p, _):
 def _term_huber(t, p, params):
     delta, error = params["delta"], abs(t - p)
     if error <= delta:
-        return f"½·({_n(t)} − {_n(p)})²  (|error| ≤ δ)", 0.5 * error**2
-    return (
-        f"{_n(delta)}·|{_n(t)} − {_n(p)}| − ½·{_n(delta)}²  (|error| > δ)",
-        delta * error - 0.5 * delta**2,
-    )
+        term = f"½·({_n(t)} − {_n(p)})²"
+        return Message("{term}  (|error| ≤ δ)", term=term), 0.5 * error**2
+    term = f"{_n(delta)}·|{_n(t)} − {_n(p)}| − ½·{_n(delta)}²"
+    return Message("{term}  (|error| > δ)", term=term), delta * error - 0.5 * delta**2
 
 
 def _term_log_cosh(t, p, _):
@@ -588,11 +608,10 @@ def _term_hinge(t, p, _):
 
 def _term_bce(t, p, _):
     q = _clip(p)
-    clipped = "" if q == p else f"  (ŷ clipped to {readable.number(q, 7)})"
-    return (
-        f"−[{_n(t)}·log({_n(q)}) + {_n(1 - t)}·log(1 − {_n(q)})]{clipped}",
-        -(t * math.log(q) + (1 - t) * math.log(1 - q)),
-    )
+    term = f"−[{_n(t)}·log({_n(q)}) + {_n(1 - t)}·log(1 − {_n(q)})]"
+    if q != p:
+        term = Message("{term}  (ŷ clipped to {value})", term=term, value=readable.number(q, 7))
+    return term, -(t * math.log(q) + (1 - t) * math.log(1 - q))
 
 
 def _term_bce_logits(t, z, _):
@@ -654,32 +673,47 @@ _USED_ROWS = {
 
 def _check_pointwise(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
     if y_true.ndim != 1 or y_pred.ndim != 1:
-        raise InvalidDataset("Type one row of numbers (no ';') for this loss.")
+        raise InvalidDataset(Message("Type one row of numbers (no ';') for this loss."))
     if y_true.size != y_pred.size:
         raise InvalidDataset(
-            f"There are {y_true.size} true values but {y_pred.size} "
-            "predictions: give one prediction per true value."
+            Message(
+                "There are {true} true values but {predicted} predictions: give one "
+                "prediction per true value.",
+                true=readable.grouped(y_true.size),
+                predicted=readable.grouped(y_pred.size),
+            )
         )
     if loss.name.startswith("binary") and np.any((y_true < 0) | (y_true > 1)):
-        raise InvalidDataset("Labels for binary cross-entropy are between 0 and 1.")
+        raise InvalidDataset(Message("Labels for binary cross-entropy are between 0 and 1."))
     if loss.name == "binary_crossentropy" and np.any((y_pred < 0) | (y_pred > 1)):
-        raise InvalidDataset("Predicted probabilities must be between 0 and 1.")
+        raise InvalidDataset(Message("Predicted probabilities must be between 0 and 1."))
 
 
 def _check_rows(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
     if np.any(y_pred < 0) or np.any(y_pred.sum(axis=1) <= 0):
-        raise InvalidDataset("Predicted probabilities must be ≥ 0, with a positive sum per row.")
+        raise InvalidDataset(
+            Message("Predicted probabilities must be ≥ 0, with a positive sum per row.")
+        )
     if loss.layout == "categorical" and y_true.shape != y_pred.shape:
         raise InvalidDataset(
-            f"The labels have shape {y_true.shape} but the predictions "
-            f"{y_pred.shape}: give one one-hot row per predicted row."
+            Message(
+                "The labels have shape {labels} but the predictions {predictions}: give one "
+                "one-hot row per predicted row.",
+                labels=y_true.shape,
+                predictions=y_pred.shape,
+            )
         )
     if loss.layout == "sparse":
         classes = y_pred.shape[1]
         if y_true.ndim != 1 or y_true.size != y_pred.shape[0]:
-            raise InvalidDataset("Give one class number per predicted row.")
+            raise InvalidDataset(Message("Give one class number per predicted row."))
         if np.any((y_true != np.round(y_true)) | (y_true < 0) | (y_true >= classes)):
-            raise InvalidDataset(f"Classes are whole numbers from 0 to {classes - 1}.")
+            raise InvalidDataset(
+                Message(
+                    "Classes are whole numbers from 0 to {last}.",
+                    last=readable.grouped(classes - 1),
+                )
+            )
 
 
 def _checked(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -691,7 +725,9 @@ def _checked(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.nda
         y_true = np.atleast_2d(y_true) if loss.layout == "categorical" else np.ravel(y_true)
         _check_rows(loss, y_true, y_pred)
     if len(y_pred) > 20:
-        raise InvalidDataset("Keep the worked example to at most 20 samples.")
+        raise InvalidDataset(
+            Message("Keep the worked example to at most {limit} samples.", limit=20)
+        )
     return y_true, y_pred
 
 
@@ -713,7 +749,8 @@ class WorkedRow:
         sample: Its number, from 1.
         y: Its true value (or one-hot row, or class) as shown.
         y_pred: Its prediction (or probability row) as shown.
-        term: The arithmetic of its loss term, written out.
+        term: The arithmetic of its loss term, written out (a Message when it carries
+            words, e.g. Huber's "(|error| ≤ δ)": `str()` it where it is shown).
         value: That term's value.
         used: For the cross-entropies over rows, the probability row Keras takes the
             logarithm of (clipped, and divided by the row's sum); "" for the other losses.
@@ -722,7 +759,7 @@ class WorkedRow:
     sample: int
     y: str
     y_pred: str
-    term: str
+    term: str | Message
     value: float
     used: str = ""
 
@@ -738,7 +775,7 @@ class WorkedExample:
         mean: sum / n, the loss by hand.
         keras: The loss as keras.losses reports it (Loss.value).
         note: What Keras changed in the inputs (hinge's 0/1 labels, probability rows that
-            do not add up to 1), or "".
+            do not add up to 1) as a Message read in the reader's language, or "".
         rescaled: The numbers (from 1) of the probability rows that do not add up to 1.
     """
 
@@ -747,7 +784,7 @@ class WorkedExample:
     n: int
     mean: float
     keras: float
-    note: str
+    note: Message | str
     rescaled: tuple[int, ...] = ()
 
 
@@ -772,11 +809,14 @@ def worked_example(
     """
     loss = get(name, **({"delta": delta} if name == "huber" else {}))
     y_true, y_pred = _checked(
-        loss, parse_numbers(y_true_text, "True values"), parse_numbers(y_pred_text, "Predictions")
+        loss,
+        parse_numbers(y_true_text, N_("True values")),
+        parse_numbers(y_pred_text, N_("Predictions")),
     )
     labels, note = y_true, ""
     if name == "hinge" and np.all(np.isin(y_true, (0.0, 1.0))):
-        labels, note = 2.0 * y_true - 1.0, "Every label was 0 or 1, so Keras used −1 and +1."
+        labels = 2.0 * y_true - 1.0
+        note = Message("Every label was 0 or 1, so Keras used −1 and +1.")
     rows = [
         _worked_row(name, index, label, prediction, loss.params)
         for index, (label, prediction) in enumerate(zip(labels, y_pred, strict=True), start=1)
@@ -805,18 +845,19 @@ def _worked_row(name: str, index: int, label, prediction, params) -> WorkedRow:
     return WorkedRow(index, _show(label), _show(prediction), term, value, shown_used)
 
 
-def _rescaled_note(rescaled: tuple[int, ...]) -> str:
+def _rescaled_note(rescaled: tuple[int, ...]) -> Message:
     if len(rescaled) == 1:
-        return (
-            f"Row {readable.grouped(rescaled[0])} of ŷ does not add up to 1, so Keras divided "
-            "each of its probabilities by the row's sum first (column 'ŷ as Keras uses it'); "
-            "a softmax's output always adds up to 1, so in training this changes nothing."
+        return Message(
+            "Row {row} of ŷ does not add up to 1, so Keras divided each of its probabilities "
+            "by the row's sum first (column 'ŷ as Keras uses it'); a softmax's output always "
+            "adds up to 1, so in training this changes nothing.",
+            row=readable.grouped(rescaled[0]),
         )
-    numbers = ", ".join(readable.grouped(index) for index in rescaled)
-    return (
-        f"Rows {numbers} of ŷ do not add up to 1, so Keras divided each probability by its "
-        "row's sum first (column 'ŷ as Keras uses it'); a softmax's output always adds up "
-        "to 1, so in training this changes nothing."
+    return Message(
+        "Rows {rows} of ŷ do not add up to 1, so Keras divided each probability by its row's "
+        "sum first (column 'ŷ as Keras uses it'); a softmax's output always adds up to 1, so "
+        "in training this changes nothing.",
+        rows=", ".join(readable.grouped(index) for index in rescaled),
     )
 
 
@@ -898,7 +939,9 @@ def compare_label_encodings(classes_text: str, y_pred_text: str) -> LabelCompari
     """
     sparse, categorical = get("sparse_categorical_crossentropy"), get("categorical_crossentropy")
     classes, y_pred = _checked(
-        sparse, parse_numbers(classes_text, "Classes"), parse_numbers(y_pred_text, "Predictions")
+        sparse,
+        parse_numbers(classes_text, N_("Classes")),
+        parse_numbers(y_pred_text, N_("Predictions")),
     )
     _check_rows_add_up(y_pred)
     one_hot = np.eye(y_pred.shape[1])[classes.astype(int)]
@@ -921,9 +964,13 @@ def _check_rows_add_up(y_pred: np.ndarray) -> None:
         total = math.fsum(row)
         if not _adds_up_to_one(total):
             raise InvalidDataset(
-                f"Row {readable.grouped(index)} adds up to {readable.number(total, 6)}, not 1: "
-                "a model's softmax output always adds up to 1, so make each row do so (the "
-                "Worked example tab shows what Keras does with other rows)."
+                Message(
+                    "Row {row} adds up to {total}, not 1: a model's softmax output always adds "
+                    "up to 1, so make each row do so (the Worked example tab shows what Keras "
+                    "does with other rows).",
+                    row=readable.grouped(index),
+                    total=readable.number(total, 6),
+                )
             )
 
 
