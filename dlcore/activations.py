@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dlcore.i18n import N_, _
 from dlcore.registry import Hyperparameter, Interval, Parametrized, Registry
 
 # Derivatives smaller than this mark a "saturated" region: learning through it nearly stops.
@@ -39,18 +40,19 @@ class Activation(Parametrized):
 
     Attributes:
         name: Registry key, e.g. "leaky_relu".
-        title: Display name, e.g. "Leaky ReLU".
+        title: Display name, e.g. "Leaky ReLU" (a catalogue message: show it as `_(title)`).
         function: The Keras function, called as `function(x, **params)` on a tensor.
         latex: Formula of f(x) in LaTeX; every side of each "=" is the same function.
         derivative_latex: Formula of f'(x) in LaTeX, including the value TF returns at kinks.
-        range: Output range in words, e.g. "(0, 1)".
-        use: One line on when to use it.
+        range: Output range in words, e.g. "(0, 1)" (show it as `_(range)`: some have words).
+        use: One line on when to use it (a catalogue message: show it as `_(use)`).
         hyperparameters: The parameters it takes (α): symbol, default, the page's range.
         constants: LaTeX symbol of each fixed constant in the formulas, with its value.
         elementwise: False for softmax, which maps a whole vector to a vector.
         params: Bound parameter values, e.g. {"alpha": 0.2}: the defaults unless bound.
 
-    `symbols` (from Parametrized) holds every symbol of the formulas with its value.
+    `symbols` (from Parametrized) holds every symbol of the formulas with its value. The
+    formulas are shown through `shown_latex` (the words inside their \\text{…} translated).
     """
 
     name: str
@@ -113,70 +115,95 @@ def _cases(positive: str, negative: str, cut: str = r"x > 0", rest: str = r"x \l
     return rf"\begin{{cases}} {positive} & {cut} \\ {negative} & {rest} \end{{cases}}"
 
 
+# The words inside \text{…} of the formulas, shown in the reader's language (every other
+# \text{…} is a name, such as ReLU or softplus, and stays as it is).
+TEXT_WORDS = (N_("otherwise"),)
+
+
+def shown_latex(latex: str) -> str:
+    r"""A formula as the reader sees it: the words inside \text{…} in the reader's language.
+
+    The registry keeps the English formula (the tests evaluate it); only the words change.
+
+    Example:
+        >>> from dlcore.i18n import using
+        >>> with using("zh"):
+        ...     print(shown_latex(r"0 & \text{otherwise}"))
+        0 & \text{其他情况}
+    """
+    for word in TEXT_WORDS:
+        latex = latex.replace(rf"\text{{{word}}}", rf"\text{{{_(word)}}}")
+    return latex
+
+
 _ENTRIES = [
     Activation(
         "sigmoid",
-        "Sigmoid",
+        N_("Sigmoid"),
         lambda x: keras.activations.sigmoid(x),
         r"\sigma(x) = \frac{1}{1 + e^{-x}}",
         r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x))",
         "(0, 1)",
-        "Output of a yes/no classifier (a probability); avoid in deep hidden layers: "
-        "its slope is at most 0.25.",
+        N_(
+            "Output of a yes/no classifier (a probability); avoid in deep hidden layers: "
+            "its slope is at most 0.25."
+        ),
     ),
     Activation(
         "tanh",
-        "Tanh",
+        N_("Tanh"),
         lambda x: keras.activations.tanh(x),
         r"\text{Tanh}(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}",
         r"\text{Tanh}'(x) = 1 - \tanh^2(x)",
         "(−1, 1)",
-        "Hidden layers of small or recurrent networks: zero-centred, but it saturates too.",
+        N_("Hidden layers of small or recurrent networks: zero-centred, but it saturates too."),
     ),
     Activation(
         "relu",
-        "ReLU",
+        N_("ReLU"),
         lambda x: keras.activations.relu(x),
         r"\text{ReLU}(x) = \max(0, x)",
         r"\text{ReLU}'(x) = " + _cases("1", "0"),
         "[0, ∞)",
-        "The default for hidden layers: cheap, and its slope is 1 wherever it is active.",
+        N_("The default for hidden layers: cheap, and its slope is 1 wherever it is active."),
     ),
     Activation(
         "leaky_relu",
-        "Leaky ReLU",
+        N_("Leaky ReLU"),
         lambda x, alpha: keras.activations.leaky_relu(x, negative_slope=alpha),
         r"\text{LeakyReLU}(x) = " + _cases("x", r"\alpha x"),
         r"\text{LeakyReLU}'(x) = " + _cases("1", r"\alpha"),
-        "(−∞, ∞) for α > 0",
-        "Like ReLU, but a small slope α for x < 0 keeps 'dead' units learning.",
+        N_("(−∞, ∞) for α > 0"),
+        N_("Like ReLU, but a small slope α for x < 0 keeps 'dead' units learning."),
         hyperparameters=(_alpha(0.2, high=1.0),),
     ),
     Activation(
         "elu",
-        "ELU",
+        N_("ELU"),
         lambda x, alpha: keras.activations.elu(x, alpha=alpha),
         r"\text{ELU}(x) = " + _cases("x", r"\alpha\,(e^x - 1)"),
         r"\text{ELU}'(x) = " + _cases("1", r"\alpha\,e^x"),
         "(−α, ∞)",
-        "ReLU variant whose negative outputs push the mean activation towards zero; smooth "
-        "at 0 only when α = 1 (otherwise its slope jumps from α to 1 there).",
+        N_(
+            "ReLU variant whose negative outputs push the mean activation towards zero; smooth "
+            "at 0 only when α = 1 (otherwise its slope jumps from α to 1 there)."
+        ),
         hyperparameters=(_alpha(1.0, high=3.0),),
     ),
     Activation(
         "selu",
-        "SELU",
+        N_("SELU"),
         lambda x: keras.activations.selu(x),
         r"\text{SELU}(x) = \lambda " + _cases("x", r"\alpha\,(e^x - 1)"),
         # TensorFlow's SELU gradient takes the x >= 0 branch at exactly x = 0.
         r"\text{SELU}'(x) = \lambda " + _cases("1", r"\alpha\,e^x", r"x \ge 0", r"x < 0"),
         "(−λα, ∞) ≈ (−1.758, ∞)",
-        "Self-normalizing deep dense nets, with the LeCun-normal initializer.",
+        N_("Self-normalizing deep dense nets, with the LeCun-normal initializer."),
         constants={r"\lambda": SELU_SCALE, r"\alpha": SELU_ALPHA},
     ),
     Activation(
         "gelu",
-        "GELU",
+        N_("GELU"),
         lambda x: keras.activations.gelu(x, approximate=False),
         r"\text{GELU}(x) = x\,\Phi(x) = "
         r"\frac{x}{2}\left(1 + \operatorname{erf}\left(\frac{x}{\sqrt{2}}\right)\right)",
@@ -184,38 +211,43 @@ _ENTRIES = [
         r"\frac{1}{2}\left(1 + \operatorname{erf}\left(\frac{x}{\sqrt{2}}\right)\right)"
         r" + \frac{x}{\sqrt{2\pi}}\,e^{-x^2/2}",
         "≈ (−0.17, ∞)",
-        "Transformers (BERT, GPT): a smooth ReLU that weighs x by how likely it is to be large.",
+        N_(
+            "Transformers (BERT, GPT): a smooth ReLU that weighs x by how likely it is to be large."
+        ),
     ),
     Activation(
         "swish",
-        "Swish (SiLU)",
+        N_("Swish (SiLU)"),
         lambda x: keras.activations.silu(x),
         r"\text{swish}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}",
         r"\text{swish}'(x) = \sigma(x)\,\left(1 + x\,(1 - \sigma(x))\right)",
         "≈ (−0.28, ∞)",
-        "Deep CNNs such as EfficientNet: smooth, non-monotonic, often a little better than ReLU.",
+        N_(
+            "Deep CNNs such as EfficientNet: smooth, non-monotonic, often a little better than "
+            "ReLU."
+        ),
     ),
     Activation(
         "softplus",
-        "Softplus",
+        N_("Softplus"),
         lambda x: keras.activations.softplus(x),
         r"\text{softplus}(x) = \log(1 + e^x)",
         r"\text{softplus}'(x) = \frac{1}{1 + e^{-x}} = \sigma(x)",
         "(0, ∞)",
-        "When an output must be positive (a variance, a rate): a smooth ReLU.",
+        N_("When an output must be positive (a variance, a rate): a smooth ReLU."),
     ),
     Activation(
         "softsign",
-        "Softsign",
+        N_("Softsign"),
         lambda x: keras.activations.softsign(x),
         r"\text{softsign}(x) = \frac{x}{1 + |x|}",
         r"\text{softsign}'(x) = \frac{1}{(1 + |x|)^2}",
         "(−1, 1)",
-        "A tanh look-alike whose tails flatten polynomially, not exponentially.",
+        N_("A tanh look-alike whose tails flatten polynomially, not exponentially."),
     ),
     Activation(
         "hard_sigmoid",
-        "Hard sigmoid",
+        N_("Hard sigmoid"),
         lambda x: keras.activations.hard_sigmoid(x),
         # Keras 3 computes relu6(x + 3) / 6 (slope 1/6), not the older 0.2 x + 0.5.
         r"\text{hard\_sigmoid}(x) = \frac{\text{ReLU6}(x + 3)}{6} = "
@@ -223,26 +255,26 @@ _ENTRIES = [
         r"\text{hard\_sigmoid}'(x) = "
         + _cases(r"\frac{1}{6}", "0", r"-3 < x < 3", r"\text{otherwise}"),
         "[0, 1]",
-        "Mobile networks (MobileNetV3): a cheap piecewise-linear stand-in for the sigmoid.",
+        N_("Mobile networks (MobileNetV3): a cheap piecewise-linear stand-in for the sigmoid."),
     ),
     Activation(
         "linear",
-        "Linear (identity)",
+        N_("Linear (identity)"),
         lambda x: keras.activations.linear(x),
         r"f(x) = x",
         r"f'(x) = 1",
         "(−∞, ∞)",
-        "Output layer of a regression (a price): no bend at all.",
+        N_("Output layer of a regression (a price): no bend at all."),
     ),
     Activation(
         "softmax",
-        "Softmax",
+        N_("Softmax"),
         lambda x: keras.activations.softmax(x, axis=-1),
         r"\text{softmax}(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{K} e^{z_j}}",
         r"\frac{\partial\,\text{softmax}(z)_i}{\partial z_j} = "
         r"\text{softmax}(z)_i\,\left(\delta_{ij} - \text{softmax}(z)_j\right)",
-        "(0, 1), summing to 1",
-        "Output layer of a classifier with K classes: turns K scores into probabilities.",
+        N_("(0, 1), summing to 1"),
+        N_("Output layer of a classifier with K classes: turns K scores into probabilities."),
         elementwise=False,
     ),
 ]

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import activations, readable
+from dlcore.i18n import _
 from ui.plain_figure import READABLE_AXIS
 from ui.runtime import ensure_app_navigation
 
@@ -36,7 +37,8 @@ def softmax(logits: tuple, temperature: float) -> activations.SoftmaxView:
 
 
 def title(name: str) -> str:
-    return activations.get(name).title
+    """An activation's display name, in the reader's language."""
+    return _(activations.get(name).title)
 
 
 def line(x, y, name, color, axis="", **extra) -> dict:
@@ -112,7 +114,7 @@ def render_curves(view: activations.FunctionView, probe: float) -> None:
         "xaxis": {**READABLE_AXIS, "domain": [0, 0.46]},
         "xaxis2": {**READABLE_AXIS, "domain": [0.54, 1]},
         "yaxis": {**READABLE_AXIS, "title": {"text": "f(x)"}},
-        "yaxis2": {**READABLE_AXIS, "anchor": "x2", "title": {"text": "f'(x), the slope"}},
+        "yaxis2": {**READABLE_AXIS, "anchor": "x2", "title": {"text": _("f'(x), the slope")}},
     }
     st.plotly_chart({"data": traces, "layout": layout}, key="act_curves_chart")
 
@@ -121,14 +123,21 @@ def render_formulas(selected: list, params: dict) -> None:
     for name in selected:
         entry = activations.get(name, **params.get(name, {}))
         with st.container(border=True):
-            st.markdown(f"**{entry.title}** · range {entry.range} · {entry.use}")
-            st.latex(entry.latex)
-            st.latex(entry.derivative_latex)
+            st.markdown(
+                _(
+                    "**{activation}** · range {range} · {use}",
+                    activation=_(entry.title),
+                    range=_(entry.range),
+                    use=_(entry.use),
+                )
+            )
+            st.latex(activations.shown_latex(entry.latex))
+            st.latex(activations.shown_latex(entry.derivative_latex))
             if entry.symbols:
                 values = ", ".join(
                     f"${s}$ = {readable.number(v, 6)}" for s, v in entry.symbols.items()
                 )
-                st.caption(f"where {values}")
+                st.caption(_("where {values}", values=values))
 
 
 def keep_probe_in(low: float, high: float) -> None:
@@ -142,71 +151,79 @@ def keep_probe_in(low: float, high: float) -> None:
 def explorer_panel() -> None:
     options = activations.elementwise_names()
     selected = st.multiselect(
-        "Activations to compare",
+        _("Activations to compare"),
         options,
         ["sigmoid", "tanh", "relu"],
         format_func=title,
         key="act_selected",
     )
     left, right = st.columns(2)
-    x_range = left.slider("Input range x", -10.0, 10.0, (-6.0, 6.0), 0.5, key="act_range")
+    x_range = left.slider(_("Input range x"), -10.0, 10.0, (-6.0, 6.0), 0.5, key="act_range")
     if x_range[0] >= x_range[1]:
-        st.error("The input range is empty: move the two ends of the range apart.")
+        st.error(_("The input range is empty: move the two ends of the range apart."))
         return
     keep_probe_in(*x_range)
     low, high = x_range
-    probe = right.slider("Probe x", min_value=low, max_value=high, step=0.05, key="act_probe")
+    probe = right.slider(_("Probe x"), min_value=low, max_value=high, step=0.05, key="act_probe")
     params = {}
     # In registry order, so that the sliders do not swap places with the order of picking.
     for name in [n for n in options if n in selected]:
         for h in activations.get(name).hyperparameters:
-            label, key = f"{h.label} of {title(name)}", f"act_{h.name}_{name}"
+            label = _("{parameter} of {activation}", parameter=h.label, activation=title(name))
+            key = f"act_{h.name}_{name}"
             value = st.slider(label, h.low, h.high, h.default, 0.01, key=key)
             params.setdefault(name, {})[h.name] = value
     if not selected:
-        st.info("Pick at least one activation to plot.")
+        st.info(_("Pick at least one activation to plot."))
         return
     view = explore(tuple(selected), x_range, probe, params)
     render_curves(view, probe)
     threshold = readable.number(activations.SATURATION_THRESHOLD)
     st.markdown(
-        f"**At x = {readable.number(probe)}** (shaded: saturated, where |f'(x)| < {threshold})"
+        _(
+            "**At x = {x}** (shaded: saturated, where |f'(x)| < {threshold})",
+            x=readable.number(probe),
+            threshold=threshold,
+        )
     )
+    activation_header, saturated_header = _("activation"), _("saturated")
     rows = [
         {
-            "activation": title(n),
+            activation_header: title(n),
             "f(x)": readable.number(p.value),
             "f'(x)": readable.number(p.derivative),
-            "saturated": abs(p.derivative) < activations.SATURATION_THRESHOLD,
+            saturated_header: abs(p.derivative) < activations.SATURATION_THRESHOLD,
         }
         for n, p in view.probe.items()
     ]
     numbers = dict.fromkeys(["f(x)", "f'(x)"], RIGHT_ALIGNED)
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="act_probe_table", column_config=numbers)
     render_formulas(selected, params)
-    with st.expander("Going deeper: where the slope comes from"):
+    with st.expander(_("Going deeper: where the slope comes from")):
         st.markdown(
-            "Nobody typed these derivatives into the code: TensorFlow records the Keras function "
-            "on a `tf.GradientTape` and applies the chain rule backwards, the same machinery "
-            "that trains every network. The formulas above are checked against it by a test. "
-            "At a kink, where the slope jumps (ReLU at 0), there is no true derivative; "
-            "TensorFlow returns one side's value, and the formulas say which "
-            "(ReLU'(0) = 0, LeakyReLU'(0) = α, SELU'(0) = λ)."
+            _(
+                "Nobody typed these derivatives into the code: TensorFlow records the Keras "
+                "function on a `tf.GradientTape` and applies the chain rule backwards, the same "
+                "machinery that trains every network. The formulas above are checked against it "
+                "by a test. At a kink, where the slope jumps (ReLU at 0), there is no true "
+                "derivative; TensorFlow returns one side's value, and the formulas say which "
+                "(ReLU'(0) = 0, LeakyReLU'(0) = α, SELU'(0) = λ)."
+            )
         )
 
 
 @st.fragment
 def vanishing_panel() -> None:
     compared = st.multiselect(
-        "Compare",
+        _("Compare"),
         activations.elementwise_names(),
         ["sigmoid", "tanh", "relu"],
         format_func=title,
         key="act_depth_selected",
     )
-    n_layers = st.slider("Number of layers N", 2, 50, 10, key="act_layers")
+    n_layers = st.slider(_("Number of layers N"), 2, 50, 10, key="act_layers")
     if not compared:
-        st.info("Pick at least one activation to compare.")
+        st.info(_("Pick at least one activation to compare."))
         return
     depth = vanishing(tuple(compared), n_layers)
     traces = [
@@ -222,62 +239,79 @@ def vanishing_panel() -> None:
     layout = {
         "height": 360,
         "margin": {"t": 30, "b": 10},
-        "xaxis": {**READABLE_AXIS, "title": {"text": "layer (1 = next to the input)"}},
+        "xaxis": {**READABLE_AXIS, "title": {"text": _("layer (1 = next to the input)")}},
         "yaxis": {
             **READABLE_AXIS,
             "type": "log",
-            "title": {"text": "gradient size ÷ last layer's"},
+            "title": {"text": _("gradient size ÷ last layer's")},
         },
     }
     st.plotly_chart({"data": traces, "layout": layout}, key="act_vanishing_chart")
     for column, (name, curve) in zip(st.columns(len(compared)), depth.curves.items(), strict=True):
         column.metric(
-            f"{title(name)}: layer 1",
+            _("{activation}: layer 1", activation=title(name)),
             readable.number(curve.relative_gradient[0], 2),
-            help="Layer 1's weight gradient divided by the last layer's.",
+            help=_("Layer 1's weight gradient divided by the last layer's."),
         )
-    with st.expander("Going deeper: the chain rule through N layers"):
+    with st.expander(_("Going deeper: the chain rule through N layers")):
         st.markdown(
-            "With $a_k = h_{k-1} W_k$ and $h_k = f(a_k)$, layer $k$'s weight gradient "
-            "is $\\partial L / \\partial W_k = h_{k-1}^\\top \\delta_k$, where"
+            _(
+                "With {a_k} and {h_k}, layer {k}'s weight gradient is {gradient}, where",
+                a_k="$a_k = h_{k-1} W_k$",
+                h_k="$h_k = f(a_k)$",
+                k="$k$",
+                gradient="$\\partial L / \\partial W_k = h_{k-1}^\\top \\delta_k$",
+            )
         )
         st.latex(r"\delta_k = \left(\delta_{k+1} W_{k+1}^\top\right) \odot f'(a_k)")
-        bounds = "; ".join(
-            f"{title(n)}: max|f'| = {readable.number(c.max_slope)}, so at most "
-            f"{readable.number(c.max_slope)}^{n_layers - 1} = {readable.number(c.slope_factor, 2)}"
+        bounds = _("; ").join(
+            _(
+                "{activation}: max|f'| = {slope}, so at most {slope}^{power} = {factor}",
+                activation=title(n),
+                slope=readable.number(c.max_slope),
+                power=n_layers - 1,
+                factor=readable.number(c.slope_factor, 2),
+            )
             for n, c in depth.curves.items()
         )
         st.markdown(
-            f"Each step back multiplies by one more slope f'. From the last layer to the "
-            f"first that is N − 1 = {n_layers - 1} factors. {bounds}. The weights add their "
-            "own factors, which is why initializers (Glorot for tanh, He for ReLU) are "
-            "chosen to keep them near 1."
+            _(
+                "Each step back multiplies by one more slope f'. From the last layer to the "
+                "first that is N − 1 = {factors} factors. {bounds}. The weights add their own "
+                "factors, which is why initializers (Glorot for tanh, He for ReLU) are chosen to "
+                "keep them near 1.",
+                factors=n_layers - 1,
+                bounds=bounds,
+            )
         )
 
 
 @st.fragment
 def softmax_panel() -> None:
-    classes = st.slider("Number of classes", 3, 5, 3, key="act_classes")
+    classes = st.slider(_("Number of classes"), 3, 5, 3, key="act_classes")
     defaults = [2.0, 1.0, 0.1, -1.0, 0.5]
     logits = tuple(
-        column.number_input(f"logit z{i + 1}", -10.0, 10.0, defaults[i], 0.1, key=f"act_logit_{i}")
+        column.number_input(
+            _("logit z{number}", number=i + 1), -10.0, 10.0, defaults[i], 0.1, key=f"act_logit_{i}"
+        )
         for i, column in enumerate(st.columns(classes))
     )
-    temperature = st.slider("Temperature T", 0.1, 10.0, 1.0, 0.1, key="act_temperature")
-    view, labels = softmax(logits, temperature), [f"class {i + 1}" for i in range(classes)]
+    temperature = st.slider(_("Temperature T"), 0.1, 10.0, 1.0, 0.1, key="act_temperature")
+    view = softmax(logits, temperature)
+    labels = [_("class {number}", number=i + 1) for i in range(classes)]
     bars = [
         {
             "type": "bar",
             "x": labels,
             "y": view.probabilities_t1,
-            "name": "T = 1 (for comparison)",
+            "name": _("T = 1 (for comparison)"),
             "marker": {"color": "#c9c9c9"},
         },
         {
             "type": "bar",
             "x": labels,
             "y": view.probabilities,
-            "name": f"your T = {readable.number(temperature)}",
+            "name": _("your T = {temperature}", temperature=readable.number(temperature)),
             "marker": {"color": COLORS[0]},
             "text": [readable.number(p) for p in view.probabilities],
         },
@@ -289,11 +323,13 @@ def softmax_panel() -> None:
     }
     st.plotly_chart({"data": bars, "layout": layout}, key="act_softmax_chart")
     st.latex(activations.SOFTMAX_TEMPERATURE_LATEX)
-    with st.expander("Going deeper: the softmax Jacobian"):
-        st.latex(activations.get("softmax").derivative_latex)
+    with st.expander(_("Going deeper: the softmax Jacobian")):
+        st.latex(activations.shown_latex(activations.get("softmax").derivative_latex))
         st.markdown(
-            "Computed by `tf.GradientTape.jacobian` at the tempered logits z/T (row i, "
-            "column j): positive on the diagonal, negative elsewhere, rows sum to 0."
+            _(
+                "Computed by `tf.GradientTape.jacobian` at the tempered logits z/T (row i, "
+                "column j): positive on the diagonal, negative elsewhere, rows sum to 0."
+            )
         )
         jacobian = pd.DataFrame(view.jacobian, index=labels, columns=labels).map(readable.number)
         st.dataframe(
@@ -303,31 +339,38 @@ def softmax_panel() -> None:
         )
 
 
-st.title("📈 Activation functions")
+st.title(_("📈 Activation functions"))
 st.markdown(
-    "A neuron multiplies each input by a weight, adds them up and adds a **bias**: one "
-    "number *x* = w₁a₁ + w₂a₂ + … + b. Then it bends *x* with an **activation function** "
-    "f(x). Without that bend, stacking layers would still give a "
-    "straight line. Training also needs the **slope** f'(x): backpropagation multiplies slopes "
-    "layer by layer, so wherever the slope is nearly zero (the shaded *saturated* stretches) "
-    "learning stalls. Every number here is computed by TensorFlow: the function by Keras, the "
-    "slope by automatic differentiation (`tf.GradientTape`)."
+    _(
+        "A neuron multiplies each input by a weight, adds them up and adds a **bias**: one "
+        "number *x* = w₁a₁ + w₂a₂ + … + b. Then it bends *x* with an **activation function** "
+        "f(x). Without that bend, stacking layers would still give a straight line. Training "
+        "also needs the **slope** f'(x): backpropagation multiplies slopes layer by layer, so "
+        "wherever the slope is nearly zero (the shaded *saturated* stretches) learning stalls. "
+        "Every number here is computed by TensorFlow: the function by Keras, the slope by "
+        "automatic differentiation (`tf.GradientTape`)."
+    )
 )
 explorer_panel()
-st.header("Vanishing gradients")
+st.header(_("Vanishing gradients"))
 st.markdown(
-    "The gradient that reaches the first layer of a deep network is a product of one slope per "
-    "layer. Sigmoid's slope is never more than 0.25, so the product shrinks fast and the first "
-    "layers of a deep sigmoid network barely learn. Below, TensorFlow backpropagates through a "
-    "real stack of *N* dense layers (32 units, Keras' default Glorot initial weights, the same "
-    "weights for every activation) and shows each layer's weight gradient relative to the last "
-    "layer's, on a log scale."
+    _(
+        "The gradient that reaches the first layer of a deep network is a product of one slope "
+        "per layer. Sigmoid's slope is never more than 0.25, so the product shrinks fast and the "
+        "first layers of a deep sigmoid network barely learn. Below, TensorFlow backpropagates "
+        "through a real stack of *N* dense layers (32 units, Keras' default Glorot initial "
+        "weights, the same weights for every activation) and shows each layer's weight gradient "
+        "relative to the last layer's, on a log scale."
+    )
 )
 vanishing_panel()
-st.header("Softmax: scores to probabilities")
+st.header(_("Softmax: scores to probabilities"))
 st.markdown(
-    "A classifier's last layer gives one score (a *logit*) per class. **Softmax** turns them "
-    "into probabilities that add up to 1; the biggest score gets the biggest share. Dividing the "
-    "scores by a **temperature** T first makes the choice sharper (T < 1) or flatter (T > 1)."
+    _(
+        "A classifier's last layer gives one score (a *logit*) per class. **Softmax** turns "
+        "them into probabilities that add up to 1; the biggest score gets the biggest share. "
+        "Dividing the scores by a **temperature** T first makes the choice sharper (T < 1) or "
+        "flatter (T > 1)."
+    )
 )
 softmax_panel()

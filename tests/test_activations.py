@@ -9,11 +9,12 @@ A formula outside the translator's subset fails loudly, so a new entry cannot sk
 import dataclasses
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
 
-from dlcore import activations
+from dlcore import activations, i18n
 from tests.support.latex import latex_sides
 
 # ---------------------------------------------------------------------------------------------
@@ -296,3 +297,46 @@ def test_elu_is_smooth_at_zero_exactly_when_alpha_is_one_as_its_note_says(alpha)
     assert left == pytest.approx(alpha, rel=1e-5) and right == pytest.approx(1.0)
     assert (left == pytest.approx(right)) == (alpha == 1.0)
     assert "smooth at 0 only when α = 1" in elu.use
+
+
+# Names inside \text{…} stay as they are in every language; any other word there is a message.
+TEXT_NAMES = {
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "GELU",
+    "swish",
+    "softplus",
+    "softsign",
+    r"hard\_sigmoid",
+    "ReLU6",
+    "softmax",
+}
+
+
+def test_every_word_in_a_formula_is_a_name_or_goes_through_the_catalogue():
+    for name in activations.names():
+        entry = activations.get(name)
+        for latex in (entry.latex, entry.derivative_latex):
+            for inside in re.findall(r"\\text\{([^{}]*)\}", latex):
+                assert inside in TEXT_NAMES or inside in activations.TEXT_WORDS, (name, inside)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_formula_shown_in_either_language_is_the_formula_checked_against_keras(language):
+    """Only the words inside \\text{…} change with the language: the shown formula, with its
+    words read back in English, is the one the LaTeX tests above evaluate."""
+    with i18n.using(language):
+        words = {i18n._(word): word for word in activations.TEXT_WORDS}
+        for name in activations.names():
+            entry = activations.get(name)
+            for latex in (entry.latex, entry.derivative_latex):
+                shown = activations.shown_latex(latex)
+                for translated, word in words.items():
+                    shown = shown.replace(rf"\text{{{translated}}}", rf"\text{{{word}}}")
+                assert shown == latex
+    with i18n.using("zh"):
+        slope = activations.shown_latex(activations.get("hard_sigmoid").derivative_latex)
+    assert r"\text{其他情况}" in slope and "otherwise" not in slope

@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from dlcore import activations, readable
+from dlcore import activations, i18n, readable
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 from ui.plain_figure import READABLE_AXIS
 
 SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -161,3 +163,74 @@ def test_every_axis_writes_powers_of_ten_not_si_prefixes():
         assert axes, key
         for name in axes:
             assert READABLE_AXIS.items() <= layout[name].items(), (key, name)
+
+
+def _zh(message: str) -> str:
+    with i18n.using("zh"):
+        return i18n._(message)
+
+
+def chinese_page(**state) -> AppTest:
+    """The page read in Chinese (the lookup reads the session's language)."""
+    at = page_test("pages/activations.py")
+    at.session_state["language"] = "zh"
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_the_page_reads_in_chinese_with_the_tutorials_terms():
+    at = chinese_page()
+    assert not at.exception
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert at.title[0].value.startswith("📈 激活函数（activation functions）")
+    intro = at.markdown[0].value
+    assert "权重（weight）" in intro and "**偏置**（bias）" in intro and "+ b" in intro
+    assert at.header[0].value == "梯度消失（vanishing gradients）"
+    # The controls keep their keys and values; only their labels change.
+    assert at.slider(key="act_probe").label == "探测点 x"
+    assert at.multiselect(key="act_selected").value == ["sigmoid", "tanh", "relu"]
+    # The table's headers and the charts' words are Chinese too, read from the table and figure.
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["激活函数", "f(x)", "f'(x)", "饱和"]
+    assert table.set_index("激活函数").loc["Sigmoid", "f(x)"] == "0.731"
+    curves = chart(at, "act_curves_chart")["layout"]
+    assert curves["yaxis2"]["title"]["text"] == "f'(x)，即斜率"
+    vanishing = chart(at, "act_vanishing_chart")["layout"]
+    assert vanishing["xaxis"]["title"]["text"] == "层（1 = 紧挨输入的那一层）"
+    bars = chart(at, "act_softmax_chart")["data"]
+    assert bars[0]["name"] == "T = 1（作对比）" and bars[1]["x"][0] == "类别 1"
+    assert {m.label for m in at.metric} == {"Sigmoid：第 1 层", "Tanh：第 1 层", "ReLU：第 1 层"}
+
+
+def test_the_english_page_has_no_chinese():
+    at = page_test("pages/activations.py").run()
+    assert not at.exception
+    assert chinese_share(visible_text(at)) == 0
+
+
+def test_the_words_in_a_formula_are_translated_and_the_formula_kept():
+    """Hard sigmoid's slope says 'otherwise' in a \\text{…}: Chinese there, the rest as is."""
+    at = chinese_page(act_selected=["hard_sigmoid", "leaky_relu"])
+    assert not at.exception
+    shown = shown_latex(at)
+    english = activations.get("hard_sigmoid").derivative_latex
+    assert r"\text{otherwise}" in english
+    assert english.replace(r"\text{otherwise}", r"\text{其他情况}") in shown
+    assert activations.get("hard_sigmoid").latex in shown
+    assert at.slider(key="act_alpha_leaky_relu").label == "Leaky ReLU 的 α"
+    cards = [m.value for m in at.markdown if m.value.startswith("**硬 Sigmoid**")]
+    assert cards == ["**硬 Sigmoid** · 值域 [0, 1] · " + _zh(activations.get("hard_sigmoid").use)]
+    assert chinese_share(visible_text(at)) > 0.8
+
+
+def test_the_empty_range_and_selection_are_explained_in_chinese():
+    at = chinese_page(act_range=(2.0, 2.0))
+    assert not at.exception and at.error[0].value == "输入范围是空的：请把范围的两端拉开。"
+    at = chinese_page(act_selected=[], act_depth_selected=[])
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        "请至少选择一个激活函数来绘制。",
+        "请至少选择一个激活函数来比较。",
+    ]
