@@ -6,6 +6,7 @@ import pandas as pd
 from dlcore import optimizers as opt
 from dlcore import readable
 from dlcore.arithmetic import ceil_div
+from dlcore.i18n import N_, _
 from ui.plain_figure import READABLE_AXIS, PlainFigure, values
 
 # One line style per optimizer, the same on every chart of the page. The colours are Okabe and
@@ -33,7 +34,7 @@ ADAM_COLUMNS = {
     "m̂": "m_hat",
     "v̂": "v_hat",
     "α/(√v̂+ε̂)": "effective_learning_rate",
-    "step": "update",
+    N_("step"): "update",  # the one header in words (translated where the table is built)
 }
 MAX_FRAMES = 50
 # redraw=True: after an animation run with redraw=False, Plotly stops reporting clicks on the
@@ -58,7 +59,8 @@ def race_figure(found, picture: str) -> PlainFigure:
             "y": values(gy.ravel()),
             "mode": "markers",
             "marker": {"size": 14, "opacity": 0},
-            "hovertemplate": "start here: (%{x:.2f}, %{y:.2f})<extra></extra>",
+            "hovertemplate": _("start here: ({x}, {y})", x="%{x:.2f}", y="%{y:.2f}")
+            + "<extra></extra>",
             "showlegend": False,
         }
     ]
@@ -86,7 +88,7 @@ def race_figure(found, picture: str) -> PlainFigure:
                 "y": values(result.path[:, 1]),
                 "mode": "lines",
                 "opacity": 0.9,
-                "name": opt.get(name).label,
+                "name": _(opt.get(name).label),
                 "line": {**LINE_STYLES[name], "width": 2},
             }
         )
@@ -109,8 +111,8 @@ def race_figure(found, picture: str) -> PlainFigure:
     data.append(balls(steps))
     frames = [{"data": [balls(k)], "traces": [len(data) - 1], "name": str(k)} for k in shown]
     buttons = [
-        ("▶ Play", [None, {**STILL, "frame": {"duration": 80, "redraw": True}}]),
-        ("❚❚ Pause", [[None], STILL]),
+        (_("▶ Play"), [None, {**STILL, "frame": {"duration": 80, "redraw": True}}]),
+        (_("❚❚ Pause"), [[None], STILL]),
     ]
     axis = {**READABLE_AXIS, "showgrid": False, "zeroline": False}
     layout = {
@@ -152,7 +154,7 @@ def race_figure(found, picture: str) -> PlainFigure:
                 "y": 0,
                 "yanchor": "top",
                 "pad": {"t": 30},
-                "currentvalue": {"prefix": "step "},
+                "currentvalue": {"prefix": _("step") + " "},
                 "steps": [
                     {"label": str(k), "method": "animate", "args": [[str(k)], STILL]} for k in shown
                 ],
@@ -171,7 +173,7 @@ def loss_figure(found) -> PlainFigure:
         {
             "type": "scatter",
             "y": (result.losses - (surface.min_value or 0.0)).tolist(),
-            "name": opt.get(name).label,
+            "name": _(opt.get(name).label),
             "line": LINE_STYLES[name],
         }
         for name, result in found.results.items()
@@ -180,8 +182,8 @@ def loss_figure(found) -> PlainFigure:
     layout = {
         "height": 340,
         "margin": {"t": 30, "b": 10},
-        "title": {"text": "Loss per step"},
-        "xaxis": {**READABLE_AXIS, "title": {"text": "step"}},
+        "title": {"text": _("Loss per step")},
+        "xaxis": {**READABLE_AXIS, "title": {"text": _("step")}},
         "yaxis": {**READABLE_AXIS, **(yaxis or {"title": {"text": "J(w)"}})},
         "legend": {"orientation": "h", "y": -0.25},
     }
@@ -196,7 +198,7 @@ def adam_figure(a: opt.AdamTrace) -> PlainFigure:
     for i, axis in enumerate("xy"):
         color = ADAM_COORDINATE_COLORS[axis]
         for name, series, dash in (
-            (f"|step {axis}|", np.abs(a.update[:, i]), "solid"),
+            (_("|step {axis}|", axis=axis), np.abs(a.update[:, i]), "solid"),
             (f"α/(√v̂+ε̂) {axis}", a.effective_learning_rate[:, i], "dot"),
         ):
             line = {"color": color, "dash": dash}
@@ -206,7 +208,7 @@ def adam_figure(a: opt.AdamTrace) -> PlainFigure:
     layout = {
         "height": 300,
         "margin": {"t": 30, "b": 10},
-        "title": {"text": "Step size per coordinate"},
+        "title": {"text": _("Step size per coordinate")},
         "xaxis": {**READABLE_AXIS, "title": {"text": "t"}},
         "yaxis": {**READABLE_AXIS, "type": "log"},
     }
@@ -218,7 +220,7 @@ def adam_table(a: opt.AdamTrace, axis: str) -> pd.DataFrame:
     them (dlcore.readable), one column per variable."""
     column = "xy".index(axis)
     table = {
-        header: [readable.number(value) for value in getattr(a, field)[:, column]]
+        _(header): [readable.number(value) for value in getattr(a, field)[:, column]]
         for header, field in ADAM_COLUMNS.items()
     }
     return pd.DataFrame(table, index=pd.Index(a.t.astype(int), name="t"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcore.i18n import Message
 from dlcore.optimizers.loss_surfaces import Surface, distance_to_nearest_minimum, resolve_surface
 from dlcore.optimizers.rules import adam_epsilon_hat, resolve_settings
 from dlcore.optimizers.runner import RaceResult
@@ -93,7 +94,7 @@ def inside_adam(result: RaceResult, settings: Mapping[str, float] | None = None)
         ValueError: ``result`` has no Adam slots, or unknown settings.
     """
     if not {"momentum", "velocity"} <= set(result.slots):
-        raise ValueError(f"not an Adam run: slots are {sorted(result.slots)}")
+        raise ValueError(Message("not an Adam run: slots are {slots}", slots=sorted(result.slots)))
     hp = resolve_settings("adam", settings)
     m, v = result.slots["momentum"], result.slots["velocity"]
     t = np.arange(1, len(m) + 1, dtype=np.float64)[:, None]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcore.i18n import N_
 from dlcore.registry import Hyperparameter, Registry
 
 
@@ -84,59 +85,65 @@ _SURFACES: Registry[_SurfaceDef] = Registry(
         _SurfaceDef(
             name="bowl",
             fn=_bowl,
-            label="Quadratic bowl",
+            label=N_("Quadratic bowl"),
             latex=r"J(x, y) = \tfrac{1}{2}\left(x^2 + \kappa\, y^2\right)",
             minima=((0.0, 0.0),),
             min_value=0.0,
             x_range=(-3.0, 3.0),
             y_range=(-3.0, 3.0),
             default_start=(-2.5, 2.0),
-            description="A smooth valley. The condition number κ stretches it: one direction "
-            "becomes much steeper than the other, and plain gradient descent starts to zig-zag.",
+            description=N_(
+                "A smooth valley. The condition number κ stretches it: one direction "
+                "becomes much steeper than the other, and plain gradient descent starts to zig-zag."
+            ),
         ),
         _SurfaceDef(
             name="rosenbrock",
             fn=_rosenbrock,
-            label="Rosenbrock",
+            label=N_("Rosenbrock"),
             latex=r"J(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
             minima=((1.0, 1.0),),
             min_value=0.0,
             x_range=(-2.0, 2.0),
             y_range=(-1.0, 3.0),
             default_start=(-1.5, 2.0),
-            description="A long curved banana-shaped valley: finding the valley is easy, "
-            "following it to the minimum at (1, 1) is slow.",
+            description=N_(
+                "A long curved banana-shaped valley: finding the valley is easy, "
+                "following it to the minimum at (1, 1) is slow."
+            ),
         ),
         _SurfaceDef(
             name="beale",
             fn=_beale,
-            label="Beale",
+            label=N_("Beale"),
             latex=r"J(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
             minima=((3.0, 0.5),),
             min_value=0.0,
             x_range=(-4.5, 4.5),
             y_range=(-4.5, 4.5),
             default_start=(-1.0, 1.5),
-            description="Flat plateaus next to very steep walls; the minimum sits at (3, 0.5).",
+            description=N_("Flat plateaus next to very steep walls; the minimum sits at (3, 0.5)."),
         ),
         _SurfaceDef(
             name="saddle",
             fn=_saddle,
-            label="Saddle",
+            label=N_("Saddle"),
             latex=r"J(x, y) = x^2 - y^2",
             minima=(),
             min_value=None,
             x_range=(-2.0, 2.0),
             y_range=(-2.0, 2.0),
             default_start=(-1.8, 0.01),
-            description="No minimum at all: it curves up along x and down along y, so the loss "
-            "falls forever. The point (0, 0) is a saddle where the gradient is zero; watch who "
-            "escapes it.",
+            description=N_(
+                "No minimum at all: it curves up along x and down along y, so the loss "
+                "falls forever. The point (0, 0) is a saddle where the gradient is zero; watch who "
+                "escapes it."
+            ),
         ),
         _SurfaceDef(
             name="himmelblau",
             fn=_himmelblau,
-            label="Himmelblau",
+            label=N_("Himmelblau"),
             latex=r"J(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
             minima=(
                 (3.0, 2.0),
@@ -148,21 +155,25 @@ _SURFACES: Registry[_SurfaceDef] = Registry(
             x_range=(-5.0, 5.0),
             y_range=(-5.0, 5.0),
             default_start=(-0.3, -0.9),
-            description="Four minima, all with loss 0: which one an optimizer finds depends on "
-            "where it starts.",
+            description=N_(
+                "Four minima, all with loss 0: which one an optimizer finds depends on "
+                "where it starts."
+            ),
         ),
         _SurfaceDef(
             name="rastrigin",
             fn=_rastrigin,
-            label="Rastrigin",
+            label=N_("Rastrigin"),
             latex=r"J(x, y) = 20 + x^2 - 10\cos(2\pi x) + y^2 - 10\cos(2\pi y)",
             minima=((0.0, 0.0),),
             min_value=0.0,
             x_range=(-5.12, 5.12),
             y_range=(-5.12, 5.12),
             default_start=(2.3, -1.7),
-            description="An egg-crate of local minima around one global minimum at (0, 0): "
-            "gradient methods usually get stuck in the nearest dip.",
+            description=N_(
+                "An egg-crate of local minima around one global minimum at (0, 0): "
+                "gradient methods usually get stuck in the nearest dip."
+            ),
         ),
     ),
 )
@@ -230,7 +241,13 @@ def surface_fn(name: str) -> Callable:
 
 # The bowl's condition number κ: its default and range, for get_surface and the page's control.
 BOWL_CONDITION = Hyperparameter(
-    "condition", "Condition number κ (how stretched)", 10.0, 1.0, 1000.0, log=True, symbol=r"\kappa"
+    "condition",
+    N_("Condition number κ (how stretched)"),
+    10.0,
+    1.0,
+    1000.0,
+    log=True,
+    symbol=r"\kappa",
 )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlcore.i18n import N_
 from dlcore.registry import Hyperparameter, Parametrized, Registry
 
 
@@ -70,13 +71,13 @@ class OptimizerSpec(Parametrized):
 
 
 def _lr(default: float) -> Hyperparameter:
-    return Hyperparameter("learning_rate", "learning rate α", default, 1e-5, 10.0, log=True)
+    return Hyperparameter("learning_rate", N_("learning rate α"), default, 1e-5, 10.0, log=True)
 
 
-_MOMENTUM = Hyperparameter("momentum", "momentum μ", 0.9, 0.0, 0.999)
-_EPSILON = Hyperparameter("epsilon", "ε (avoids dividing by zero)", 1e-7, 1e-10, 1.0, log=True)
-_BETA_1 = Hyperparameter("beta_1", "β₁ (memory of the gradient)", 0.9, 0.0, 0.999)
-_BETA_2 = Hyperparameter("beta_2", "β₂ (memory of the squared gradient)", 0.999, 0.5, 0.9999)
+_MOMENTUM = Hyperparameter("momentum", N_("momentum μ"), 0.9, 0.0, 0.999)
+_EPSILON = Hyperparameter("epsilon", N_("ε (avoids dividing by zero)"), 1e-7, 1e-10, 1.0, log=True)
+_BETA_1 = Hyperparameter("beta_1", N_("β₁ (memory of the gradient)"), 0.9, 0.0, 0.999)
+_BETA_2 = Hyperparameter("beta_2", N_("β₂ (memory of the squared gradient)"), 0.999, 0.5, 0.9999)
 
 
 def _float32(value: float) -> float:
@@ -190,24 +191,26 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
     (
         OptimizerSpec(
             "sgd",
-            "Gradient descent (SGD)",
-            "Step straight downhill, a fixed fraction α of the slope each time.",
+            N_("Gradient descent (SGD)"),
+            N_("Step straight downhill, a fixed fraction α of the slope each time."),
             "SGD",
             {},
             (_lr(0.001),),
-            (UpdateRule("Gradient descent", (SEED_GRADIENT_DESCENT,), _ref_sgd),),
+            (UpdateRule(N_("Gradient descent"), (SEED_GRADIENT_DESCENT,), _ref_sgd),),
         ),
         OptimizerSpec(
             "momentum",
-            "SGD + momentum",
-            "A heavy ball: it keeps a velocity, so it speeds up along a long valley and "
-            "smooths out zig-zags.",
+            N_("SGD + momentum"),
+            N_(
+                "A heavy ball: it keeps a velocity, so it speeds up along a long valley and "
+                "smooths out zig-zags."
+            ),
             "SGD",
             {},
             (_lr(0.001), _MOMENTUM),
             (
                 UpdateRule(
-                    "Momentum, as Keras computes it (v₀ = 0)",
+                    N_("Momentum, as Keras computes it (v₀ = 0)"),
                     (_G, r"v_{t+1} = \mu\, v_t - \alpha\, g_t", r"w_{t+1} = w_t + v_{t+1}"),
                     _ref_momentum,
                 ),
@@ -215,14 +218,14 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "nesterov",
-            "Nesterov momentum",
-            "Momentum that looks ahead: it corrects course before it overshoots.",
+            N_("Nesterov momentum"),
+            N_("Momentum that looks ahead: it corrects course before it overshoots."),
             "SGD",
             {"nesterov": True},
             (_lr(0.001), _MOMENTUM),
             (
                 UpdateRule(
-                    "Nesterov momentum, as Keras computes it (v₀ = 0)",
+                    N_("Nesterov momentum, as Keras computes it (v₀ = 0)"),
                     (
                         _G,
                         r"v_{t+1} = \mu\, v_t - \alpha\, g_t",
@@ -234,19 +237,21 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "rmsprop",
-            "RMSprop",
-            "Divides each step by a running size of recent gradients: steep directions get "
-            "small steps, flat ones big steps.",
+            N_("RMSprop"),
+            N_(
+                "Divides each step by a running size of recent gradients: steep directions get "
+                "small steps, flat ones big steps."
+            ),
             "RMSprop",
             {},
             (
                 _lr(0.01),
-                Hyperparameter("rho", "ρ (memory of the squared gradient)", 0.9, 0.0, 0.999),
+                Hyperparameter("rho", N_("ρ (memory of the squared gradient)"), 0.9, 0.0, 0.999),
                 _EPSILON,
             ),
             (
                 UpdateRule(
-                    "RMSprop, as Keras computes it (s₀ = 0; ε inside the square root)",
+                    N_("RMSprop, as Keras computes it (s₀ = 0; ε inside the square root)"),
                     (
                         _G,
                         r"s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2",
@@ -258,15 +263,17 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "adagrad",
-            "Adagrad",
-            "Like RMSprop but it never forgets: the sum of all squared gradients keeps "
-            "growing, so its steps keep shrinking.",
+            N_("Adagrad"),
+            N_(
+                "Like RMSprop but it never forgets: the sum of all squared gradients keeps "
+                "growing, so its steps keep shrinking."
+            ),
             "Adagrad",
             {},
             (_lr(0.5), _EPSILON),
             (
                 UpdateRule(
-                    "Adagrad, as Keras computes it (G₀ = 0.1; ε inside the square root)",
+                    N_("Adagrad, as Keras computes it (G₀ = 0.1; ε inside the square root)"),
                     (
                         _G,
                         r"G_t = G_{t-1} + g_t^2",
@@ -278,15 +285,17 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "adadelta",
-            "Adadelta",
-            "Sizes each step from the size of its own past steps, so it needs almost no "
-            "learning rate (α = 1 is the original method; Keras' default is 0.001).",
+            N_("Adadelta"),
+            N_(
+                "Sizes each step from the size of its own past steps, so it needs almost no "
+                "learning rate (α = 1 is the original method; Keras' default is 0.001)."
+            ),
             "Adadelta",
             {},
-            (_lr(1.0), Hyperparameter("rho", "ρ (memory)", 0.95, 0.0, 0.999), _EPSILON),
+            (_lr(1.0), Hyperparameter("rho", N_("ρ (memory)"), 0.95, 0.0, 0.999), _EPSILON),
             (
                 UpdateRule(
-                    "Adadelta, as Keras computes it (both averages start at 0)",
+                    N_("Adadelta, as Keras computes it (both averages start at 0)"),
                     (
                         _G,
                         r"E[g^2]_t = \rho\, E[g^2]_{t-1} + (1 - \rho)\, g_t^2",
@@ -301,18 +310,23 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "adam",
-            "Adam",
-            "Momentum and RMSprop together, with a correction for the first steps: the "
-            "default choice for deep networks.",
+            N_("Adam"),
+            N_(
+                "Momentum and RMSprop together, with a correction for the first steps: the "
+                "default choice for deep networks."
+            ),
             "Adam",
             {},
             (_lr(0.05), *_ADAM_HP),
             (
                 UpdateRule(
-                    "Adam (as in the tutorial; m₀ = v₀ = 0)", SEED_ADAM, _ref_adam_seed, exact=False
+                    N_("Adam (as in the tutorial; m₀ = v₀ = 0)"),
+                    SEED_ADAM,
+                    _ref_adam_seed,
+                    exact=False,
                 ),
                 UpdateRule(
-                    "What Keras computes: the same, with ε scaled by the bias correction",
+                    N_("What Keras computes: the same, with ε scaled by the bias correction"),
                     (KERAS_ADAM_STEP,),
                     _ref_adam_keras,
                 ),
@@ -320,18 +334,18 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "adamw",
-            "AdamW",
-            "Adam plus weight decay: every step also shrinks the weights a little towards 0.",
+            N_("AdamW"),
+            N_("Adam plus weight decay: every step also shrinks the weights a little towards 0."),
             "AdamW",
             {},
             (
                 _lr(0.05),
                 *_ADAM_HP,
-                Hyperparameter("weight_decay", "weight decay λ", 0.004, 0.0, 1.0),
+                Hyperparameter("weight_decay", N_("weight decay λ"), 0.004, 0.0, 1.0),
             ),
             (
                 UpdateRule(
-                    "AdamW, as Keras computes it (m̂, v̂ as in Adam)",
+                    N_("AdamW, as Keras computes it (m̂, v̂ as in Adam)"),
                     (
                         r"w_{t+1} = w_t - \alpha \lambda\, w_t - \alpha \frac{\hat{m}_t}"
                         r"{\sqrt{\hat{v}_t} + \hat{\epsilon}_t},"
@@ -343,14 +357,14 @@ _OPTIMIZERS: Registry[OptimizerSpec] = Registry(
         ),
         OptimizerSpec(
             "nadam",
-            "Nadam",
-            "Adam with Nesterov's look-ahead applied to its momentum.",
+            N_("Nadam"),
+            N_("Adam with Nesterov's look-ahead applied to its momentum."),
             "Nadam",
             {},
             (_lr(0.05), *_ADAM_HP),
             (
                 UpdateRule(
-                    "Nadam, as Keras computes it (Dozat's momentum schedule; m₀ = v₀ = 0)",
+                    N_("Nadam, as Keras computes it (Dozat's momentum schedule; m₀ = v₀ = 0)"),
                     (
                         _G,
                         r"\mu_t = \beta_1 \left(1 - \tfrac{1}{2}\, 0.96^{\,t}\right),"

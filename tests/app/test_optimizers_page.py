@@ -6,9 +6,10 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
+from dlcore import i18n, readable
 from dlcore import optimizers as opt
-from dlcore import readable
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 from ui.plain_figure import READABLE_AXIS
 
 TUTORIAL_GD = r"w_{t+1} = w_t - \alpha \nabla_w J(w_t)"
@@ -202,3 +203,48 @@ def test_the_end_table_and_the_tolerance_read_as_a_learner_reads_them():
     assert at.select_slider(key="opt_adam_epsilon").options[:2] == ["1×10⁻¹⁰", "1×10⁻⁹"]
     notes = " ".join(m.value for m in at.markdown)
     assert "|J| > 1×10¹² or |w| > 1×10⁶" in notes
+
+
+def test_the_page_reads_in_chinese_down_to_its_charts_and_table():
+    at = page_test("pages/optimizers.py")
+    at.session_state["language"] = "zh"
+    at.run()
+    assert not at.exception
+    assert chinese_share(visible_text(at)) > 0.8
+    race, loss, adam = charts(at)
+    assert loss["layout"]["title"]["text"] == "每一步的损失"
+    assert adam["layout"]["title"]["text"] == "每个坐标的步长"
+    assert [b["label"] for b in race["layout"]["updatemenus"][0]["buttons"]] == [
+        "▶ 播放",
+        "❚❚ 暂停",
+    ]
+    assert "梯度下降（SGD）" in line_styles(race)
+    frame = at.dataframe[0].value
+    assert list(frame.columns) == ["优化器", "最终损失", "到最小值的距离", "到达所需步数", "状态"]
+    assert set(frame["状态"]) == {"已完成"}
+    assert list(at.table[0].value.columns)[-1] == "步"
+    notes = " ".join(m.value for m in at.markdown)
+    assert "|J| > 1×10¹² 或 |w| > 1×10⁶" in notes and r"$\sqrt{v_t}$" in notes
+
+
+def test_a_divergence_and_the_saddle_read_in_chinese():
+    at = page_test("pages/optimizers.py")
+    at.session_state["language"] = "zh"
+    at.run()
+    # The test's side formats a chosen option with the page's format_func: in Chinese too.
+    with i18n.using("zh"):
+        at.selectbox(key="opt_surface").set_value("rosenbrock").run()
+        at.select_slider(key="opt_sgd_learning_rate").set_value(1.0).run()
+    assert not at.exception
+    assert any(w.value.startswith("梯度下降（SGD） 在第") for w in at.warning)
+    with i18n.using("zh"):
+        at.selectbox(key="opt_surface").set_value("saddle").run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["到最小值的距离"]) == {"没有最小值"}
+    assert chinese_share(visible_text(at)) > 0.8
+
+
+def test_the_page_in_english_has_no_chinese():
+    at = page_test("pages/optimizers.py").run()
+    assert not at.exception
+    assert chinese_share(visible_text(at)) == 0
