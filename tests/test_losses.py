@@ -355,3 +355,27 @@ def test_bad_label_walkthrough_input_is_a_typed_error_in_plain_words(
 ):
     with pytest.raises(InvalidDataset, match=message):
         losses.compare_label_encodings(classes_text, rows_text)
+
+
+def test_a_worked_example_made_once_reads_in_each_learners_language():
+    """The page caches a worked example for every learner: its note, worded terms and
+    refusals are Messages, read in the language of whoever shows them."""
+    from dlcore import i18n
+
+    example = losses.worked_example("sparse_categorical_crossentropy", "0, 1", "0.6 0.2; 0.5 0.5")
+    clipped = losses.worked_example("binary_crossentropy", "1", "0")
+    huber = losses.worked_example("huber", "0", "3", delta=1.0)
+    example, clipped, huber = pickle.loads(pickle.dumps((example, clipped, huber)))
+    with i18n.using("zh"):
+        assert str(example.note).startswith("ŷ 的第 1 行之和不为 1")
+        assert str(clipped.rows[0].term).endswith("（ŷ 被截断为 1×10⁻⁷）")
+        assert str(huber.rows[0].term) == "1·|0 − 3| − ½·1²  （|误差| > δ）"
+        assert i18n._(losses.get("hinge").title) == "合页损失（Hinge）"
+        with pytest.raises(InvalidDataset) as refused:
+            losses.worked_example("mse", "3, 1", "1, 2, 3")
+        assert (
+            str(refused.value) == "有 2 个真实值，却有 3 个预测值：请为每个真实值给出一个预测值。"
+        )
+    assert str(example.note).startswith("Row 1 of ŷ does not add up to 1")
+    assert str(huber.rows[0].term) == "1·|0 − 3| − ½·1²  (|error| > δ)"
+    assert str(refused.value).startswith("There are 2 true values but 3 predictions")

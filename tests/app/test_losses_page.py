@@ -1,11 +1,15 @@
 """The Losses page: each view reacts to its controls and the worked example matches Keras."""
 
+import json
 import math
 
 import numpy as np
+import pytest
 
-from dlcore import losses, readable
+from dlcore import i18n, losses, readable
+from dlcore.i18n import _
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 
 
 def shown_latex(at) -> list[str]:
@@ -119,3 +123,82 @@ def test_one_hot_and_class_numbers_walkthrough_gives_the_same_number_for_my_labe
     at.text_input(key="loss_oh_rows").set_value("0.25 0.7; 0.9 0.1").run()
     assert not at.exception
     assert "Row 1 adds up to 0.95, not 1" in at.error[0].value
+
+
+def chinese_page():
+    at = page_test("pages/losses.py")
+    at.session_state["language"] = "zh"
+    return at.run()
+
+
+def chart_layouts(at) -> list[dict]:
+    """The layout of each Plotly chart on the page, as sent to the browser."""
+    return [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+
+
+TABS = ["Regression", "Classification", "One-hot or class number?", "Worked example"]
+
+
+@pytest.mark.parametrize("tab", range(len(TABS)), ids=TABS)
+def test_every_tab_reads_in_chinese_and_in_english_none_of_it_is(tab):
+    at = chinese_page()
+    assert not at.exception
+    with i18n.using("zh"):
+        assert at.tabs[tab].label == _(TABS[tab])
+    assert chinese_share(visible_text(at.tabs[tab])) > 0.8, visible_text(at.tabs[tab])
+    english = page_test("pages/losses.py").run()
+    assert not english.exception and english.tabs[tab].label == TABS[tab]
+    assert chinese_share(visible_text(english.tabs[tab])) == 0
+    assert chinese_share(visible_text(english)) == 0
+
+
+def test_the_charts_and_tables_speak_chinese_with_the_numbers_unchanged():
+    at = chinese_page()
+    layout = chart_layouts(at)[0]
+    with i18n.using("zh"):
+        assert layout["xaxis"]["title"]["text"] == _("prediction ŷ")
+        assert layout["yaxis2"]["title"]["text"] == _("slope dL/dŷ")
+        table = next(f.value for f in at.dataframe if _("loss at ŷ") in f.value)
+        near = {row[_("loss")]: row for row in table.to_dict("records")}
+        assert near[_(losses.get("mse").title)][_("loss at ŷ")] == "4"  # as in English
+    assert "均方误差（MSE）" in near  # the tutorial's term
+    huber = shown_latex(at)[2]  # mse, mae, huber selected
+    assert r"\text{其他情况}" in huber and r"\text{otherwise}" not in huber
+
+
+@pytest.mark.parametrize("name", losses.names())
+def test_worked_example_of_every_loss_reads_in_chinese(name):
+    at = chinese_page()
+    with i18n.using("zh"):  # AppTest formats the option labels in the test's thread
+        at.selectbox(key="loss_we_name").set_value(name).run()
+    assert not at.exception and not at.error
+    worked = at.tabs[3]
+    assert chinese_share(visible_text(worked)) > 0.8, visible_text(worked)
+    with i18n.using("zh"):
+        table = table_with(at, _("this sample's term"))
+        assert _(losses.get(name).note) in [c.value for c in worked.caption]
+    assert not [term for term in table["该样本的损失项"] if "error" in term or "clipped" in term]
+
+
+def test_worked_example_notes_and_refusals_read_in_chinese():
+    at = chinese_page()
+    with i18n.using("zh"):
+        at.selectbox(key="loss_we_name").set_value("sparse_categorical_crossentropy").run()
+        at.text_input(key="loss_we_p_sparse_categorical_crossentropy").set_value(
+            "0.6 0.2 0.1; 0.1 0.8 0.1; 0.3 0.3 0.4"
+        ).run()
+        assert not at.exception and not at.error
+        table = table_with(at, _("ŷ as Keras uses it"))
+        assert list(table[_("ŷ as Keras uses it")])[0] == "0.6667, 0.2222, 0.1111"
+    assert any(c.value.startswith("ŷ 的第 1 行之和不为 1") for c in at.caption)
+    assert any(m.value.endswith("是同一个数）。") for m in at.markdown)
+
+    # Once a selectbox has a value, every run formats it in the test's thread: stay in Chinese.
+    with i18n.using("zh"):
+        at.text_input(key="loss_we_p_sparse_categorical_crossentropy").set_value("0.7 x").run()
+        assert not at.exception
+        assert at.error[0].value == "预测值：“x”不是一个数。"
+        at.text_input(key="loss_oh_classes").set_value("1, 0").run()
+        at.text_input(key="loss_oh_rows").set_value("0.25 0.7; 0.9 0.1").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("第 1 行之和是 0.95，不是 1")
