@@ -17,6 +17,7 @@ from dlcore import readable
 from dlcore.configs import RegressionConfig
 from dlcore.data import MAX_ABS_VALUE, HouseDataset, Scaler, fit_scaler, split_train_test
 from dlcore.errors import InvalidDataset
+from dlcore.i18n import N_, Message
 
 if TYPE_CHECKING:
     import keras
@@ -81,17 +82,23 @@ def _check_computable(what: str, values: np.ndarray, name: str) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise InvalidDataset(
-            f"The {what} on row {readable.grouped(bad[0] + 1)} ('{name}') is "
-            f"{readable.number(values[bad[0]])}, not a number "
-            "the network can learn from."
+            Message(
+                _NOT_A_NUMBER[what],
+                row=readable.grouped(bad[0] + 1),
+                name=name,
+                value=readable.number(values[bad[0]]),
+            )
         )
     huge = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
     if huge.size:
         raise InvalidDataset(
-            f"The {what}s are too large to compute with: row {readable.grouped(huge[0] + 1)} has "
-            f"{readable.number(values[huge[0]])} ('{name}'), and squaring such numbers "
-            f"overflows. Values up to {readable.number(MAX_ABS_VALUE)} in size are supported: "
-            "use a larger unit (e.g. thousands)."
+            Message(
+                _TOO_LARGE[what],
+                row=readable.grouped(huge[0] + 1),
+                value=readable.number(values[huge[0]]),
+                name=name,
+                limit=readable.number(MAX_ABS_VALUE),
+            )
         )
 
 
@@ -99,12 +106,48 @@ def _check_varies(what: str, train_values: np.ndarray, name: str) -> None:
     """The training split's values differ: scaling divides by their spread."""
     if train_values.size and np.ptp(train_values) == 0:
         raise InvalidDataset(
-            f"All {readable.grouped(train_values.size)} training houses have the same {what}, "
-            f"{readable.number(train_values[0], 6)} (column '{name}'): the network has nothing "
-            "to learn from. "
-            "Change the split seed or the share kept for testing, or use data whose "
-            f"{what}s vary more."
+            Message(
+                _ALL_THE_SAME[what],
+                count=readable.grouped(train_values.size),
+                value=readable.number(train_values[0], 6),
+                name=name,
+            )
         )
+
+
+# The refusals, one whole sentence per column (word order differs between languages).
+_NOT_A_NUMBER = {
+    "area": N_(
+        "The area on row {row} ('{name}') is {value}, not a number the network can learn from."
+    ),
+    "price": N_(
+        "The price on row {row} ('{name}') is {value}, not a number the network can learn from."
+    ),
+}
+_TOO_LARGE = {
+    "area": N_(
+        "The areas are too large to compute with: row {row} has {value} ('{name}'), and "
+        "squaring such numbers overflows. Values up to {limit} in size are supported: use a "
+        "larger unit (e.g. thousands)."
+    ),
+    "price": N_(
+        "The prices are too large to compute with: row {row} has {value} ('{name}'), and "
+        "squaring such numbers overflows. Values up to {limit} in size are supported: use a "
+        "larger unit (e.g. thousands)."
+    ),
+}
+_ALL_THE_SAME = {
+    "area": N_(
+        "All {count} training houses have the same area, {value} (column '{name}'): the "
+        "network has nothing to learn from. Change the split seed or the share kept for "
+        "testing, or use data whose areas vary more."
+    ),
+    "price": N_(
+        "All {count} training houses have the same price, {value} (column '{name}'): the "
+        "network has nothing to learn from. Change the split seed or the share kept for "
+        "testing, or use data whose prices vary more."
+    ),
+}
 
 
 def scaled_columns(

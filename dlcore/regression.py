@@ -32,6 +32,7 @@ from dlcore.house_prices import (  # noqa: F401 - part of this module's API for 
     preprocess,
     regression_metrics,
 )
+from dlcore.i18n import Message, _
 from dlcore.states import TrainingStatus
 
 if TYPE_CHECKING:
@@ -113,18 +114,19 @@ def weights_table(weights: NetworkWeights):
     """The weights as a pandas DataFrame: one row per hidden unit, then the output unit.
 
     Columns: "weight in" (w1_j), "bias" (b1_j, or b2 on the output row) and "weight out"
-    (w2_j); the output row has no weights of its own (NaN).
+    (w2_j); the output row has no weights of its own (NaN). The headers are in the reader's
+    language (the table is made to be shown at once).
     """
     import pandas as pd
 
-    units = [f"hidden {j + 1}" for j in range(weights.num_units)] + ["output"]
+    units = [_("hidden {number}", number=j + 1) for j in range(weights.num_units)]
     return pd.DataFrame(
         {
-            "weight in (w1)": [*weights.w1, np.nan],
-            "bias (b1, b2)": [*weights.b1, weights.b2],
-            "weight out (w2)": [*weights.w2, np.nan],
+            _("weight in (w1)"): [*weights.w1, np.nan],
+            _("bias (b1, b2)"): [*weights.b1, weights.b2],
+            _("weight out (w2)"): [*weights.w2, np.nan],
         },
-        index=pd.Index(units, name="unit"),
+        index=pd.Index([*units, _("output")], name=_("unit")),
     )
 
 
@@ -293,13 +295,21 @@ def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, (np.floating, np.integer)) else value
 
 
-def settings_label(config: RegressionConfig) -> str:
-    """The settings that distinguish runs, in one short line for a chart legend."""
-    return (
-        f"{config.hidden_units} {config.activation} units · {config.optimizer} "
-        f"lr {readable.number(config.learning_rate)} · batch {config.batch_size} · "
-        f"{readable.grouped(config.epochs)} ep · "
-        f"{config.normalization}"
+def settings_label(config: RegressionConfig) -> Message:
+    """The settings that distinguish runs, in one short line for a chart legend.
+
+    A Message: "compare runs" keeps it, and reads it in the learner's language of the moment.
+    """
+    return Message(
+        "{units} {activation} units · {optimizer} lr {rate} · batch {batch} · {epochs} ep · "
+        "{scaling}",
+        units=config.hidden_units,
+        activation=config.activation,
+        optimizer=config.optimizer,
+        rate=readable.number(config.learning_rate),
+        batch=config.batch_size,
+        epochs=readable.grouped(config.epochs),
+        scaling=config.normalization,
     )
 
 
@@ -309,7 +319,7 @@ class RunSummary:
 
     Attributes:
         key: The run's cache key (a rerun of the same settings replaces it).
-        label: The settings in one line (settings_label).
+        label: The settings in one line (settings_label), read in the reader's language.
         train_rmse: Per-epoch training loss as an RMSE in currency.
         test_rmse: Per-epoch test loss as an RMSE in currency.
         metrics: The final metrics of the result.
@@ -319,7 +329,7 @@ class RunSummary:
     """
 
     key: str
-    label: str
+    label: Message | str
     train_rmse: tuple[float, ...]
     test_rmse: tuple[float, ...]
     metrics: dict
@@ -380,11 +390,13 @@ def remember_run(runs: Sequence[RunSummary], summary: RunSummary, keep: int = 5)
 
 
 def divergence_advice(config: RegressionConfig) -> str:
-    """Plain-words explanation of a diverged run, with a concrete smaller learning rate."""
+    """Plain-words explanation of a diverged run, with a concrete smaller learning rate,
+    in the reader's language (the page shows it at once)."""
     smaller = max(config.learning_rate / 10, 1e-6)
-    return (
-        f"Training diverged: the loss became infinite or NaN. The learning rate "
-        f"{readable.number(config.learning_rate)} is too high for this setup: each step "
-        f"overshoots the minimum and the weights blow up. Try 10× smaller: "
-        f"{readable.number(smaller)}."
+    return _(
+        "Training diverged: the loss became infinite or NaN. The learning rate {rate} is too "
+        "high for this setup: each step overshoots the minimum and the weights blow up. Try "
+        "10× smaller: {smaller}.",
+        rate=readable.number(config.learning_rate),
+        smaller=readable.number(smaller),
     )

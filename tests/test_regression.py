@@ -199,7 +199,7 @@ def test_a_diverged_run_names_the_epoch_whose_loss_was_no_longer_finite():
 def test_settings_label_and_divergence_advice_name_the_settings():
     config = RegressionConfig(learning_rate=5.0, activation="tanh", optimizer="adam")
     label = regression.settings_label(config)
-    assert "tanh" in label and "adam" in label and "lr 5" in label
+    assert "tanh" in str(label) and "adam" in str(label) and "lr 5" in str(label)
     advice = regression.divergence_advice(config)
     assert "too high" in advice and "10× smaller: 0.5" in advice
     small = regression.divergence_advice(RegressionConfig(learning_rate=3e-5))

@@ -9,6 +9,7 @@ from dlcore import data as houses
 from dlcore import jobs, readable, regression
 from dlcore.arithmetic import ceil_div
 from dlcore.history import epoch_rows
+from dlcore.i18n import N_, _
 from dlcore.states import JobState
 from ui import downloads
 from ui.plain_figure import READABLE_AXIS
@@ -20,6 +21,23 @@ COLORS = {"train": "#4c78a8", "test": "#f58518", "network": "#d62728", "dead": "
 SERIES = (*(c for c in qualitative.D3 if c.upper() != "#7F7F7F"), "#393B79")
 # Prices and errors in currency read best in full (600,000) up to here, not as 6×10⁵.
 LARGEST_IN_FULL = 1e9
+# The synthetic data's column names (dlcore.data's defaults) are translated where they are
+# shown; an uploaded file's own column names are shown as the file writes them.
+DEFAULT_COLUMNS = (N_("area (m²)"), N_("price"))
+SPLITS = {"train": N_("train"), "test": N_("test")}
+# How a run ended, as its legend entry in "compare runs" says it (TrainingStatus values).
+STATUSES = {
+    "completed": N_("completed"),
+    "early_stopped": N_("early_stopped"),
+    "stopped": N_("stopped"),
+    "diverged": N_("diverged"),
+}
+
+
+def column_names(data: houses.HouseDataset) -> tuple[str, str]:
+    """The area and price columns' names as the learner reads them (axis titles)."""
+    names = (data.area_name, data.price_name)
+    return tuple(_(name) if name in DEFAULT_COLUMNS else name for name in names)
 
 
 def figure(title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
@@ -48,44 +66,45 @@ def add_points(fig: go.Figure, data, prep, scaled: bool = False, most: int = 0) 
         if scaled:
             x, y = prep.x_scaler.transform(x), prep.y_scaler.transform(y)
         marker = {"size": 5, "opacity": 0.55, "color": COLORS[split]}
-        fig.add_scatter(x=x, y=y, mode="markers", name=f"{split} ({idx.size})", marker=marker)
+        name = _("{split} ({count})", split=_(SPLITS[split]), count=readable.grouped(idx.size))
+        fig.add_scatter(x=x, y=y, mode="markers", name=name, marker=marker)
     return fig
 
 
 def loss_figure(snap: jobs.JobSnapshot) -> go.Figure:
     """Train/test MSE per epoch; for a diverged run, the loss per batch as it exploded."""
     if snap.state == JobState.DIVERGED:
-        fig = figure("Diverged: the loss per batch exploded", "batch", "MSE", log_y=True)
+        fig = figure(_("Diverged: the loss per batch exploded"), _("batch"), "MSE", log_y=True)
         losses = np.array([row.get("loss", np.nan) for row in snap.batch_losses])
-        return add_line(fig, None, np.where(np.isfinite(losses), losses, np.nan), "train")
-    fig = figure("Loss: MSE on the scaled prices", "epoch", "MSE", log_y=True)
+        return add_line(fig, None, np.where(np.isfinite(losses), losses, np.nan), _("train"))
+    fig = figure(_("Loss: MSE on the scaled prices"), _("epoch"), "MSE", log_y=True)
     rows = epoch_rows(snap.history, numbered=True)
     for name, split in (("loss", "train"), ("val_loss", "test")):
         values = [row.get(name, np.nan) for row in rows]
-        add_line(fig, [r["epoch"] for r in rows], values, split, color=COLORS[split])
+        add_line(fig, [r["epoch"] for r in rows], values, _(SPLITS[split]), color=COLORS[split])
     return fig.update_traces(mode="lines+markers", marker_size=3)
 
 
 def render_training(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
     """The network's curve over the data and the loss curves, from a job snapshot."""
     data, config = st.session_state.reg_job["data"], st.session_state.reg_job["config"]
-    title = f"The network's curve after epoch {len(snap.history)}"  # epochs completed
+    title = _("The network's curve after epoch {epoch}", epoch=len(snap.history))  # completed
     # While live, fewer dots: the browser redraws this chart twice a second.
     most = 0 if snap.finished else LIVE_POINTS
     prep = regression.preprocess(data, config)
-    fit = add_points(figure(title, data.area_name, data.price_name), data, prep, most=most)
+    fit = add_points(figure(title, *column_names(data)), data, prep, most=most)
     result = handle.result() if snap.state in (JobState.DONE, JobState.STOPPED) else None
     curve = snap.extras.get("curve_price", [np.nan])
     if result is not None:
         grid = regression.area_grid(data, 100)
         add_line(
-            fit, grid, regression.result_prices(result, grid), "network", color=COLORS["network"]
+            fit, grid, regression.result_prices(result, grid), _("network"), color=COLORS["network"]
         )
     elif snap.state != JobState.DIVERGED and np.isfinite(curve).all():
-        add_line(fit, snap.extras["curve_area"], curve, "network", color=COLORS["network"])
+        add_line(fit, snap.extras["curve_area"], curve, _("network"), color=COLORS["network"])
     elif snap.state == JobState.DIVERGED:
         fit.add_annotation(
-            text="No curve: the weights became infinite",
+            text=_("No curve: the weights became infinite"),
             showarrow=False,
             xref="paper",
             yref="paper",
@@ -110,48 +129,52 @@ def look_inside(result, data: houses.HouseDataset) -> None:
     )
     dead = regression.result_dead_units(result, data)
     st.markdown(
-        "**Each hidden unit's share of the price.** The prediction is the sum of these "
-        "curves plus a constant (the output bias). With ReLU each curve is a *hinge*: "
-        "flat on one side, straight on the other; added up they bend the fit."
+        _(
+            "**Each hidden unit's share of the price.** The prediction is the sum of these "
+            "curves plus a constant (the output bias). With ReLU each curve is a *hinge*: "
+            "flat on one side, straight on the other; added up they bend the fit."
+        )
     )
     st.plotly_chart(contributions_figure(parts, dead, data), key="reg_parts")
     if dead.size:
         st.info(dead_units_lesson(dead, weights.num_units, result.config.normalization))
     show_test_scores(result.metrics)
-    st.markdown("**Weights and biases** (they act on the scaled numbers)")
+    st.markdown(_("**Weights and biases** (they act on the scaled numbers)"))
     table = regression.weights_table(weights)
     st.dataframe(table.map(lambda v: readable.number(v, 4) if np.isfinite(v) else ""))
 
 
 def contributions_figure(parts, dead, data: houses.HouseDataset) -> go.Figure:
     """One curve per hidden unit (dead ones dashed grey), the output bias and their sum."""
-    fig = figure("Hidden-unit contributions", data.area_name, data.price_name)
+    fig = figure(_("Hidden-unit contributions"), *column_names(data))
     for j, curve in enumerate(parts.units):
         if j in dead:
-            add_line(
-                fig, parts.area, curve, f"unit {j + 1} (dead)", color=COLORS["dead"], dash="dash"
-            )
+            name = _("unit {number} (dead)", number=j + 1)
+            add_line(fig, parts.area, curve, name, color=COLORS["dead"], dash="dash")
         else:
-            add_line(
-                fig, parts.area, curve, f"unit {j + 1}", width=2, color=SERIES[j % len(SERIES)]
-            )
+            name = _("unit {number}", number=j + 1)
+            add_line(fig, parts.area, curve, name, width=2, color=SERIES[j % len(SERIES)])
     fig.update_layout(height=430, legend_y=-0.3)  # two legend rows below the axis title
     baseline = np.full_like(parts.area, parts.baseline)
-    add_line(fig, parts.area, baseline, "output bias", dash="dot", color="gray")
-    return add_line(fig, parts.area, parts.total, "sum = prediction", width=4, color="black")
+    add_line(fig, parts.area, baseline, _("output bias"), dash="dot", color="gray")
+    total = _("sum = prediction")
+    return add_line(fig, parts.area, parts.total, total, width=4, color="black")
 
 
 def dead_units_lesson(dead, num_units: int, normalization: str) -> str:
     """What a dead ReLU is, which units are dead, and why it happened with this scaling."""
     names = ", ".join(str(j + 1) for j in dead)
-    what = (
-        f"**{dead.size} of {num_units} hidden units are dead** (dashed grey: units {names}). "
+    what = _(
+        "**{dead} of {total} hidden units are dead** (dashed grey: units {names}). "
         "A ReLU unit is dead when its pre-activation w1·area' + b1 is ≤ 0 for every training "
         "house: it outputs 0 for all of them, and ReLU's slope there is 0, so the gradient of "
-        "its weights is 0 too. No training step moves them again: it never recovers."
+        "its weights is 0 too. No training step moves them again: it never recovers.",
+        dead=dead.size,
+        total=num_units,
+        names=names,
     )
     if normalization == "minmax":
-        why = (
+        why = _(
             "Why here: min-max scaling puts every area' between 0 and 1 and Keras starts "
             "every bias at 0, so each unit that starts with a negative weight w1 is dead before "
             "the first step (about half of them); a large step can push more biases below 0. "
@@ -159,7 +182,7 @@ def dead_units_lesson(dead, num_units: int, normalization: str) -> str:
             "activation with a slope below 0 (ELU, softplus, swish, GELU) keeps units alive."
         )
     else:
-        why = (
+        why = _(
             "Why here: standardized areas lie on both sides of 0, so no unit starts dead; "
             "training steps pushed these units' weights and biases until their kink left the "
             "range of the training areas. A smaller learning rate, another seed, or an "
@@ -170,30 +193,33 @@ def dead_units_lesson(dead, num_units: int, normalization: str) -> str:
 
 def show_test_scores(metrics: dict) -> None:
     """The test metrics in real units, readable, with the formulas that compute them."""
-    st.markdown("**Scores on the test houses** (never seen in training), in real units")
+    st.markdown(_("**Scores on the test houses** (never seen in training), in real units"))
     c = st.columns(4)
     c[0].metric(
-        "MSE", readable.number(metrics["test_mse"]), help="Mean squared error, in currency²"
+        _("MSE"), readable.number(metrics["test_mse"]), help=_("Mean squared error, in currency²")
     )
     c[1].metric(
-        "RMSE", readable.grouped(metrics["test_rmse"]), help="The typical error, in currency"
+        _("RMSE"), readable.grouped(metrics["test_rmse"]), help=_("The typical error, in currency")
     )
     c[2].metric(
-        "MAE", readable.grouped(metrics["test_mae"]), help="The average absolute error, in currency"
+        _("MAE"),
+        readable.grouped(metrics["test_mae"]),
+        help=_("The average absolute error, in currency"),
     )
     c[3].metric(
         "R²",
         readable.grouped(metrics["test_r2"], 3),
-        help="1: perfect; 0: no better than the mean price",
+        help=_("1: perfect; 0: no better than the mean price"),
     )
-    with st.expander("How these scores are computed"):
+    with st.expander(_("How these scores are computed")):
         for formula in regression.METRIC_FORMULAS.values():
             st.latex(formula)
 
 
 def compare_runs(runs: list[regression.RunSummary]) -> None:
     """The test error per epoch of the last runs; a diverged run dashed up to where it broke."""
-    fig = figure("Compare runs: test error per epoch", "epoch", "test RMSE (currency)", log_y=True)
+    title = _("Compare runs: test error per epoch")
+    fig = figure(title, _("epoch"), _("test RMSE (currency)"), log_y=True)
     for index, run in enumerate(runs):
         add_run(fig, run, SERIES[index % len(SERIES)])
     if max((np.nanmax(t.y, initial=0) for t in fig.data), default=0) < LARGEST_IN_FULL:
@@ -202,14 +228,20 @@ def compare_runs(runs: list[regression.RunSummary]) -> None:
     fig.update_layout(legend_y=-0.3)
     st.plotly_chart(fig, key="reg_compare")
     st.caption(
-        "Your last 5 runs. RMSE = scale × √(MSE on the scaled prices): the test loss in "
-        "currency, so runs with different scalings compare fairly."
+        _(
+            "Your last 5 runs. RMSE = scale × √(MSE on the scaled prices): the test loss in "
+            "currency, so runs with different scalings compare fairly."
+        )
     )
     for run in runs:
         if run.diverged_at is not None and not np.isfinite(run.test_rmse).any():
             st.caption(
-                f"Not drawn: {run.label} diverged at epoch {readable.grouped(run.diverged_at)}, "
-                "before it had a single finite test error."
+                _(
+                    "Not drawn: {label} diverged at epoch {epoch}, before it had a single "
+                    "finite test error.",
+                    label=run.label,
+                    epoch=readable.grouped(run.diverged_at),
+                )
             )
 
 
@@ -219,13 +251,19 @@ def add_run(fig: go.Figure, run: regression.RunSummary, color: str) -> None:
     epochs = np.arange(1, errors.size + 1)
     finite = np.flatnonzero(np.isfinite(errors))
     if run.diverged_at is None:
-        name = f"{run.label} ({run.status})"
+        name = _(
+            "{label} ({status})", label=run.label, status=_(STATUSES.get(run.status, run.status))
+        )
         # Markers: a run that has a single finite point still shows as a dot.
         fig.add_scatter(
             x=epochs, y=errors, name=name, mode="lines+markers", marker_size=3, line_color=color
         )
     elif finite.size:
-        name = f"{run.label} (diverged at epoch {readable.grouped(run.diverged_at)})"
+        name = _(
+            "{label} (diverged at epoch {epoch})",
+            label=run.label,
+            epoch=readable.grouped(run.diverged_at),
+        )
         fig.add_scatter(
             x=epochs[: finite[-1] + 1],
             y=errors[: finite[-1] + 1],
@@ -240,7 +278,7 @@ def predict(result, data: houses.HouseDataset) -> None:
     """An area in, a price out, marked on the curve; a warning outside the training range."""
     low, high = regression.training_range(result, data)
     area = st.number_input(
-        f"House {data.area_name}",
+        _("House {area}", area=column_names(data)[0]),
         1.0,
         float(np.ceil(high * 4)),
         float(np.median(data.area)),
@@ -248,24 +286,29 @@ def predict(result, data: houses.HouseDataset) -> None:
         key="reg_area",
     )
     price, extrapolating = regression.predict_price(result, area, data)
-    st.metric("Predicted price", readable.grouped(price))
+    st.metric(_("Predicted price"), readable.grouped(price))
     if extrapolating:
         st.warning(
-            f"{readable.number(area)} is outside the training range ({readable.number(low)} to "
-            f"{readable.number(high)}): the network "
-            "never saw such a house, so this guess just extends the curve's last bend."
+            _(
+                "{area} is outside the training range ({low} to {high}): the network never "
+                "saw such a house, so this guess just extends the curve's last bend.",
+                area=readable.number(area),
+                low=readable.number(low),
+                high=readable.number(high),
+            )
         )
     grid = np.linspace(min(low, area), max(high, area), 200)
     fig = add_points(
-        figure("Your house on the curve", data.area_name, data.price_name),
+        figure(_("Your house on the curve"), *column_names(data)),
         data,
         regression.preprocess(data, result.config),
     )
-    add_line(fig, grid, regression.result_prices(result, grid), "network", color=COLORS["network"])
+    prices = regression.result_prices(result, grid)
+    add_line(fig, grid, prices, _("network"), color=COLORS["network"])
     fig.add_scatter(
         x=[area],
         y=[price],
-        name="your house",
+        name=_("your house"),
         mode="markers",
         marker={"size": 16, "symbol": "star", "color": "black"},
     )

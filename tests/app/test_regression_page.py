@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from dlcore import jobs, readable, regression
+from dlcore import i18n, jobs, readable, regression
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 
 GOOD_CSV = "size_m2,price_eur\n" + "\n".join(f"{a},{1000 * a + 50}" for a in range(40, 70))
 BAD_CSV = GOOD_CSV.replace("45,45050", "45,")  # an empty price cell on data row 6
@@ -148,12 +149,12 @@ def test_a_diverged_run_is_explained_with_a_smaller_learning_rate():
 
 def test_a_bad_csv_names_the_problem_and_keeps_the_previous_data():
     at = _run(page_test("pages/regression.py"))
-    at.radio(key="reg_source").set_value("My CSV file")
+    at.radio(key="reg_source").set_value("csv")
     _run(at)
     at.file_uploader(key="reg_csv").set_value(("houses.csv", GOOD_CSV.encode(), "text/csv"))
     _run(at)
     good = at.session_state["reg_data"]
-    assert "uploaded CSV: 30 rows" in good.source
+    assert "uploaded CSV: 30 rows" in str(good.source)
     assert at.selectbox(key="reg_csv_area").value == "size_m2"
     assert at.selectbox(key="reg_csv_price").value == "price_eur"
     at.file_uploader(key="reg_csv").set_value(("broken.csv", BAD_CSV.encode(), "text/csv"))
@@ -195,8 +196,8 @@ def test_a_run_with_too_many_steps_is_refused_and_train_is_disabled():
 
 
 def _upload(at, content: bytes, name: str = "houses.csv"):
-    """Switch to "My CSV file" and upload content, as a learner does."""
-    at.radio(key="reg_source").set_value("My CSV file")
+    """Switch to "My CSV file" (the value "csv") and upload content, as a learner does."""
+    at.radio(key="reg_source").set_value("csv")
     _run(at)
     at.file_uploader(key="reg_csv").set_value((name, content, "text/csv"))
     return _run(at)
@@ -304,3 +305,85 @@ def test_a_diverged_run_is_drawn_dashed_up_to_its_last_finite_epoch_then_crossed
     assert trace.name == "lr 3 (diverged at epoch 4)"
     assert list(trace.x) == [1, 2, 3] and list(trace.y) == [9e4, 7e4, 8e5]
     assert trace.line.dash == "dash" and list(trace.marker.symbol) == ["circle"] * 2 + ["x"]
+
+
+# ------------------------------------------------------------- 简体中文
+
+
+def _in_chinese(at):
+    at.session_state["language"] = "zh"
+    return at
+
+
+@pytest.fixture
+def reading_chinese():
+    """The test reads in Chinese too: AppTest calls a widget's format_func in the test's
+    thread (to match a value to its label), where the page's session language is unknown."""
+    with i18n.using("zh"):
+        yield
+
+
+def test_the_page_reads_in_chinese_and_in_english_has_no_chinese():
+    at = _run(_in_chinese(page_test("pages/regression.py")))
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert [tab.label for tab in at.tabs][:6] == [
+        "1 · 数据",
+        "2 · 缩放",
+        "3 · 模型",
+        "4 · 训练",
+        "5 · 看看内部",
+        "6 · 预测",
+    ]
+    assert "神经网络（neural network）" in at.markdown[0].value  # the English term, once
+    assert any(r"\text{面积}'" in latex.value for latex in at.latex)  # words in \text{…}
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert titles[:3] == ["房屋数据", "原始数据", "缩放后"]
+    assert at.radio(key="reg_source").value == "synthetic"  # a stable value, a Chinese label
+    assert at.radio(key="reg_source").options == ["合成房屋数据", "我的 CSV 文件"]
+    english = _run(page_test("pages/regression.py"))
+    assert chinese_share(visible_text(english)) == 0
+
+
+def test_a_trained_model_is_looked_inside_and_used_in_chinese(reading_chinese):
+    """Tabs 5 and 6 after a training run: explanations, chart titles, legends, the weights
+    table's headers and the scores' help all in Chinese; the numbers are the same."""
+    at = _run(_in_chinese(page_test("pages/regression.py")))
+    at, handle = _train(at, reg_n=200, reg_epochs=3, reg_opt="adam", reg_lr=0.03)
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    dead = regression.result_dead_units(handle.result(), at.session_state["reg_job"]["data"])
+    lesson = next(i.value for i in at.info if "个已经死亡" in i.value)
+    assert lesson.startswith(f"**10 个隐藏层神经元中有 {dead.size} 个已经死亡**")
+    parts = _chart(at, "reg_parts")
+    assert parts["layout"]["title"]["text"] == "各隐藏层神经元的贡献"
+    assert parts["layout"]["xaxis"]["title"]["text"] == "面积（m²）"
+    assert {t["name"] for t in parts["data"]} >= {"输出偏置", "总和 = 预测值"}
+    assert _chart(at, "reg_predict")["layout"]["title"]["text"] == "你的房屋在曲线上的位置"
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["输入权重（w1）", "偏置（b1、b2）", "输出权重（w2）"]
+    assert table.index[-1] == "输出" and table.index.name == "神经元"
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["RMSE"].value == readable.grouped(handle.result().metrics["test_rmse"])
+    assert "预测价格" in metrics
+    assert at.number_input(key="reg_area").label == "房屋面积（m²）"
+    compare = _chart(at, "reg_compare")
+    assert compare["layout"]["title"]["text"] == "比较各次训练：每一轮的测试误差"
+    (run,) = compare["data"]
+    assert run["name"].endswith("（已完成）") and "个 relu 神经元" in run["name"]
+
+
+def test_a_refused_upload_and_a_diverged_run_are_explained_in_chinese(reading_chinese):
+    price = ["250000" if i == 4 else "100000" for i in range(10)]
+    at = _run(_in_chinese(page_test("pages/regression.py")))
+    at = _upload(at, f"area,price\n{_rows(price)}".encode())
+    assert at.error[0].value.startswith(
+        "这些房屋数据不能用于训练：全部 8 套训练房屋的价格都相同，都是 100,000（列 'price'）"
+    )
+    at = _run(_in_chinese(page_test("pages/regression.py")))
+    at, handle = _train(at, reg_n=100, reg_epochs=20, reg_lr=10.0)
+    assert handle.snapshot().state == "diverged"
+    assert at.error[0].value.startswith(
+        "训练发散了：损失变成了无穷大或 NaN。对这个设置来说，学习率 10"
+    )
+    assert at.info[0].value == "上一次训练发散了（第 4 个标签页）：没有可显示的内容。"
