@@ -30,6 +30,7 @@ import numpy as np
 
 from dlcore import readable
 from dlcore.errors import InvalidNetwork
+from dlcore.i18n import N_, Message
 
 # Bounds on what a learner may type: big enough to explore, small enough that a float64
 # forward pass stays exact to many digits.
@@ -287,8 +288,15 @@ class Network:
         known = self.weights
         for name, value in values.items():
             if name not in known:
-                raise InvalidNetwork(f"There is no parameter {name!r} in this network.")
-            _check_limit(f"Parameter {name}", value, WEIGHT_LIMIT)
+                raise InvalidNetwork(
+                    Message("There is no parameter '{name}' in this network.", name=name)
+                )
+            _check_limit(
+                N_("Parameter {name} must be a number from −{limit} to {limit}."),
+                value,
+                WEIGHT_LIMIT,
+                name=name,
+            )
         return replace(
             self, parameters=tuple((n, float(values.get(n, v))) for n, v in known.items())
         )
@@ -301,10 +309,18 @@ class Network:
         """
         if len(inputs) != self.sizes[0] or len(targets) != self.sizes[2]:
             raise InvalidNetwork(
-                f"A sample needs {self.sizes[0]} inputs and {self.sizes[2]} targets."
+                Message(
+                    "A sample needs {inputs} inputs and {targets} targets.",
+                    inputs=self.sizes[0],
+                    targets=self.sizes[2],
+                )
             )
         for value in (*inputs, *targets):
-            _check_limit("Every input and target", value, VALUE_LIMIT)
+            _check_limit(
+                N_("Every input and target must be a number from −{limit} to {limit}."),
+                value,
+                VALUE_LIMIT,
+            )
         rows = [list(self.inputs), list(self.targets)]
         rows[0][index] = tuple(float(v) for v in inputs)
         rows[1][index] = tuple(float(v) for v in targets)
@@ -370,8 +386,7 @@ class Network:
     def train(self, learning_rate: float, steps: int) -> TrainingRun:
         """`steps` gradient-descent steps; stops, and says so, when the numbers overflow."""
         rate = _checked_rate(learning_rate)
-        if not 1 <= steps <= MAX_TRAINING_STEPS:
-            raise InvalidNetwork(f"The number of steps must be from 1 to {MAX_TRAINING_STEPS}.")
+        _check_steps(steps)
         names = list(self.weights)
         positions = {
             key: np.vectorize(names.index)(grid)
@@ -404,15 +419,27 @@ class Network:
         return _matrices(self.sizes, self.weights, self.shared_biases)
 
 
-def _check_limit(what: str, value: float, limit: float) -> None:
+def _check_limit(message: str, value: float, limit: float, **params: object) -> None:
+    """Raise InvalidNetwork with `message` (a catalogue id with a {limit} placeholder) unless
+    `value` is a number within ±limit."""
     if not isinstance(value, int | float) or not math.isfinite(value) or abs(value) > limit:
-        raise InvalidNetwork(f"{what} must be a number from −{limit:g} to {limit:g}.")
+        raise InvalidNetwork(Message(message, limit=readable.number(limit), **params))
+
+
+def _check_steps(steps: int) -> None:
+    if not 1 <= steps <= MAX_TRAINING_STEPS:
+        raise InvalidNetwork(
+            Message("The number of steps must be from 1 to {limit}.", limit=MAX_TRAINING_STEPS)
+        )
 
 
 def _checked_rate(rate: float) -> float:
     if not isinstance(rate, int | float) or not 0 < rate <= MAX_LEARNING_RATE:
         raise InvalidNetwork(
-            f"The learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}."
+            Message(
+                "The learning rate must be above 0 and at most {limit}.",
+                limit=readable.number(MAX_LEARNING_RATE),
+            )
         )
     return float(rate)
 
@@ -839,8 +866,8 @@ def neuron_fit(w: float, b: float) -> NeuronFit:
         >>> round(neuron_fit(0.0, 0.0).loss, 6)
         0.11875
     """
-    for name, value in (("The weight w", w), ("The bias b", b)):
-        _check_limit(name, value, NEURON_LIMIT)
+    _check_limit(N_("The weight w must be a number from −{limit} to {limit}."), w, NEURON_LIMIT)
+    _check_limit(N_("The bias b must be a number from −{limit} to {limit}."), b, NEURON_LIMIT)
     x, y = _neuron_arrays()
     z = w * x + b
     a = _sigmoid(z)
@@ -893,8 +920,7 @@ def neuron_descent(w: float, b: float, learning_rate: float, steps: int) -> Neur
     """
     neuron_fit(w, b)  # checks the start
     rate = _checked_rate(learning_rate)
-    if not 1 <= steps <= MAX_TRAINING_STEPS:
-        raise InvalidNetwork(f"The number of steps must be from 1 to {MAX_TRAINING_STEPS}.")
+    _check_steps(steps)
     path_w, path_b, losses = [float(w)], [float(b)], []
     for _ in range(steps):
         loss, slope_w, slope_b = _neuron_loss_and_slopes(path_w[-1], path_b[-1])

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dlcore import backprop
 from dlcore.errors import DlcoreError
+from dlcore.i18n import _
 from dlcore.readable import number
 from ui.backprop_network import (
     PRESET_NOTES,
@@ -37,15 +38,22 @@ def reset_step() -> None:
     st.session_state["bp_step"] = 0
 
 
-st.title("🔄 Forward & backward")
+st.title(_("🔄 Forward & backward"))
 st.markdown(
-    "Training repeats two passes (tutorial §2.5). **Forward**: the inputs flow through the "
-    "weights and activations to a prediction and a loss. **Backward**: the chain rule carries "
-    "the loss's gradient back to every weight, and each weight moves a little against it. "
-    "Here you do both by hand, with numbers small enough to check on paper."
+    _(
+        "Training repeats two passes (tutorial §2.5). **Forward**: the inputs flow through the "
+        "weights and activations to a prediction and a loss. **Backward**: the chain rule "
+        "carries the loss's gradient back to every weight, and each weight moves a little "
+        "against it. Here you do both by hand, with numbers small enough to check on paper."
+    )
 )
 neuron_tab, network_tab, learn_tab, tutorial_tab = st.tabs(
-    ["1 · One neuron", "2 · A network, step by step", "3 · Learn", "4 · Back to the tutorial"]
+    [
+        _("1 · One neuron"),
+        _("2 · A network, step by step"),
+        _("3 · Learn"),
+        _("4 · Back to the tutorial"),
+    ]
 )
 with neuron_tab:
     neuron_view()
@@ -53,20 +61,20 @@ with neuron_tab:
 with network_tab:
     left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
     preset = left.selectbox(
-        "Network",
+        _("Network"),
         backprop.presets(),
-        format_func=PRESET_TITLES.get,
+        format_func=lambda name: _(PRESET_TITLES[name]),
         key="bp_preset",
         on_change=reset_step,
     )
     ensure_defaults(preset)
-    st.caption(PRESET_NOTES[preset])
+    st.caption(_(PRESET_NOTES[preset]))
     count = backprop.preset(preset).sample_count
     if count > 1:
         middle.selectbox(
-            "Sample shown",
+            _("Sample shown"),
             range(count),
-            format_func=lambda k: f"sample {k + 1} of {count}",
+            format_func=lambda k: _("sample {number} of {count}", number=k + 1, count=count),
             key="bp_sample",
             on_change=reset_step,
         )
@@ -80,16 +88,19 @@ with network_tab:
         st.stop()
     trace = network.forward()
     render_steps(network, trace)
-    st.subheader("Checks in plain view")
+    st.subheader(_("Checks in plain view"))
     render_checks(network)
 
 with learn_tab:
     st.markdown(
-        f"The network of tab 2, whose loss is now E = **{number(trace.loss, 9)}**. Gradient "
-        "descent moves every weight against its gradient, by the learning rate η times it."
+        _(
+            "The network of tab 2, whose loss is now E = **{loss}**. Gradient descent moves "
+            "every weight against its gradient, by the learning rate η times it.",
+            loss=number(trace.loss, 9),
+        )
     )
     render_update(preset)
-    st.subheader("Then many updates")
+    st.subheader(_("Then many updates"))
     render_training(preset, network)
 
 with tutorial_tab:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dlcore import backprop
+from dlcore import backprop, i18n
 from dlcore.errors import DlcoreError, InvalidNetwork
 from tests.support.latex import latex_sides
 
@@ -246,6 +246,17 @@ def test_out_of_bound_inputs_raise_a_typed_error(change):
         change(backprop.preset("mazur"))
     assert isinstance(error.value, DlcoreError)
     assert str(error.value).endswith(".")
+
+
+def test_a_refused_value_reads_in_each_readers_language():
+    with pytest.raises(InvalidNetwork) as error:
+        backprop.preset("mazur").with_weights(w1=12.0)
+    assert str(error.value) == "Parameter w1 must be a number from −10 to 10."
+    with i18n.using("zh"):
+        assert str(error.value) == "参数 w1 必须是 −10 到 10 之间的数。"
+        with pytest.raises(InvalidNetwork) as steps:
+            backprop.neuron_descent(0.0, 0.0, 0.5, 5001)
+        assert str(steps.value) == "步数必须在 1 到 5000 之间。"
 
 
 def test_an_unknown_preset_names_the_valid_ones():

@@ -8,6 +8,7 @@ labels of the edges they scale, with their gradient beneath.
 from __future__ import annotations
 
 from dlcore import backprop
+from dlcore.i18n import _
 from dlcore.readable import number
 
 CURRENT = "#ffd166"  # the node the current step computes
@@ -72,17 +73,18 @@ def network_dot(network: backprop.Network, sample: backprop.SampleTrace, step: i
 def _node(name: str, value: float | None, gradient: float | None, fill: str) -> str:
     """A node as a small table: its name, "value …" and, once known, "grad …" in red."""
     shown = "?" if value is None else number(value, 5)
-    rows = f"<tr><td><b>{name}</b></td></tr><tr><td>value {shown}</td></tr>"
+    value_text = _("value {value}", value=shown)
+    rows = f"<tr><td><b>{name}</b></td></tr><tr><td>{value_text}</td></tr>"
     if gradient is not None:
-        grad = number(gradient, 5)
-        rows += f'<tr><td><font color="{GRADIENT_COLOR}">grad {grad}</font></td></tr>'
+        grad = _("grad {gradient}", gradient=number(gradient, 5))
+        rows += f'<tr><td><font color="{GRADIENT_COLOR}">{grad}</font></td></tr>'
     table = f'<table border="0" cellspacing="0" cellpadding="1">{rows}</table>'
     return f'  {name} [label=<{table}>, fillcolor="{fill}"];'
 
 
 def _symbol(network: backprop.Network, unit: str) -> str:
     activation = network.activations[0 if unit == "h" else 1]
-    return {"sigmoid": "σ", "relu": "ReLU", "linear": "identity"}[activation]
+    return {"sigmoid": "σ", "relu": "ReLU", "linear": _("identity")}[activation]
 
 
 def _weight_edges(network, gradients: dict, highlighted: str) -> list[str]:
@@ -97,7 +99,7 @@ def _weight_edges(network, gradients: dict, highlighted: str) -> list[str]:
                 name = next(names)
                 label = f"{name} = {number(weights[name], 5)}"
                 if name in gradients:
-                    label += f"\\ngrad {number(gradients[name], 5)}"
+                    label += "\\n" + _("grad {gradient}", gradient=number(gradients[name], 5))
                 style = ', penwidth=2.5, color="#e09f00"' if name == highlighted else ""
                 edges.append(
                     f'  {source}{i + 1} -> net_{unit}{j + 1} [label="{label}", '

@@ -15,23 +15,30 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import backprop
+from dlcore.i18n import N_, _
 from dlcore.readable import number, scientific
 from ui.backprop_graph import current_node, network_dot, step_count
 from ui.plain_figure import READABLE_AXIS, PlainFigure
 
 PRESET_TITLES = {
-    "mazur": "2-2-2 worked example (one sample, sigmoid)",
-    "xor": "XOR: 2-2-1 on four points",
-    "houses": "Three houses: 1→3→1, ReLU then linear",
+    "mazur": N_("2-2-2 worked example (one sample, sigmoid)"),
+    "xor": N_("XOR: 2-2-1 on four points"),
+    "houses": N_("Three houses: 1→3→1, ReLU then linear"),
 }
 PRESET_NOTES = {
-    "mazur": "The network of Matt Mazur's well-known post *A Step by Step Backpropagation "
-    "Example*: every number below can be checked against it (it rounds some intermediate "
-    "values; this page does not).",
-    "xor": "XOR is 1 when exactly one input is 1. No single line separates those points, so "
-    "one neuron cannot do it: the hidden layer bends the inputs until a line can.",
-    "houses": "Three houses (60, 120 and 200 m²; 200,000, 410,000 and 780,000) scaled to "
-    "[0, 1] as the tutorial's §4.2.1 does, through a small cut of its 1→10→1 network.",
+    "mazur": N_(
+        "The network of Matt Mazur's well-known post *A Step by Step Backpropagation "
+        "Example*: every number below can be checked against it (it rounds some intermediate "
+        "values; this page does not)."
+    ),
+    "xor": N_(
+        "XOR is 1 when exactly one input is 1. No single line separates those points, so "
+        "one neuron cannot do it: the hidden layer bends the inputs until a line can."
+    ),
+    "houses": N_(
+        "Three houses (60, 120 and 200 m²; 200,000, 410,000 and 780,000) scaled to "
+        "[0, 1] as the tutorial's §4.2.1 does, through a small cut of its 1→10→1 network."
+    ),
 }
 
 
@@ -92,21 +99,26 @@ def render_controls(preset: str, switch_slot) -> None:
     """Bias switch (in `switch_slot`) and the edit boxes of every parameter and of the sample
     shown."""
     network = backprop.preset(preset)
-    switch_slot.toggle("Train the biases too", key=_key(preset, "biases"))
-    with st.expander("Edit the weights, inputs and targets"):
+    switch_slot.toggle(_("Train the biases too"), key=_key(preset, "biases"))
+    with st.expander(_("Edit the weights, inputs and targets")):
         limit = backprop.WEIGHT_LIMIT
         columns = st.columns(5)
         for index, name in enumerate(network.weights):
             columns[index % 5].number_input(
                 name, -limit, limit, step=0.05, format="%.6f", key=_key(preset, name)
             )
-        st.caption(f"Weights and biases from −{limit:g} to {limit:g}; inputs and targets too.")
+        st.caption(
+            _(
+                "Weights and biases from −{limit} to {limit}; inputs and targets too.",
+                limit=number(limit),
+            )
+        )
         sample = st.session_state.get("bp_sample", 0)
         columns = st.columns(network.sizes[0] + network.sizes[2])
         names = [f"s{sample}_x{i}" for i in range(network.sizes[0])]
         names += [f"s{sample}_t{j}" for j in range(network.sizes[2])]
-        labels = [f"input i{i + 1}" for i in range(network.sizes[0])]
-        labels += [f"target o{j + 1}" for j in range(network.sizes[2])]
+        labels = [_("input i{number}", number=i + 1) for i in range(network.sizes[0])]
+        labels += [_("target o{number}", number=j + 1) for j in range(network.sizes[2])]
         for column, name, label in zip(columns, names, labels, strict=True):
             column.number_input(
                 label,
@@ -116,7 +128,7 @@ def render_controls(preset: str, switch_slot) -> None:
                 format="%.4f",
                 key=_key(preset, name),
             )
-        st.button("Back to the preset's values", key="bp_reset", on_click=reset, args=(preset,))
+        st.button(_("Back to the preset's values"), key="bp_reset", on_click=reset, args=(preset,))
 
 
 def _move(delta: int, last: int) -> None:
@@ -130,17 +142,21 @@ def render_steps(network: backprop.Network, trace: backprop.Trace) -> None:
     step = min(st.session_state["bp_step"], last)
     st.session_state["bp_step"] = step
     back, forward, jump, where = st.columns([1, 1, 1.4, 3])
-    back.button("◀ Back", key="bp_back", on_click=_move, args=(-1, last), disabled=step == 0)
-    forward.button("Next ▶", key="bp_next", on_click=_move, args=(1, last), disabled=step == last)
-    jump.button("Show every step", key="bp_end", on_click=_move, args=(last, last))
+    back.button(_("◀ Back"), key="bp_back", on_click=_move, args=(-1, last), disabled=step == 0)
+    forward.button(
+        _("Next ▶"), key="bp_next", on_click=_move, args=(1, last), disabled=step == last
+    )
+    jump.button(_("Show every step"), key="bp_end", on_click=_move, args=(last, last))
     direction, node = current_node(sample, step)
-    where.markdown(f"**Step {step} of {last}**")
+    where.markdown(_("**Step {step} of {last}**", step=step, last=last))
     # The step's formulas come first, so they and the graph fit one screen together.
     if direction == "start":
         st.info(
-            "The inputs are set and nothing is computed yet. Press **Next** to compute the "
-            "first node: each one is a weighted sum of what feeds it (net), then the "
-            "activation (out)."
+            _(
+                "The inputs are set and nothing is computed yet. Press **Next** to compute the "
+                "first node: each one is a weighted sum of what feeds it (net), then the "
+                "activation (out)."
+            )
         )
     elif direction == "forward":
         render_forward_step(sample.forward[step - 1])
@@ -152,34 +168,46 @@ def render_steps(network: backprop.Network, trace: backprop.Trace) -> None:
 def render_forward_step(step: backprop.ForwardStep) -> None:
     if step.node == "E":
         st.markdown(
-            "**Forward, last node: the loss.** How far the outputs are from the targets; "
-            "the backward pass starts here with ∂E/∂E = 1."
+            _(
+                "**Forward, last node: the loss.** How far the outputs are from the targets; "
+                "the backward pass starts here with ∂E/∂E = 1."
+            )
         )
     elif step.node.startswith("net"):
         st.markdown(
-            f"**Forward: {step.node}**, the weighted sum of what feeds the unit, plus its bias."
+            _(
+                "**Forward: {node}**, the weighted sum of what feeds the unit, plus its bias.",
+                node=step.node,
+            )
         )
     else:
-        st.markdown(f"**Forward: {step.node}**, the activation of the weighted sum.")
+        st.markdown(_("**Forward: {node}**, the activation of the weighted sum.", node=step.node))
     st.latex(step.latex)
 
 
 def render_backward_step(step: backprop.BackwardStep, network: backprop.Network) -> None:
-    st.markdown(f"**Backward: how much E changes when {step.node} moves.**")
+    st.markdown(_("**Backward: how much E changes when {node} moves.**", node=step.node))
     if step.local:
         st.latex(step.local)
     if len(step.terms) > 1 or len(step.terms[0]) > 1:
-        st.markdown(f"Chain rule: ${step.chain_latex}$")
+        st.markdown(_("Chain rule: {formula}", formula="$" + step.chain_latex + "$"))
         st.latex(step.numbers_latex)
     if len(step.terms) > 1:
         st.caption(
-            f"{step.node} reaches the loss along {len(step.terms)} paths, so its gradient is "
-            "the sum of one product per path."
+            _(
+                "{node} reaches the loss along {paths} paths, so its gradient is the sum of one "
+                "product per path.",
+                node=step.node,
+                paths=len(step.terms),
+            )
         )
     if network.sample_count > 1 and step.node in network.weights:
         st.caption(
-            "This is this sample's share; the gradient of E adds up the shares of all "
-            f"{network.sample_count} samples (the checks below show the sums)."
+            _(
+                "This is this sample's share; the gradient of E adds up the shares of all "
+                "{count} samples (the checks below show the sums).",
+                count=network.sample_count,
+            )
         )
 
 
@@ -193,20 +221,23 @@ def render_checks(network: backprop.Network) -> None:
     checks = gradient_checks(network)
     rows = [
         {
-            "parameter": row.name + (" (fixed)" if row.frozen else ""),
-            "chain rule (by hand)": number(row.chain_rule, 10),
+            _("parameter"): _("{name} (fixed)", name=row.name) if row.frozen else row.name,
+            _("chain rule (by hand)"): number(row.chain_rule, 10),
             "tf.GradientTape": number(row.tape, 10),
-            "finite differences": number(row.finite_difference, 10),
-            "largest difference": scientific(row.largest_difference, 2),
+            _("finite differences"): number(row.finite_difference, 10),
+            _("largest difference"): scientific(row.largest_difference, 2),
         }
         for row in checks.rows
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="bp_checks_table")
     st.markdown(
-        f"Largest difference anywhere: **{scientific(checks.largest_difference, 2)}**. "
-        "TensorFlow's automatic differentiation (float64) and central finite differences "
-        "(five-point, step 10⁻⁴) agree with the chain rule to far more digits than the lesson "
-        "shows: what is left is floating-point rounding."
+        _(
+            "Largest difference anywhere: **{difference}**. TensorFlow's automatic "
+            "differentiation (float64) and central finite differences (five-point, step 10⁻⁴) "
+            "agree with the chain rule to far more digits than the lesson shows: what is left "
+            "is floating-point rounding.",
+            difference=scientific(checks.largest_difference, 2),
+        )
     )
 
 
@@ -238,7 +269,7 @@ def apply_update(preset: str) -> None:
 
 def render_update(preset: str) -> None:
     st.columns([1, 2])[0].number_input(
-        "Learning rate η",
+        _("Learning rate η"),
         0.001,
         backprop.MAX_LEARNING_RATE,
         step=0.1,
@@ -246,7 +277,7 @@ def render_update(preset: str) -> None:
         key=_key(preset, "lr"),
     )
     st.button(
-        "Apply one update: w ← w − η·∂E/∂w",
+        _("Apply one update: w ← w − η·∂E/∂w"),
         key="bp_apply",
         on_click=apply_update,
         args=(preset,),
@@ -258,32 +289,50 @@ def render_update(preset: str) -> None:
     if record.refused:
         worst = max(record.refused, key=lambda n: abs(record.after[n]))
         st.warning(
-            f"With η = {number(record.learning_rate)} this update would move {worst} to "
-            f"{number(record.after[worst])}, beyond the ±{backprop.WEIGHT_LIMIT:g} this lesson "
-            f"allows, and the loss from {number(record.loss_before, 6)} to "
-            f"{number(record.loss_after, 6)}. The step overshoots: lower the learning rate. "
-            "The weights were left as they were."
+            _(
+                "With η = {rate} this update would move {name} to {value}, beyond the ±{limit} "
+                "this lesson allows, and the loss from {before} to {after}. The step "
+                "overshoots: lower the learning rate. The weights were left as they were.",
+                rate=number(record.learning_rate),
+                name=worst,
+                value=number(record.after[worst]),
+                limit=number(backprop.WEIGHT_LIMIT),
+                before=number(record.loss_before, 6),
+                after=number(record.loss_after, 6),
+            )
         )
         return
-    went = "down" if record.loss_after < record.loss_before else "up"
-    st.markdown(
-        f"Loss E: **{number(record.loss_before, 9)} → {number(record.loss_after, 9)}** "
-        f"(it went {went}). The graph of tab 2 now shows the updated network."
-    )
+    if record.loss_after < record.loss_before:
+        went = _(
+            "Loss E: **{before} → {after}** (it went down). The graph of tab 2 now shows the "
+            "updated network.",
+            before=number(record.loss_before, 9),
+            after=number(record.loss_after, 9),
+        )
+    else:
+        went = _(
+            "Loss E: **{before} → {after}** (it went up). The graph of tab 2 now shows the "
+            "updated network.",
+            before=number(record.loss_before, 9),
+            after=number(record.loss_after, 9),
+        )
+    st.markdown(went)
     published = backprop.preset("mazur").weights
     if preset == "mazur" and record.before == published and record.after["b1"] == published["b1"]:
         st.caption(
-            "The post quotes 0.291027924 here: it rounds intermediate values to 9 digits "
-            "before using them again. Carried in full float64, as here and in TensorFlow, "
-            "the loss is 0.291027774. Rounding early changes the 7th digit: a small lesson in "
-            "floating point."
+            _(
+                "The post quotes 0.291027924 here: it rounds intermediate values to 9 digits "
+                "before using them again. Carried in full float64, as here and in TensorFlow, "
+                "the loss is 0.291027774. Rounding early changes the 7th digit: a small lesson "
+                "in floating point."
+            )
         )
     rows = [
         {
-            "parameter": name,
-            "before": number(record.before[name], 9),
+            _("parameter"): name,
+            _("before"): number(record.before[name], 9),
             "∂E/∂w": number(record.gradients[name], 9),
-            "after": number(record.after[name], 9),
+            _("after"): number(record.after[name], 9),
         }
         for name in record.before
     ]
@@ -303,9 +352,11 @@ def keep_trained(preset: str, run: backprop.TrainingRun) -> None:
 
 
 def render_training(preset: str, network: backprop.Network) -> None:
-    steps = st.slider("Steps", 10, backprop.MAX_TRAINING_STEPS, 500, 10, key="bp_train_steps")
+    steps = st.slider(_("Steps"), 10, backprop.MAX_TRAINING_STEPS, 500, 10, key="bp_train_steps")
     rate = st.session_state[_key(preset, "lr")]
-    if st.button(f"Train {steps} steps at η = {number(rate)}", key="bp_train"):
+    if st.button(
+        _("Train {steps} steps at η = {rate}", steps=steps, rate=number(rate)), key="bp_train"
+    ):
         st.session_state["bp_trained"] = True
     if not st.session_state.get("bp_trained"):
         return
@@ -315,39 +366,56 @@ def render_training(preset: str, network: backprop.Network) -> None:
         "layout": {
             "height": 300,
             "margin": {"t": 20, "b": 40},
-            "xaxis": {**READABLE_AXIS, "title": {"text": "step"}},
-            "yaxis": {**READABLE_AXIS, "type": "log", "title": {"text": "loss E (log scale)"}},
+            "xaxis": {**READABLE_AXIS, "title": {"text": _("step")}},
+            "yaxis": {**READABLE_AXIS, "type": "log", "title": {"text": _("loss E (log scale)")}},
         },
     }
     st.plotly_chart(PlainFigure(figure), key="bp_training_chart")
     first, last = number(run.losses[0], 6), number(run.losses[-1], 6)
     if run.outcome == "lowered":
-        st.success(f"The loss went from {first} to {last} in {steps} steps.")
+        st.success(
+            _(
+                "The loss went from {first} to {last} in {steps} steps.",
+                first=first,
+                last=last,
+                steps=steps,
+            )
+        )
         inside = all(abs(v) <= backprop.WEIGHT_LIMIT for v in run.network.weights.values())
         if inside:
             st.button(
-                "Continue from the trained weights",
+                _("Continue from the trained weights"),
                 key="bp_keep",
                 on_click=keep_trained,
                 args=(preset, run),
             )
         else:
             st.caption(
-                f"Some trained weights lie beyond ±{backprop.WEIGHT_LIMIT:g}, the range of the "
-                "edit boxes, so the graph cannot continue from them: train fewer steps to keep "
-                "them."
+                _(
+                    "Some trained weights lie beyond ±{limit}, the range of the edit boxes, so "
+                    "the graph cannot continue from them: train fewer steps to keep them.",
+                    limit=number(backprop.WEIGHT_LIMIT),
+                )
             )
     elif run.outcome == "rose":
         st.warning(
-            f"The loss rose from {first} to {last}: the learning rate is too large. Each step "
-            "jumps past the valley of the loss, and the sigmoid units end up saturated, where "
-            "their slope is almost 0 and learning stalls. Lower η."
+            _(
+                "The loss rose from {first} to {last}: the learning rate is too large. Each "
+                "step jumps past the valley of the loss, and the sigmoid units end up "
+                "saturated, where their slope is almost 0 and learning stalls. Lower η.",
+                first=first,
+                last=last,
+            )
         )
     else:
         st.error(
-            f"Diverged: after {run.stopped_at - 1} steps the numbers grew past the largest "
-            "float64 (about 1.8×10³⁰⁸), so the next step gave ∞ or NaN (not a number) and "
-            f"training stopped there (last finite loss {last}). Each step overshot the valley "
-            "and landed higher on the other side, where the slope is steeper, so the next step "
-            "was bigger still. Lower the learning rate."
+            _(
+                "Diverged: after {steps} steps the numbers grew past the largest float64 "
+                "(about 1.8×10³⁰⁸), so the next step gave ∞ or NaN (not a number) and training "
+                "stopped there (last finite loss {last}). Each step overshot the valley and "
+                "landed higher on the other side, where the slope is steeper, so the next step "
+                "was bigger still. Lower the learning rate.",
+                steps=run.stopped_at - 1,
+                last=last,
+            )
         )

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from dlcore import backprop
+from dlcore.i18n import _
 from dlcore.readable import number
 from ui.plain_figure import READABLE_AXIS, PlainFigure, values
 
@@ -38,7 +39,7 @@ def _points_figure(result: backprop.NeuronFit, chosen: int) -> dict:
                 "x": x,
                 "y": y,
                 "mode": "markers",
-                "name": "points to fit",
+                "name": _("points to fit"),
                 "marker": {"size": 10, "color": "#5c5c5c"},
             },
             {
@@ -54,7 +55,7 @@ def _points_figure(result: backprop.NeuronFit, chosen: int) -> dict:
                 "x": [x[chosen]],
                 "y": [result.a[chosen]],
                 "mode": "markers",
-                "name": "the point written out",
+                "name": _("the point written out"),
                 "marker": {"size": 13, "color": GUESS, "symbol": "diamond"},
             },
         ],
@@ -62,8 +63,8 @@ def _points_figure(result: backprop.NeuronFit, chosen: int) -> dict:
             "height": 320,
             "margin": {"t": 10, "b": 40},
             "legend": {"orientation": "h", "y": -0.25},
-            "xaxis": {**READABLE_AXIS, "title": {"text": "input x"}},
-            "yaxis": {**READABLE_AXIS, "title": {"text": "output a"}, "range": [-0.05, 1.05]},
+            "xaxis": {**READABLE_AXIS, "title": {"text": _("input x")}},
+            "yaxis": {**READABLE_AXIS, "title": {"text": _("output a")}, "range": [-0.05, 1.05]},
         },
     }
 
@@ -80,14 +81,14 @@ def _contour_figure(path: backprop.NeuronPath) -> dict:
                 "colorscale": "Blues",
                 "reversescale": True,
                 "ncontours": 25,
-                "colorbar": {"title": {"text": "loss L"}},
+                "colorbar": {"title": {"text": _("loss L")}},
             },
             {
                 "type": "scatter",
                 "x": values(np.asarray(path.w), 4),
                 "y": values(np.asarray(path.b), 4),
                 "mode": "lines",
-                "name": "gradient descent",
+                "name": _("gradient descent"),
                 "line": {"color": PATH, "width": 3},
             },
             {
@@ -95,7 +96,7 @@ def _contour_figure(path: backprop.NeuronPath) -> dict:
                 "x": [path.w[0]],
                 "y": [path.b[0]],
                 "mode": "markers",
-                "name": "your guess",
+                "name": _("your guess"),
                 "marker": {"size": 12, "color": GUESS},
             },
             {
@@ -103,7 +104,7 @@ def _contour_figure(path: backprop.NeuronPath) -> dict:
                 "x": [path.w[-1]],
                 "y": [path.b[-1]],
                 "mode": "markers",
-                "name": "where it ends",
+                "name": _("where it ends"),
                 "marker": {"size": 12, "color": PATH, "symbol": "x"},
             },
         ],
@@ -111,26 +112,29 @@ def _contour_figure(path: backprop.NeuronPath) -> dict:
             "height": 420,
             "margin": {"t": 10, "b": 40},
             "legend": {"orientation": "h", "y": -0.2},
-            "xaxis": {**READABLE_AXIS, "title": {"text": "weight w"}, "range": [-4, 4]},
-            "yaxis": {**READABLE_AXIS, "title": {"text": "bias b"}, "range": [-4, 4]},
+            "xaxis": {**READABLE_AXIS, "title": {"text": _("weight w")}, "range": [-4, 4]},
+            "yaxis": {**READABLE_AXIS, "title": {"text": _("bias b")}, "range": [-4, 4]},
         },
     }
 
 
 def render_neuron() -> None:
     st.markdown(
-        "A neuron multiplies its input x by a **weight** w, adds a **bias** b "
-        "(tutorial §2.4) and passes the sum through an activation f, here the sigmoid σ: "
-        "$z = w \\cdot x + b$, $a = \\sigma(z)$. Move w and b until the curve runs through "
-        "the points; the loss L, the mean of the squared misses, tells how close you are."
+        _(
+            "A neuron multiplies its input x by a **weight** w, adds a **bias** b "
+            "(tutorial §2.4) and passes the sum through an activation f, here the sigmoid σ: "
+            "{formulas}. Move w and b until the curve runs through the points; the loss L, the "
+            "mean of the squared misses, tells how close you are.",
+            formulas="$z = w \\cdot x + b$, $a = \\sigma(z)$",
+        )
     )
     c1, c2, c3 = st.columns(3)
     limit = backprop.NEURON_LIMIT
-    w = c1.slider("Weight w", -limit, limit, -1.0, 0.1, key="bp_neuron_w")
-    b = c2.slider("Bias b", -limit, limit, 1.0, 0.1, key="bp_neuron_b")
+    w = c1.slider(_("Weight w"), -limit, limit, -1.0, 0.1, key="bp_neuron_w")
+    b = c2.slider(_("Bias b"), -limit, limit, 1.0, 0.1, key="bp_neuron_b")
     count = len(backprop.NEURON_POINTS)
     chosen = c3.selectbox(
-        "Point written out",
+        _("Point written out"),
         range(count),
         format_func=lambda k: f"x = {number(backprop.NEURON_POINTS[k][0])}",
         key="bp_neuron_point",
@@ -142,23 +146,31 @@ def render_neuron() -> None:
         st.latex(result.z_latex[chosen])
         st.latex(result.a_latex[chosen])
         st.latex(result.miss_latex[chosen])
-        st.metric("Loss L over the six points", number(result.loss, 4))
-    st.markdown("The loss L is the mean of the six squared misses:")
+        st.metric(_("Loss L over the six points"), number(result.loss, 4))
+    st.markdown(_("The loss L is the mean of the six squared misses:"))
     st.latex(result.loss_latex)
-    st.subheader("Let gradient descent do it")
+    st.subheader(_("Let gradient descent do it"))
     st.markdown(
-        "From your guess, each step moves (w, b) a little downhill: $w \\leftarrow w - "
-        "\\eta \\, \\partial L / \\partial w$ and the same for b. The contour lines are the "
-        "loss over every (w, b); the path is the descent."
+        _(
+            "From your guess, each step moves (w, b) a little downhill: {formula} and the same "
+            "for b. The contour lines are the loss over every (w, b); the path is the descent.",
+            formula="$w \\leftarrow w - \\eta \\, \\partial L / \\partial w$",
+        )
     )
     c1, c2 = st.columns(2)
     rate = c1.select_slider(
-        "Learning rate η", [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0], 5.0, key="bp_neuron_lr"
+        _("Learning rate η"), [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0], 5.0, key="bp_neuron_lr"
     )
-    steps = c2.slider("Steps", 10, 1000, 200, 10, key="bp_neuron_steps")
+    steps = c2.slider(_("Steps"), 10, 1000, 200, 10, key="bp_neuron_steps")
     path = descent(w, b, rate, steps)
     st.plotly_chart(PlainFigure(_contour_figure(path)), key="bp_neuron_contour")
     st.markdown(
-        f"Loss **{number(path.loss[0], 4)} → {number(path.loss[-1], 4)}** after {steps} steps, "
-        f"ending at w = {number(path.w[-1], 4)}, b = {number(path.b[-1], 4)}."
+        _(
+            "Loss **{before} → {after}** after {steps} steps, ending at w = {w}, b = {b}.",
+            before=number(path.loss[0], 4),
+            after=number(path.loss[-1], 4),
+            steps=steps,
+            w=number(path.w[-1], 4),
+            b=number(path.b[-1], 4),
+        )
     )

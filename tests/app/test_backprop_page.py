@@ -6,9 +6,10 @@ must equal the number written beside it.
 
 import pytest
 
-from dlcore import backprop
+from dlcore import backprop, i18n
 from dlcore.readable import number
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 from tests.test_backprop import shown_sides
 from ui.backprop_graph import current_node, step_count
 
@@ -192,3 +193,90 @@ def test_the_tape_check_runs_once_per_network_not_on_every_step(monkeypatch):
         at.button(key="bp_next").click().run()
     at.slider(key="bp_neuron_w").set_value(2.0).run()
     assert len(calls) == 1
+
+
+def open_page_in(language: str, preset: str = "mazur"):
+    at = page_test(PAGE, timeout=180)
+    at.session_state["language"] = language
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if preset != "mazur":
+        at.selectbox(key="bp_preset").set_value(preset).run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def reading(request):
+    """AppTest formats a selectbox's chosen option (format_func) in the test's own thread, on
+    every run: the test reads in the page's language too (the page's thread reads the session's).
+    """
+
+    def use(language: str):
+        block = i18n.using(language)
+        block.__enter__()
+        request.addfinalizer(lambda: block.__exit__(None, None, None))
+
+    return use
+
+
+def assert_reads_in(at, language: str) -> None:
+    share = chinese_share(visible_text(at))
+    if language == "zh":
+        assert share > 0.8, visible_text(at)
+    else:
+        assert share == 0, visible_text(at)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("preset", backprop.presets())
+def test_every_tab_reads_in_the_learners_language(preset, language, reading):
+    """All four tabs render at once: the neuron, the network with its checks, Learn and the
+    tutorial's pseudocode, whose table and comments follow the language too."""
+    reading(language)
+    at = open_page_in(language, preset)
+    assert_reads_in(at, language)
+    assert [t.label for t in at.tabs][0] == (
+        "1 · 一个神经元" if language == "zh" else "1 · One neuron"
+    )
+    checks = at.dataframe[0].value
+    parameter = "参数" if language == "zh" else "parameter"
+    assert list(checks[parameter].str.split(r"[ （]", regex=True).str[0]) == list(
+        backprop.preset(preset).weights
+    )
+    pseudocode = next(c.value for c in at.code if "data_loader" in c.value)
+    assert ("# 前向传播" in pseudocode) == (language == "zh")
+    mapping = at.dataframe[-1].value
+    assert list(mapping.columns)[0] == (
+        "伪代码（§3.3）" if language == "zh" else "pseudocode (§3.3)"
+    )
+    assert_every_formula_computes(at)
+
+
+def test_stepping_updating_and_training_read_in_chinese(reading):
+    reading("zh")
+    at = open_page_in("zh", "xor")
+    at.button(key="bp_end").click().run()  # the last backward step, a sum over samples
+    assert not at.exception
+    assert step_label_in(at, "zh").startswith("**第 ")
+    assert_reads_in(at, "zh")
+    assert "梯度 " in graph_dot(at) and "grad " not in graph_dot(at)
+    at.button(key="bp_apply").click().run()
+    assert any("损失 E：" in m.value for m in at.markdown)
+    at.slider(key="bp_train_steps").set_value(200).run()
+    at.button(key="bp_train").click().run()
+    assert not at.exception
+    assert at.success[0].value.endswith("。")
+    figure = at.get("plotly_chart")[-1].proto.spec
+    assert "损失 E（对数刻度）" in figure
+    assert_reads_in(at, "zh")
+    at.number_input(key="bp_xor_lr").set_value(100.0).run()
+    at.slider(key="bp_train_steps").set_value(2000).run()
+    at.button(key="bp_train").click().run()
+    assert not at.exception
+    assert_reads_in(at, "zh")
+
+
+def step_label_in(at, language: str) -> str:
+    prefix = "**第 " if language == "zh" else "**Step "
+    return next(m.value for m in at.markdown if m.value.startswith(prefix))
