@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore import readable
-from dlcore.i18n import Message
 from dlcore.optimizers.loss_surfaces import Surface, _tf, resolve_surface, surface_fn
 from dlcore.optimizers.rules import OptimizerSpec, get, resolve_settings
 
@@ -225,9 +223,7 @@ def check_start(start, surface: Surface) -> tuple[float, float]:
     point = surface.default_start if start is None else start
     values = np.asarray(point, dtype=np.float64).reshape(-1)
     if values.shape != (2,) or not np.all(np.isfinite(values)):
-        raise ValueError(
-            Message("start must be two finite numbers (x, y), got {value}", value=repr(start))
-        )
+        raise ValueError(f"start must be two finite numbers (x, y), got {start!r}")
     return float(values[0]), float(values[1])
 
 
@@ -255,13 +251,7 @@ def race(
     surf = resolve_surface(surface)
     point = check_start(start, surf)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(
-            Message(
-                "steps must be an integer from 1 to {most}, got {value}",
-                most=readable.grouped(MAX_STEPS),
-                value=repr(steps),
-            )
-        )
+        raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
     plans = {name: resolve_settings(name, kwargs) for name, kwargs in settings.items()}
     keys = {
         name: (name, tuple(sorted(kw.items())), surf, point, steps) for name, kw in plans.items()
