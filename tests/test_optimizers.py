@@ -365,3 +365,23 @@ def test_constructor_code_shows_what_differs_from_keras_defaults():
     assert opt.constructor_code("nesterov", "lr") == (
         "SGD(learning_rate=lr, nesterov=True, momentum=0.9)"
     )
+
+
+def test_notes_labels_and_refusals_read_in_the_learners_language():
+    """Labels are marked for the catalogue and kept in English; notes and refusals are
+    Messages, read in whichever language the reader has when they are turned into text."""
+    from dlcore import i18n
+    from dlcore.i18n import _
+
+    note = opt.KERAS_NOTES[-1]
+    with pytest.raises(ValueError) as refused:
+        opt.explore("bowl", {"sgd": {}}, steps=3, tolerance=-1.0)
+    with i18n.using("zh"):
+        assert _(opt.get("sgd").label) == "梯度下降（SGD）"
+        assert _(opt.get_surface("saddle").label) == "鞍面"
+        assert str(note).startswith("一次运行在损失或位置第一次为 NaN/∞、|J| > 1×10¹²")
+        assert str(refused.value) == "容差必须是正数，实际是 -1.0"
+        assert "$\\sqrt{v_t}$" in str(opt.KERAS_NOTES[1])  # the formulas stay as they are
+    assert opt.get("sgd").label == "Gradient descent (SGD)"
+    assert str(refused.value) == "tolerance must be a positive number, got -1.0"
+    assert "|J| > 1×10¹² or |w| > 1×10⁶" in str(note)
