@@ -4,34 +4,43 @@ import sys
 
 import streamlit as st
 
-from dlcore import cache, settings
+from dlcore import cache, readable, settings
+from dlcore.i18n import N_, _
 from ui.catalog import HOME, listed_lessons
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
-st.set_page_config(page_title="Deep Learning Playground", page_icon="🧠", layout="wide")
+st.set_page_config(page_title=_("Deep Learning Playground"), page_icon="🧠", layout="wide")
 keep_keras_state()
 
-home = st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)
-lessons = [st.Page(p.path, title=p.title, icon=p.icon) for p in listed_lessons()]
+home = st.Page(HOME.path, title=_(HOME.title), icon=HOME.icon, default=True)
+lessons = [st.Page(p.path, title=_(p.title), icon=p.icon) for p in listed_lessons()]
 page = st.navigation([home, *lessons])
 
 
-MIXED_PRECISION = (
+MIXED_PRECISION = N_(
     "Mixed precision: the MNIST network's hidden layers compute with 16-bit numbers while its "
     "weights and its output stay 32-bit, which is faster on hardware built for it."
 )
 # Why dlcore.device chose the policy, by its dlcore.device.PRECISION_REASONS code.
 PRECISION_REASONS = {
-    "native_bf16": "It is on here: this CPU has native bfloat16 instructions (AMX or AVX-512 "
-    "BF16), where the MNIST recipe measured about 1.5× less CPU time than float32 at the same "
-    "test accuracy.",
-    "no_native_bf16": "It is off here (float32 throughout): this CPU has no native bfloat16 "
-    "instructions (AMX or AVX-512 BF16), and emulated 16-bit arithmetic measured slower than "
-    "float32.",
-    "tensor_cores": "It is on here: every GPU has tensor cores (compute capability 7.0 or more), "
-    "built for float16 arithmetic.",
-    "no_tensor_cores": "It is off here (float32 throughout): a GPU below compute capability 7.0 "
-    "has no tensor cores, so float16 would not be faster.",
+    "native_bf16": N_(
+        "It is on here: this CPU has native bfloat16 instructions (AMX or AVX-512 "
+        "BF16), where the MNIST recipe measured about 1.5× less CPU time than float32 at the same "
+        "test accuracy."
+    ),
+    "no_native_bf16": N_(
+        "It is off here (float32 throughout): this CPU has no native bfloat16 "
+        "instructions (AMX or AVX-512 BF16), and emulated 16-bit arithmetic measured slower than "
+        "float32."
+    ),
+    "tensor_cores": N_(
+        "It is on here: every GPU has tensor cores (compute capability 7.0 or more), "
+        "built for float16 arithmetic."
+    ),
+    "no_tensor_cores": N_(
+        "It is off here (float32 throughout): a GPU below compute capability 7.0 "
+        "has no tensor cores, so float16 would not be faster."
+    ),
 }
 
 
@@ -39,11 +48,14 @@ def precision_help(info) -> str:
     """What mixed precision is, and why dlcore.device turned it on or off on this machine."""
     reason = PRECISION_REASONS.get(info.precision_reason)
     if reason is None:  # "override"
-        reason = (
-            f"Here {info.policy} is set by the server's DLCORE_PRECISION setting, not chosen "
-            "for this machine."
+        return _(
+            "Mixed precision: the MNIST network's hidden layers compute with 16-bit numbers "
+            "while its weights and its output stay 32-bit, which is faster on hardware built "
+            "for it. Here {policy} is set by the server's DLCORE_PRECISION setting, not chosen "
+            "for this machine.",
+            policy=info.policy,
         )
-    return f"{MIXED_PRECISION} {reason}"
+    return _("{what} {why}", what=_(MIXED_PRECISION), why=_(reason))
 
 
 def render_sidebar(slot) -> None:
@@ -53,12 +65,13 @@ def render_sidebar(slot) -> None:
             from dlcore import device
 
             info = device.configure()
-            st.caption(f"Compute: **{info.summary}**", help=precision_help(info))
+            st.caption(_("Compute: **{device}**", device=info.summary), help=precision_help(info))
         else:
-            st.caption("Compute: TensorFlow loads when a page needs it")
+            st.caption(_("Compute: TensorFlow loads when a page needs it"))
         if settings.broker_url():
-            st.caption("Training: on the class's shared workers (this server only reads models)")
-        st.caption(f"Cached trained models: **{cache.count_entries()}**")
+            st.caption(_("Training: on the class's shared workers (this server only reads models)"))
+        count = readable.grouped(cache.count_entries())
+        st.caption(_("Cached trained models: **{count}**", count=count))
 
 
 # The slot is made before the page runs so it keeps its place; it is filled afterwards so

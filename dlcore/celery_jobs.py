@@ -29,7 +29,8 @@ from dlcore import cache, job_board, settings
 from dlcore.configs import MnistConfig, RegressionConfig
 from dlcore.errors import CacheError, TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
-from dlcore.job_common import JobSnapshot
+from dlcore.i18n import Message
+from dlcore.job_common import JobSnapshot, text
 from dlcore.settings import broker_url
 from dlcore.states import JobState
 
@@ -96,7 +97,8 @@ class RemoteJobHandle:
         """The job's progress as the registry has it now (one Redis round trip)."""
         found = job_board.snapshot(self._key)
         if found is None:  # expired from the registry: the cache has the result, if any
-            return JobSnapshot(state=JobState.CANCELLED, message="This training is forgotten")
+            forgotten = text(Message("This training is forgotten"))
+            return JobSnapshot(state=JobState.CANCELLED, message=forgotten)
         return found
 
     def result(self):
@@ -166,15 +168,14 @@ class CachedHandle:
             fraction=1.0,
             history=epoch_rows(result.history),
             cached=True,
-            message="Loaded from the cache",
         )
 
     key = property(lambda self: self._key, doc="The cache key.")
     config = property(lambda self: self._config, doc="The config.")
 
     def snapshot(self) -> JobSnapshot:
-        """The finished snapshot of a cache hit."""
-        return self._snapshot
+        """The finished snapshot of a cache hit (its message in the reader's language)."""
+        return dataclasses.replace(self._snapshot, message=text(Message("Loaded from the cache")))
 
     def result(self):
         """The cached result."""
@@ -228,7 +229,7 @@ def _send(key: str, run: str, config: Any, data: Any) -> None:
     try:
         celery_app().send_task(TASK_NAME, args=(key, run, config.to_json(), payload_of(data)))
     except Exception as exc:  # the broker refused or vanished: nobody will train it
-        job_board.finish(key, run, {"state": JobState.FAILED, "message": str(exc)})
+        job_board.finish(key, run, {"state": JobState.FAILED, "message": str(exc) or repr(exc)})
         raise TrainingServiceUnavailable(job_board.SERVICE_UNAVAILABLE) from exc
 
 
@@ -252,7 +253,10 @@ def config_from_json(text: str) -> MnistConfig | RegressionConfig:
     kind = fields.pop("kind", None)
     types = {config.kind: config for config in (MnistConfig, RegressionConfig)}
     if kind not in types:
-        raise TrainingFailed(f"Unknown config kind {kind!r}; valid: {', '.join(types)}.")
+        valid = ", ".join(types)
+        raise TrainingFailed(
+            Message("Unknown config kind {kind}; valid: {valid}.", kind=repr(kind), valid=valid)
+        )
     return types[kind](**fields)
 
 
@@ -269,16 +273,24 @@ def payload_of(data: Any) -> dict | None:
             "source": data.source,
             "area_name": data.area_name,
             "price_name": data.price_name,
-            "notes": list(data.notes),
+            "notes": [  # each note travels as its id and parameters (Message.to_json)
+                note.to_json() if isinstance(note, Message) else str(note) for note in data.notes
+            ],
         }
-    raise TrainingFailed("This kind of training data cannot be sent to a training worker.")
+    raise TrainingFailed(Message("This kind of training data cannot be sent to a training worker."))
 
 
 def data_of(payload: dict | None):
     """The data a task's payload describes (the inverse of payload_of)."""
     from dlcore.data import HouseDataset
 
-    return None if payload is None else HouseDataset(**payload)
+    if payload is None:
+        return None
+    notes = tuple(
+        Message.from_json(note) if isinstance(note, dict) else note
+        for note in payload.get("notes", ())
+    )
+    return HouseDataset(**{**payload, "notes": notes})
 
 
 def workers(timeout: float = 1.0) -> list[str]:

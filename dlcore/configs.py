@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dlcore.arithmetic import ceil_div
 from dlcore.errors import TrainingTooLarge
+from dlcore.i18n import Message
 
 # The choices each demo offers: names of the optimizer and activation registries (models build
 # them from there); tests/test_name_lists.py checks that every name here is registered.
@@ -170,17 +171,24 @@ class MnistConfig(_Config):
         return run / _DEFAULT_MNIST_WORK
 
     def _check_work(self) -> None:
-        advice = "Lower the epochs or the training images"
         if self.work > MAX_MNIST_WORK:
             raise TrainingTooLarge(
-                f"this run is {self.work:.1f}× the default recipe's arithmetic; the limit is "
-                f"{MAX_MNIST_WORK:g}×, so that one run cannot hold the class's training slot "
-                f"for long. {advice}, or make the network narrower"
+                Message(
+                    "this run is {work}× the default recipe's arithmetic; the limit is "
+                    "{limit}×, so that one run cannot hold the class's training slot for long. "
+                    "Lower the epochs or the training images, or make the network narrower",
+                    work=f"{self.work:.1f}",
+                    limit=f"{MAX_MNIST_WORK:g}",
+                )
             )
         if self.steps > MAX_MNIST_STEPS:
             raise TrainingTooLarge(
-                f"this run takes {self.steps:,} optimizer steps; the limit is "
-                f"{MAX_MNIST_STEPS:,}. {advice}, or use larger batches"
+                Message(
+                    "this run takes {steps} optimizer steps; the limit is {limit}. Lower the "
+                    "epochs or the training images, or use larger batches",
+                    steps=f"{self.steps:,}",
+                    limit=f"{MAX_MNIST_STEPS:,}",
+                )
             )
 
 
@@ -237,7 +245,13 @@ class RegressionConfig(_Config):
         steps = self.steps(train_rows)
         if steps > MAX_REGRESSION_STEPS:
             raise TrainingTooLarge(
-                f"{self.epochs:,} epochs of {train_rows:,} houses in batches of "
-                f"{self.batch_size} make {steps:,} optimizer steps; the limit is "
-                f"{MAX_REGRESSION_STEPS:,}. Use fewer epochs or larger batches"
+                Message(
+                    "{epochs} epochs of {rows} houses in batches of {batch_size} make {steps} "
+                    "optimizer steps; the limit is {limit}. Use fewer epochs or larger batches",
+                    epochs=f"{self.epochs:,}",
+                    rows=f"{train_rows:,}",
+                    batch_size=self.batch_size,
+                    steps=f"{steps:,}",
+                    limit=f"{MAX_REGRESSION_STEPS:,}",
+                )
             )

@@ -33,12 +33,16 @@ import numpy as np
 import redis
 
 from dlcore.errors import QueueFull, TrainingServiceUnavailable
+from dlcore.i18n import Message
 from dlcore.job_common import (
     BATCH_LOG_LIMIT,
     SERVICE_UNAVAILABLE,
     JobSnapshot,
+    decode_text,
+    encode_text,
     eta,
     progress_fraction,
+    queue_full,
     state_message,
     throughput,
 )
@@ -165,8 +169,10 @@ end
 return 'finished'
 """
 
-CANCELLED_IN_QUEUE = "Cancelled while waiting in the queue"
-STOPPING = "Stopping after the current batch"
+# A job's messages are stored as encode_text writes them, read by decode_text in the
+# language of whoever takes the snapshot.
+CANCELLED_IN_QUEUE = encode_text(Message("Cancelled while waiting in the queue"))
+STOPPING = encode_text(Message("Stopping after the current batch"))
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
 
@@ -236,10 +242,7 @@ def enter(
     outcome = _run(_SUBMIT_LUA, key, owner, mode, *common, run, *fields)
     if outcome.startswith("full:"):
         waiting = outcome.split(":", 1)[1]
-        raise QueueFull(
-            f"The class queue is full: {waiting} trainings are already waiting. "
-            "Try again in a minute."
-        )
+        raise QueueFull(queue_full(int(waiting)))
     return outcome
 
 
@@ -303,10 +306,10 @@ def _snapshot_of(fields, batches, epochs, extras, owners, position) -> JobSnapsh
         samples_per_second=throughput(
             int(number("batches_seen")), int(number("batch_size")), train_seconds
         ),
-        error=fields.get("error") or None,
+        error=decode_text(fields.get("error")) or None,
         cached=fields.get("cached") == "1",
-        message=message or fields.get("message", ""),
-        warning=fields.get("warning") or None,
+        message=str(message) if message else decode_text(fields.get("message", "")),
+        warning=decode_text(fields.get("warning")) or None,
         owners=owners,
         worker=fields.get("worker") or None,
     )
@@ -344,10 +347,10 @@ def encode_extras(extras: dict) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def start(key: str, run: str, worker: str, message: str) -> str:
+def start(key: str, run: str, worker: str, message: Message | str) -> str:
     """A worker takes run of key's job: "started", "restarted" (redelivered), or why it is
     not to be trained ("cancelled", "done", ..., "missing", "superseded")."""
-    return _run(_START_LUA, key, run, worker, os.getpid(), message)
+    return _run(_START_LUA, key, run, worker, os.getpid(), encode_text(message))
 
 
 def waits_for_training(key: str, run: str) -> bool:
@@ -370,9 +373,10 @@ def is_stopping(key: str) -> bool:
 
 
 def note(key: str, **fields: Any) -> None:
-    """Set fields of key's job (message, epochs, train_started, ...)."""
+    """Set fields of key's job (message, epochs, train_started, ...); a Message is stored
+    as encode_text writes it."""
     with reachable():
-        client().hset(_job(key), mapping={name: str(value) for name, value in fields.items()})
+        client().hset(_job(key), mapping={name: _stored(value) for name, value in fields.items()})
 
 
 def report_batches(
@@ -409,9 +413,14 @@ def report_epoch(key: str, position: dict[str, int], row: dict, extras: dict) ->
 def finish(key: str, run: str, fields: dict[str, Any], epoch_rows: list[dict] | None = None):
     """Record how run of key's job ended; its owners are free for a new job; the job is
     kept FINISHED_TTL seconds. Nothing happens when a newer run replaced it."""
-    pairs = [str(item) for pair in fields.items() for item in pair]
+    pairs = [item for name, value in fields.items() for item in (str(name), _stored(value))]
     rows = [json.dumps(row) for row in epoch_rows or []]
     _run(_FINISH_LUA, key, run, FINISHED_TTL, *pairs, "--", *rows)
+
+
+def _stored(value: Any) -> str:
+    """A field's value as the registry holds it (a Message as JSON, see encode_text)."""
+    return encode_text(value) if isinstance(value, Message) else str(value)
 
 
 def keep_stopped_run(key: str, packed: bytes) -> None:

@@ -4,13 +4,20 @@
 ``DLCORE_BROKER_URL`` is set, hands trainings to Celery workers over Redis
 (``dlcore.celery_jobs``); both describe a job with the same JobSnapshot, computed here the
 same way. This module imports nothing heavy: the sidebar and Home import it through jobs.
+
+A job's messages (its state line, failure, warning) are ``dlcore.i18n.Message`` objects while
+the job runs; a snapshot holds them as text in the language of whoever takes it (a page
+takes it in its learner's session), so two learners following one job each read their own.
+Through Redis they travel as JSON (``encode_text``/``decode_text``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from dlcore.i18n import Message
 from dlcore.states import FINISHED_STATES, JobState
 
 BATCH_LOG_LIMIT = 500  # per-batch log rows kept for the live chart (the whole run, thinned)
@@ -18,7 +25,7 @@ ETA_MIN_BATCHES = 10  # batches timed after the first (which also traces the mod
 ETA_MIN_SECONDS = 2.0  # and seconds timed: a steady rate, not a burst of fast batches
 
 
-SERVICE_UNAVAILABLE = (
+SERVICE_UNAVAILABLE = Message(
     "The training service is unavailable right now (its queue server does not answer); "
     "models already trained still load, and new trainings can start as soon as it is back."
 )
@@ -163,10 +170,57 @@ def throughput(batches_seen: int, batch_size: int, train_seconds: float) -> floa
     return batches_seen * batch_size / train_seconds
 
 
-def state_message(state: JobState, queue_position: int, epoch: int, epochs: int) -> str | None:
+def state_message(state: JobState, queue_position: int, epoch: int, epochs: int) -> Message | None:
     """The line a queued or training job shows; None where the job's own message stands."""
     if state == JobState.QUEUED:
-        return f"Waiting for a free training slot (position {queue_position} in the queue)"
+        return Message(
+            "Waiting for a free training slot (position {position} in the queue)",
+            position=queue_position,
+        )
     if state == JobState.RUNNING and epoch:
-        return f"Training: epoch {epoch} of {epochs}"
+        return Message("Training: epoch {epoch} of {epochs}", epoch=epoch, epochs=epochs)
     return None
+
+
+def text(message: Message | str | None) -> str | None:
+    """A job's message as the reader reads it now (None stays None, text stays text)."""
+    return None if message is None else str(message)
+
+
+def encode_text(message: Message | str | None) -> str:
+    """A message as it is stored in Redis: a Message as its JSON (read again by each reader
+    in their language), plain text as it is.
+
+    >>> encode_text(Message("Training"))
+    '{"id": "Training", "params": {}}'
+    >>> decode_text(encode_text(Message("Training: epoch {epoch} of {epochs}", epoch=1, epochs=2)))
+    'Training: epoch 1 of 2'
+    """
+    if message is None:
+        return ""
+    if isinstance(message, Message):
+        return json.dumps(message.to_json(), ensure_ascii=False)
+    return str(message)
+
+
+def decode_text(stored: str | None) -> str | None:
+    """What ``encode_text`` stored, as text in the reader's language ("" stays "")."""
+    if not stored or not stored.startswith('{"id"'):
+        return stored
+    try:
+        return str(Message.from_json(json.loads(stored)))
+    except (ValueError, KeyError, TypeError):
+        return stored
+
+
+def queue_full(waiting: int) -> Message:
+    """Why a new training is refused when the class queue is full (both backends)."""
+    return Message(
+        "The class queue is full: {count} trainings are already waiting. Try again in a minute.",
+        count=waiting,
+    )
+
+
+def unknown_status(status: object) -> Message:
+    """The failure of a training that ended in a status nobody knows (both backends)."""
+    return Message("Training ended with an unknown status {status}.", status=repr(status))

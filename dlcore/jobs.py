@@ -41,13 +41,17 @@ from dlcore.errors import (
     TrainingFailed,
 )
 from dlcore.history import epoch_rows
+from dlcore.i18n import Message
 from dlcore.job_common import (
     BatchLog,
     JobSnapshot,
     eta,
     progress_fraction,
+    queue_full,
     state_message,
+    text,
     throughput,
+    unknown_status,
 )
 from dlcore.settings import broker_url
 from dlcore.states import (
@@ -91,14 +95,14 @@ class _Job:
         self.train_started: float | None = None
         self.first_batch_at: float | None = None  # the rate for the ETA is timed from here
         self.finished_at: float | None = None
-        self.error: str | None = None
+        self.error: Message | str | None = None
         self.cached = False
-        self.message = ""
-        self.warning: str | None = None
+        self.message: Message | str = ""  # read in each reader's language by snapshot()
+        self.warning: Message | None = None
         self.result: TrainResult | None = None
         self.owners: set[Hashable] = set()  # guarded by the registry's _cond, not self.lock
 
-    def note(self, message: str) -> None:
+    def note(self, message: Message) -> None:
         """Set the one-line message shown with the snapshot."""
         with self.lock:
             self.message = message
@@ -107,9 +111,11 @@ class _Job:
         with self.lock:
             self.state = JobState.RUNNING
             self.started = time.monotonic()
-            self.message = "Preparing the data and the model"
+            self.message = Message("Preparing the data and the model")
 
-    def finish(self, state: JobState, *, message: str, error: str | None = None) -> None:
+    def finish(
+        self, state: JobState, *, message: Message | str, error: Message | str | None = None
+    ) -> None:
         """Move to a finished state; the done event is set by whoever owns the job."""
         with self.lock:
             self.state = state
@@ -118,7 +124,7 @@ class _Job:
             self.finished_at = time.monotonic()
             self.data = None  # the job no longer needs it; keep the registry light
 
-    def finish_with(self, result: TrainResult, state: JobState, message: str) -> None:
+    def finish_with(self, result: TrainResult, state: JobState, message: Message) -> None:
         """Finish with a result; the per-epoch history comes from the result itself."""
         epochs_run = int(result.epochs_run)
         with self.lock:
@@ -131,7 +137,8 @@ class _Job:
         self.finish(state, message=message)
 
     def snapshot(self, queue_position: int) -> JobSnapshot:
-        """A frozen, consistent copy of the state (called with the registry lock held)."""
+        """A frozen, consistent copy of the state (called with the registry lock held); its
+        messages read in the language of whoever takes it."""
         owners = len(self.owners)
         with self.lock:
             now = self.finished_at or time.monotonic()
@@ -152,10 +159,10 @@ class _Job:
                 elapsed=now - self.started if self.started else 0.0,
                 eta=self._eta(now, fraction) if running else None,
                 samples_per_second=self._throughput(train_seconds),
-                error=self.error,
+                error=text(self.error),
                 cached=self.cached,
-                message=self._message(queue_position),
-                warning=self.warning,
+                message=text(self._message(queue_position)),
+                warning=text(self.warning),
                 owners=owners,
             )
 
@@ -171,7 +178,7 @@ class _Job:
     def _throughput(self, train_seconds: float) -> float | None:
         return throughput(self.batches_seen, getattr(self.config, "batch_size", 0), train_seconds)
 
-    def _message(self, queue_position: int) -> str:
+    def _message(self, queue_position: int) -> Message | str:
         if self.stop_event.is_set():
             return self.message
         return state_message(self.state, queue_position, self.epoch, self.epochs) or self.message
@@ -189,7 +196,7 @@ class _ProgressSink:
             job.epochs = int(epochs)
             job.batches_per_epoch = int(batches_per_epoch or 0)
             job.train_started = time.monotonic()
-            job.message = "Training"
+            job.message = Message("Training")
 
     def on_batch_end(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
         job = self._job
@@ -337,7 +344,7 @@ def _withdraw(job: _Job, owner: Hashable) -> None:
         return
     if job in _waiting:
         _waiting.remove(job)
-        job.finish(JobState.CANCELLED, message="Cancelled while waiting in the queue")
+        job.finish(JobState.CANCELLED, message=Message("Cancelled while waiting in the queue"))
         _retire(job)
         job.done_event.set()
         _cond.notify_all()
@@ -431,10 +438,7 @@ def _enqueue(key, config, data, fingerprint, trainer, owner) -> _Job:
         _withdraw(previous, owner)
     limit = settings.max_queued_jobs()
     if len(_waiting) >= limit:
-        raise QueueFull(
-            f"The class queue is full: {len(_waiting)} trainings are already waiting. "
-            "Try again in a minute."
-        )
+        raise QueueFull(queue_full(len(_waiting)))
     job = _Job(key, config, data, fingerprint, trainer or _default_trainer)
     _registry[key] = job
     _waiting.append(job)
@@ -548,22 +552,22 @@ def _execute(job: _Job) -> None:
     """Under the key's lock: check the cache again, train, and store the result."""
     with contextlib.ExitStack() as stack:
         if not _enter_key_lock(job, stack):
-            job.finish(JobState.CANCELLED, message="Cancelled before training started")
+            job.finish(JobState.CANCELLED, message=Message("Cancelled before training started"))
             return
         stored = cache.load(job.key)  # another process may have trained it meanwhile
         if stored is not None:
-            job.finish_with(stored, JobState.DONE, "Loaded from the cache")
+            job.finish_with(stored, JobState.DONE, Message("Loaded from the cache"))
             return
         if job.stop_event.is_set():
-            job.finish(JobState.CANCELLED, message="Cancelled before training started")
+            job.finish(JobState.CANCELLED, message=Message("Cancelled before training started"))
             return
-        job.note("Preparing the data and the model")
+        job.note(Message("Preparing the data and the model"))
         result = job.trainer(
             job.config, job.data, progress=_ProgressSink(job), stop_event=job.stop_event
         )
         state = STATE_OF_STATUS.get(result.status)
         if state is None:
-            raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
+            raise TrainingFailed(unknown_status(result.status))
         job.finish_with(result, state, _store(job, result))
 
 
@@ -574,11 +578,11 @@ def _enter_key_lock(job: _Job, stack: contextlib.ExitStack) -> bool:
             stack.enter_context(cache.lock(job.key, timeout=LOCK_POLL_SECONDS))
             return True
         except filelock.Timeout:
-            job.note("Waiting for another process that is training the same model")
+            job.note(Message("Waiting for another process that is training the same model"))
     return False
 
 
-def _store(job: _Job, result: TrainResult) -> str:
+def _store(job: _Job, result: TrainResult) -> Message:
     """Save a finished result in the cache; returns the message to show."""
     message, warning = store_result(job.key, result, job.fingerprint)
     if warning is not None:
@@ -587,27 +591,37 @@ def _store(job: _Job, result: TrainResult) -> str:
     return message
 
 
-def store_result(key: str, result: TrainResult, fingerprint: str) -> tuple[str, str | None]:
+def store_result(key: str, result: TrainResult, fingerprint: str) -> tuple[Message, Message | None]:
     """Save a finished result in the cache, if it is worth keeping (both backends).
 
     Returns:
         The message to show, and a warning when a usable result could not be cached.
     """
-    seconds = f"{result.train_seconds:.1f} s"
+    seconds, epochs = f"{result.train_seconds:.1f}", int(result.epochs_run)
     if result.status == TrainingStatus.STOPPED:
-        return f"Stopped after {result.epochs_run} epoch(s) in {seconds}; kept the best epoch", None
+        message = Message(
+            "Stopped after {epochs} epoch(s) in {seconds} s; kept the best epoch",
+            epochs=epochs,
+            seconds=seconds,
+        )
+        return message, None
     if result.status not in CACHEABLE_STATUSES:  # diverged
-        message = (
-            f"Training diverged after {result.epochs_run} epoch(s); try a smaller learning rate"
+        message = Message(
+            "Training diverged after {epochs} epoch(s); try a smaller learning rate",
+            epochs=epochs,
         )
         return message, None
     try:
         cache.save(key, result, data_fingerprint=fingerprint)
     except CacheError as exc:
         logger.warning("Trained %s but could not cache it: %s", key[:12], exc)
-        message = f"Trained in {seconds}, but the result could not be cached: {exc}"
+        message = Message(
+            "Trained in {seconds} s, but the result could not be cached: {error}",
+            seconds=seconds,
+            error=exc.message or str(exc),
+        )
         return message, message
-    return f"Trained in {seconds} and saved in the cache", None
+    return Message("Trained in {seconds} s and saved in the cache", seconds=seconds), None
 
 
 def _fail(job: _Job, exc: BaseException) -> None:
@@ -617,12 +631,25 @@ def _fail(job: _Job, exc: BaseException) -> None:
     job.finish(JobState.FAILED, message=message, error=message)
 
 
-def failure_message(exc: BaseException) -> str:
-    """What a learner reads about a training that raised exc (both backends)."""
+def failure_message(exc: BaseException) -> Message | str:
+    """What a learner reads about a training that raised exc (both backends): a dlcore
+    error's own message (a Message is read in each reader's language), else the error's
+    kind and text, which stay as Python wrote them."""
     if isinstance(exc, DlcoreError):
-        return str(exc)
-    detail = f": {exc}" if str(exc) else ""
-    message = f"Training failed: {type(exc).__name__}{detail}"
+        return exc.message
+    kind, detail = type(exc).__name__, str(exc)
     if isinstance(exc, MemoryError):
-        message += " (out of memory: try a smaller batch size or training set)"
-    return message
+        if detail:
+            return Message(
+                "Training failed: {kind}: {detail} (out of memory: try a smaller batch size "
+                "or training set)",
+                kind=kind,
+                detail=detail,
+            )
+        return Message(
+            "Training failed: {kind} (out of memory: try a smaller batch size or training set)",
+            kind=kind,
+        )
+    if detail:
+        return Message("Training failed: {kind}: {detail}", kind=kind, detail=detail)
+    return Message("Training failed: {kind}", kind=kind)

@@ -28,7 +28,8 @@ from celery.signals import worker_process_init
 from dlcore import cache, celery_jobs, job_board, jobs
 from dlcore.errors import CacheError, TrainingFailed, TrainingServiceUnavailable
 from dlcore.history import epoch_rows
-from dlcore.job_common import BatchLog, public_url
+from dlcore.i18n import Message
+from dlcore.job_common import BatchLog, public_url, unknown_status
 from dlcore.settings import broker_url
 from dlcore.states import STATE_OF_STATUS, JobState
 
@@ -75,7 +76,7 @@ class _RemoteProgress:
             epochs=int(epochs),
             batches_per_epoch=self._per_epoch,
             train_started=time.time(),
-            message="Training",
+            message=Message("Training"),
         )
 
     def on_batch_end(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
@@ -164,7 +165,7 @@ def train_job(key: str, run: str, config_json: str, payload: dict | None, worker
         data, fingerprint = jobs.resolve_data(config, celery_jobs.data_of(payload))
         if not lease.acquire(lambda: job_board.waits_for_training(key, run)):
             return "not wanted"
-        outcome = job_board.start(key, run, worker, "Preparing the data and the model")
+        outcome = job_board.start(key, run, worker, Message("Preparing the data and the model"))
         if outcome not in ("started", "restarted"):
             return outcome
         return _train_started(key, run, config, data, fingerprint, worker)
@@ -180,13 +181,16 @@ def train_job(key: str, run: str, config_json: str, payload: dict | None, worker
 def _train_started(key, run, config, data, fingerprint, worker) -> str:
     """Under the lease: check the cache again, train, store, record the outcome."""
     if cache.key_for(config, fingerprint) != key:
-        raise TrainingFailed("The task's key is not its config's and data's key.")
+        raise TrainingFailed(Message("The task's key is not its config's and data's key."))
     stored = cache.load(key)  # another worker may have trained it meanwhile
     if stored is not None:
-        _finish_with(key, run, stored, JobState.DONE, "Loaded from the cache", worker="")
+        _finish_with(key, run, stored, JobState.DONE, Message("Loaded from the cache"), worker="")
         return JobState.DONE
     if job_board.is_stopping(key):
-        fields = {"state": JobState.CANCELLED, "message": "Cancelled before training started"}
+        fields = {
+            "state": JobState.CANCELLED,
+            "message": Message("Cancelled before training started"),
+        }
         _finish(key, run, fields)
         return JobState.CANCELLED
     from dlcore.training import train
@@ -195,13 +199,14 @@ def _train_started(key, run, config, data, fingerprint, worker) -> str:
     result = train(config, data, progress=progress, stop_event=progress)
     state = STATE_OF_STATUS.get(result.status)
     if state is None:
-        raise TrainingFailed(f"Training ended with an unknown status {result.status!r}.")
+        raise TrainingFailed(unknown_status(result.status))
     message, warning = jobs.store_result(key, result, fingerprint)
     if state == JobState.STOPPED and not _keep_stopped(key, result, fingerprint):
-        seconds = f"{result.train_seconds:.1f} s"
-        message = (
-            f"Stopped after {result.epochs_run} epoch(s) in {seconds}; a stopped run's model "
-            "stays on its training worker: train to the end to use it"
+        message = Message(
+            "Stopped after {epochs} epoch(s) in {seconds} s; a stopped run's model stays on "
+            "its training worker: train to the end to use it",
+            epochs=int(result.epochs_run),
+            seconds=f"{result.train_seconds:.1f}",
         )
     _finish_with(key, run, result, state, message, worker=worker, warning=warning or "")
     return state

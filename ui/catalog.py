@@ -5,55 +5,63 @@ A page is added here only once it works; Home links only to pages listed here.
 
 from dataclasses import dataclass
 
+from dlcore.i18n import N_
+
 
 @dataclass(frozen=True)
 class PageInfo:
+    """A listed page; its title and blurb are catalogue messages, shown through ``_()``."""
+
     path: str
     title: str
     icon: str
     blurb: str
 
 
-HOME = PageInfo("pages/home.py", "Home", "🏠", "What deep learning is, and where to start.")
+HOME = PageInfo("pages/home.py", N_("Home"), "🏠", N_("What deep learning is, and where to start."))
 
 LESSONS = [
     PageInfo(
         "pages/activations.py",
-        "Activations",
+        N_("Activations"),
         "📈",
-        "Sigmoid, ReLU, tanh and friends with their derivatives: saturation and "
-        "vanishing gradients, seen.",
+        N_(
+            "Sigmoid, ReLU, tanh and friends with their derivatives: saturation and "
+            "vanishing gradients, seen."
+        ),
     ),
     PageInfo(
         "pages/losses.py",
-        "Losses",
+        N_("Losses"),
         "🎯",
-        "Move a prediction and watch MSE, cross-entropy and others respond, gradient included.",
+        N_("Move a prediction and watch MSE, cross-entropy and others respond, gradient included."),
     ),
     PageInfo(
         "pages/backprop.py",
-        "Forward & backward",
+        N_("Forward & backward"),
         "🔄",
-        "Step a small network forward node by node, then back with the chain rule, number "
-        "by number; one update lowers the loss.",
+        N_(
+            "Step a small network forward node by node, then back with the chain rule, number "
+            "by number; one update lowers the loss."
+        ),
     ),
     PageInfo(
         "pages/optimizers.py",
-        "Optimizers",
+        N_("Optimizers"),
         "🏁",
-        "Gradient descent, momentum, RMSprop and Adam race on 2-D loss surfaces.",
+        N_("Gradient descent, momentum, RMSprop and Adam race on 2-D loss surfaces."),
     ),
     PageInfo(
         "pages/regression.py",
-        "Regression",
+        N_("Regression"),
         "📉",
-        "Predict a house price from its area with a 1→10→1 network, trained live.",
+        N_("Predict a house price from its area with a 1→10→1 network, trained live."),
     ),
     PageInfo(
         "pages/mnist.py",
-        "MNIST CNN",
+        N_("MNIST CNN"),
         "✍️",
-        "Train a convolutional network on handwritten digits, then let it read yours.",
+        N_("Train a convolutional network on handwritten digits, then let it read yours."),
     ),
 ]
 

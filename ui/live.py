@@ -21,12 +21,18 @@ import streamlit as st
 
 from dlcore import jobs, readable
 from dlcore.errors import QueueFull, TrainingServiceUnavailable
+from dlcore.i18n import N_, _, ngettext
 from dlcore.jobs import JobHandle, JobSnapshot
 from dlcore.states import JobState
 from ui.runtime import keep_keras_state
 
 Render = Callable[[JobSnapshot, JobHandle], None]
 POLL_SECONDS = 0.5
+# What a learner reads when a job stopped or was cancelled and has no message of its own.
+OUTCOMES = {
+    JobState.STOPPED: N_("Training stopped."),
+    JobState.CANCELLED: N_("Training cancelled."),
+}
 SERVICE_POLL_SECONDS = 2.0  # how often a page waiting for the training service retries
 
 
@@ -53,7 +59,7 @@ def start(state_key: str, config: Any, data: Any = None) -> JobHandle | None:
     try:
         handle = jobs.submit(config, data, owner=owner(state_key))
     except (QueueFull, TrainingServiceUnavailable) as exc:
-        st.session_state[f"{state_key}_refused"] = str(exc)
+        st.session_state[f"{state_key}_refused"] = exc.message  # read in the language shown
         return None
     st.session_state.pop(f"{state_key}_refused", None)
     st.session_state.pop(f"{state_key}_note", None)
@@ -78,7 +84,7 @@ def tracked(state_key: str) -> JobHandle | None:
     except QueueFull:
         return None  # it waits for a free place in the queue; the learner may retry
     except TrainingServiceUnavailable as exc:
-        st.session_state[f"{state_key}_unavailable"] = str(exc)
+        st.session_state[f"{state_key}_unavailable"] = exc.message
         return None
     return handle
 
@@ -87,24 +93,30 @@ def _others_line(snap: JobSnapshot) -> str | None:
     """Say when other learners wait for the same training (it trains once for all)."""
     if snap.owners < 2:
         return None
-    return (
-        f"👥 {snap.owners} learners are waiting for this training (you and "
-        f"{snap.owners - 1} other{'s' if snap.owners > 2 else ''}): it trains once for everyone, "
-        "and Stop only takes you off it."
+    return ngettext(
+        "👥 {learners} learners are waiting for this training (you and {count} other): it "
+        "trains once for everyone, and Stop only takes you off it.",
+        "👥 {learners} learners are waiting for this training (you and {count} others): it "
+        "trains once for everyone, and Stop only takes you off it.",
+        snap.owners - 1,
+        learners=snap.owners,
     )
 
 
 def _progress_line(snap: JobSnapshot) -> str:
     """Epoch, batch, ETA and throughput in one line."""
-    parts = [f"Epoch {snap.epoch} / {snap.epochs}"]
+    parts = [_("Epoch {epoch} / {epochs}", epoch=snap.epoch, epochs=snap.epochs)]
     if snap.batches_per_epoch:
-        parts.append(f"batch {snap.batch} / {snap.batches_per_epoch}")
+        parts.append(
+            _("batch {batch} / {batches}", batch=snap.batch, batches=snap.batches_per_epoch)
+        )
     if snap.eta is not None:
-        parts.append(f"about {readable.number(snap.eta, 2)} s left")
+        parts.append(_("about {seconds} s left", seconds=readable.number(snap.eta, 2)))
     elif snap.batch:  # the rate is not steady yet: the first batch also traced the model
-        parts.append("estimating the time left…")
+        parts.append(_("estimating the time left…"))
     if snap.samples_per_second:
-        parts.append(f"{readable.grouped(snap.samples_per_second)} samples/s")
+        rate = readable.grouped(snap.samples_per_second)
+        parts.append(_("{rate} samples/s", rate=rate))
     return " · ".join(parts)
 
 
@@ -113,13 +125,13 @@ def show_outcome(snap: JobSnapshot, diverged_hint: str = "") -> None:
     if snap.state == JobState.DONE and snap.warning:
         st.warning(snap.warning)  # the result is usable, but something about it needs saying
     elif snap.state == JobState.DONE:
-        st.success(snap.message or "Training finished.")
+        st.success(snap.message or _("Training finished."))
     elif snap.state == JobState.DIVERGED:
         st.error(diverged_hint or snap.message)
     elif snap.state == JobState.FAILED:
-        st.error(snap.error or snap.message or "Training failed.")
+        st.error(snap.error or snap.message or _("Training failed."))
     else:  # stopped or cancelled by the learner
-        st.info(snap.message or f"Training {snap.state}.")
+        st.info(snap.message or _(OUTCOMES.get(snap.state, N_("Training ended."))))
 
 
 def _leave(state_key: str, handle: JobHandle) -> None:
@@ -129,12 +141,21 @@ def _leave(state_key: str, handle: JobHandle) -> None:
     others = handle.snapshot().owners
     if others and not handle.snapshot().finished:
         del st.session_state[state_key]
-        st.session_state[f"{state_key}_note"] = (
-            f"You left this training; it goes on for the {others} other learner"
-            f"{'s' if others > 1 else ''} who asked for it. Press Train with the same settings "
-            "to follow it again, or to get its result from the cache once it is done."
-        )
+        st.session_state[f"{state_key}_note"] = others  # said in the language shown
         st.rerun()
+
+
+def _left_note(others: int) -> str:
+    """What a learner who left a training that goes on for others reads."""
+    return ngettext(
+        "You left this training; it goes on for the {count} other learner who asked for it. "
+        "Press Train with the same settings to follow it again, or to get its result from the "
+        "cache once it is done.",
+        "You left this training; it goes on for the {count} other learners who asked for it. "
+        "Press Train with the same settings to follow it again, or to get its result from the "
+        "cache once it is done.",
+        others,
+    )
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -151,13 +172,18 @@ def _poll(state_key: str, key: str, render: Render) -> None:
     if snap.finished:
         st.rerun()  # the page now shows the final result; this fragment is not called again
     if snap.state == JobState.QUEUED:
-        st.info(f"Waiting for a free training slot: position {snap.queue_position} in the queue.")
+        st.info(
+            _(
+                "Waiting for a free training slot: position {position} in the queue.",
+                position=snap.queue_position,
+            )
+        )
     else:
         st.progress(snap.fraction, text=_progress_line(snap))
     if (others := _others_line(snap)) is not None:
         st.caption(others)
-    stop_help = "Stop after the current batch (others who joined keep training)"
-    if st.button("⏹ Stop", key=f"{state_key}_stop", help=stop_help):
+    stop_help = _("Stop after the current batch (others who joined keep training)")
+    if st.button(_("⏹ Stop"), key=f"{state_key}_stop", help=stop_help):
         _leave(state_key, handle)
     render(snap, handle)
 
@@ -187,12 +213,12 @@ def live_panel(state_key: str, render: Render, diverged_hint: str = "") -> JobSn
         The latest snapshot, or None when this session follows no job.
     """
     if (refused := st.session_state.get(f"{state_key}_refused")) is not None:
-        st.warning(refused)
-    if (note := st.session_state.pop(f"{state_key}_note", None)) is not None:
-        st.info(note)
+        st.warning(str(refused))
+    if (others := st.session_state.pop(f"{state_key}_note", None)) is not None:
+        st.info(_left_note(others))
     handle = tracked(state_key)
     if (unavailable := st.session_state.get(f"{state_key}_unavailable")) is not None:
-        st.warning(unavailable)
+        st.warning(str(unavailable))
         _await_service(state_key)
     if handle is None:
         return None

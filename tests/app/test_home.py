@@ -5,10 +5,13 @@ AppTest cannot click inside a Plotly chart.
 """
 
 import json
+import re
 import subprocess
 import sys
 
+from dlcore import i18n
 from tests.app.conftest import REPO, page_test
+from tests.support.i18n import chinese_share, visible_text
 
 
 def test_home_renders_and_step_selection_changes_the_explanation():
@@ -79,3 +82,59 @@ def test_the_backpropagation_step_leads_to_the_forward_and_backward_lesson():
     at.segmented_control(key="home_step").set_value("Backpropagation").run()
     links = [link.proto.label for link in at.get("page_link")]
     assert links[0] == "Explore it: Forward & backward", links
+
+
+def _home(language: str | None = None):
+    at = page_test("app.py")
+    if language is not None:
+        at.session_state["language"] = language
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _glossary_lines(at) -> list[str]:
+    return [md.value for md in at.markdown if re.match(r"\*\*[^*]+\*\* ?[(（]", md.value)]
+
+
+def test_home_reads_in_chinese_with_the_english_term_where_a_term_first_appears():
+    at = _home("zh")
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert at.title[0].value == "🧠 深度学习游乐场"
+    assert "**深度学习（deep learning）**" in at.markdown[0].value
+    assert "*神经网络（neural network）*" in at.markdown[0].value
+    # The widget holds stable keys and shows Chinese labels. AppTest formats the value it
+    # sends with the widget's format_func in this thread, outside the session: in Chinese.
+    with i18n.using("zh"):
+        at.segmented_control(key="home_step").set_value("Loss").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("**损失函数**。") and "交叉熵（cross-entropy）" in (
+        at.info[0].value
+    )
+    assert _loop_boxes(at)["customdata"][3] == "Loss"  # what a click reports stays the key
+    assert _loop_boxes(at)["text"][3] == "<b>损失函数</b>"  # what the learner reads
+    links = [link.proto.label for link in at.get("page_link")]
+    assert "去探索：损失函数" in links and "打开“回归”" in links
+
+
+def test_the_glossary_shows_both_terms_in_either_language_from_the_term_table():
+    from dlcore.i18n import terms
+
+    table = {row["english"]: row["chinese"] for row in terms()}
+    english, chinese = _glossary_lines(_home("en")), _glossary_lines(_home("zh"))
+    assert len(english) == len(chinese) == 11
+    assert english[0].startswith(f"**Neural network** ({table['neural network']}) — ")
+    assert chinese[0].startswith(f"**{table['neural network']}**（Neural network）——")
+    assert english[3].startswith("**Weights and biases** (权重和偏置) — ")
+    assert chinese[-1].startswith("**卷积神经网络**（CNN）——")  # not 卷积神经网络（CNN）（CNN）
+    assert chinese_share("\n".join(chinese)) > 0.8
+
+
+def test_home_in_english_has_no_chinese_but_the_glossarys_chinese_terms():
+    at = _home()  # English: no language chosen yet
+    glossary = _glossary_lines(at)
+    rest = [line for line in visible_text(at).splitlines() if line not in glossary]
+    assert rest and chinese_share("\n".join(rest)) == 0
+    for line in glossary:  # the only Chinese: each term's 中文 name, in parentheses
+        assert chinese_share(line.split(") — ")[1]) == 0
