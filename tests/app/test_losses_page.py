@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +147,10 @@ def test_every_tab_reads_in_chinese_and_in_english_none_of_it_is(tab):
     with i18n.using("zh"):
         assert at.tabs[tab].label == _(TABS[tab])
     assert chinese_share(visible_text(at.tabs[tab])) > 0.8, visible_text(at.tabs[tab])
+    # A closing ** right after Chinese punctuation and before a character is not bold in
+    # Markdown (CommonMark's flanking rule): the learner would read the asterisks.
+    stuck = re.compile(r"[：；，。、？！]\*\*[^\s*（）：；，。、？！]")
+    assert not [m.value for m in at.tabs[tab].markdown if stuck.search(m.value)]
     english = page_test("pages/losses.py").run()
     assert not english.exception and english.tabs[tab].label == TABS[tab]
     assert chinese_share(visible_text(english.tabs[tab])) == 0
