@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Generic, Self, TypeVar
 
 from dlcore import readable
+from dlcore.i18n import Message
 
 T = TypeVar("T")
 
@@ -153,7 +154,13 @@ class Hyperparameter:
         """``value`` as a float, or ValueError naming ``owner``, this parameter and its range."""
         if not (is_number(value) and math.isfinite(value) and value in self.accepted):
             raise ValueError(
-                f"{owner} {self.name} must be a number in {self.accepted}, got {value!r}"
+                Message(
+                    "{owner} {name} must be a number in {accepted}, got {value}",
+                    owner=owner,
+                    name=self.name,
+                    accepted=str(self.accepted),
+                    value=repr(value),
+                )
             )
         return float(value)
 
