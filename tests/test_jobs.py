@@ -438,3 +438,55 @@ def test_regression_data_that_cannot_train_is_refused_before_it_queues():
     with pytest.raises(InvalidDataset, match="too large"):
         jobs.submit(config(), frozen, owner="alice", trainer=trainer)
     assert trainer.calls == [] and jobs._registry == registered and not jobs._waiting
+
+
+# ---------------------------------------------------------------------------------------
+# Languages: a job's messages are read in the language of whoever takes the snapshot
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_jobs_messages_read_in_each_readers_language():
+    from dlcore import i18n
+
+    trainer = FakeTrainer(blocked=True)
+    handle = jobs.submit(config(seed=21), trainer=trainer)
+    waiting = jobs.submit(config(seed=22), trainer=FakeTrainer())  # one slot: it queues
+    wait_until(lambda: handle.snapshot().batches_per_epoch)
+    assert waiting.snapshot().message == (
+        "Waiting for a free training slot (position 1 in the queue)"
+    )
+    with i18n.using("zh"):
+        assert waiting.snapshot().message == "正在等待空闲的训练名额（排在队列第 1 位）"
+        assert handle.snapshot().message == "正在训练"  # before the first batch
+    trainer.gate.set()
+    assert handle.wait(WAIT) and waiting.wait(WAIT)
+    english = handle.snapshot().message
+    assert english.startswith("Trained in ") and english.endswith(" s and saved in the cache")
+    with i18n.using("zh"):
+        chinese = handle.snapshot().message
+        assert chinese.startswith("训练用时 ") and chinese.endswith(" 秒，已存入缓存")
+        with pytest.raises(TrainingTooLarge, match="步优化；上限是 100,000 步"):
+            jobs.submit(RegressionConfig(batch_size=1), make_house_prices(n_samples=1_000))
+
+
+def test_a_failure_is_read_in_each_readers_language_and_python_text_stays():
+    from dlcore import i18n
+
+    broken = jobs.submit(config(seed=23), trainer=FakeTrainer(fail_with=RuntimeError("boom")))
+    assert broken.wait(WAIT)
+    assert broken.snapshot().error == "Training failed: RuntimeError: boom"
+    with i18n.using("zh"):
+        assert broken.snapshot().error == "训练失败：RuntimeError：boom"
+
+
+def test_a_message_stored_for_redis_is_read_again_in_each_language():
+    from dlcore import i18n
+    from dlcore.i18n import Message
+    from dlcore.job_common import decode_text, encode_text
+
+    stored = encode_text(Message("Training: epoch {epoch} of {epochs}", epoch=2, epochs=5))
+    assert decode_text(stored) == "Training: epoch 2 of 5"
+    with i18n.using("zh"):
+        assert decode_text(stored) == "正在训练：第 2 个训练轮次，共 5 个"
+    assert decode_text(encode_text("plain text")) == "plain text"  # e.g. a broker's error
+    assert decode_text("") == "" and encode_text(None) == ""

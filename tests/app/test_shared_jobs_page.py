@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from dlcore import cache, jobs, training
+from dlcore import cache, i18n, jobs, training
 from tests.app.conftest import page_test
 
 SMALL = {"reg_n": 50, "reg_epochs": 3, "reg_batch": 64}
@@ -98,3 +98,33 @@ def test_a_full_queue_is_refused_with_a_message(gate, monkeypatch):
     assert len(_live_jobs()) == 2
     _run(late)  # the page keeps working on the next rerun
     assert "The class queue is full" in late.warning[0].value
+
+
+def _chinese(at):
+    """Run a Chinese session. AppTest formats the widget values it sends back with their
+    format_func in this thread, outside the session: so in the session's language."""
+    with i18n.using("zh"):
+        return _run(at)
+
+
+def test_two_learners_in_two_languages_follow_one_job_each_in_their_own(gate):
+    """One job, two sessions: the live panel and the job's own messages are read in each
+    learner's language, also while the job reports progress from its thread."""
+    alice = _learner()
+    bob = page_test("pages/regression.py")
+    bob.session_state["language"] = "zh"
+    _chinese(bob)
+    for key, value in SMALL.items():
+        bob.session_state[key] = value
+    bob.button(key="reg_train").click()
+    _chinese(bob)
+    handle = _handle(alice)
+    assert _handle(bob).key == handle.key and handle.snapshot().owners == 2
+    _run(alice), _chinese(bob)
+    assert any("2 learners are waiting for this training" in c.value for c in alice.caption)
+    assert any("有 2 位学习者在等这次训练" in c.value for c in bob.caption)
+    assert not any("learners are waiting" in c.value for c in bob.caption)
+    gate.set()
+    assert handle.wait(WAIT)
+    assert _run(alice).success[0].value.startswith("Trained in")
+    assert _chinese(bob).success[0].value.startswith("训练用时")
