@@ -190,7 +190,7 @@ def regression_view() -> None:
         "xaxis": {"title": {"text": _("value")}},
     }
     st.plotly_chart({"data": [points, *marks], "layout": layout}, key="loss_outlier_chart")
-    best = ", ".join(f"{title(n)} **{readable.number(c, 4)}**" for n, c in data.fits.items())
+    best = _(", ").join(f"{title(n)} **{readable.number(c, 4)}**" for n, c in data.fits.items())
     mean, median = readable.number(data.mean, 4), readable.number(data.median, 4)
     st.markdown(
         _(

@@ -167,6 +167,9 @@ def test_the_charts_and_tables_speak_chinese_with_the_numbers_unchanged():
         near = {row[_("loss")]: row for row in table.to_dict("records")}
         assert near[_(losses.get("mse").title)][_("loss at ŷ")] == "4"  # as in English
     assert "均方误差（MSE）" in near  # the tutorial's term
+    data = [*losses.OUTLIER_DATA, 15.0]
+    summary = next(m.value for m in at.markdown if m.value.startswith("使各个损失函数"))
+    assert f"均方误差（MSE） **{readable.number(np.mean(data), 4)}**、" in summary
     huber = shown_latex(at)[2]  # mse, mae, huber selected
     assert r"\text{其他情况}" in huber and r"\text{otherwise}" not in huber
 
