@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dlcore import activations, i18n, readable
 from tests.app.conftest import page_test
 from tests.support.i18n import chinese_share, visible_text
+from ui import language
 from ui.plain_figure import READABLE_AXIS
 
 SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -172,6 +173,10 @@ def _zh(message: str) -> str:
 
 def chinese_page(**state) -> AppTest:
     """The page read in Chinese (the lookup reads the session's language)."""
+    # Importing ui installs the session's lookup once per process; a test that installed
+    # another one (tests/test_i18n.py ends with set_resolver(None)) must not leave this page
+    # reading English, so install it again.
+    i18n.set_resolver(language._session_language)
     at = page_test("pages/activations.py")
     at.session_state["language"] = "zh"
     for key, value in state.items():
