@@ -55,10 +55,12 @@ def negotiate(requested: str | None) -> str:
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def set_resolver(resolver: Callable[[], str | None] | None) -> None:
-    """Install the function that tells the current reader's language (the UI's session)."""
+def set_resolver(resolver: Callable[[], str | None] | None) -> Callable[[], str | None] | None:
+    """Install the function that tells the current reader's language (the UI's session);
+    returns the one it replaces, so that it can be put back."""
     global _resolver
-    _resolver = resolver
+    previous, _resolver = _resolver, resolver
+    return previous
 
 
 def current_language() -> str:
