@@ -25,6 +25,7 @@ from dlcore import metrics, readable
 from dlcore.arithmetic import ceil_div
 from dlcore.configs import MNIST_BOUNDS, MnistConfig
 from dlcore.history import epoch_rows
+from dlcore.i18n import Message, _
 
 # The page shows the model's input scaling from here: one implementation, in dlcore.pixels.
 from dlcore.pixels import NORMALIZATION_LATEX, normalize  # noqa: F401 - part of this API
@@ -40,6 +41,17 @@ BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
 _CHUNK = 1 << 20  # pixels counted at a time by pixel_stats
+
+
+def normalization_latex() -> str:
+    r"""The normalization formula with its word in the reader's language (only the
+    ``\text{…}`` changes: the formula is ``NORMALIZATION_LATEX``, the model's own).
+
+    >>> normalization_latex() == NORMALIZATION_LATEX
+    True
+    """
+    word = _("normalized")
+    return NORMALIZATION_LATEX.replace(r"\text{normalized}", rf"\text{{{word}}}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,11 +265,15 @@ def history_csv(history: Mapping[str, Sequence[float]], best_epoch: int | None =
 
 @dataclass(frozen=True)
 class LayerParams:
-    """One layer's parameter count, with the arithmetic that gives it."""
+    """One layer's parameter count, with the arithmetic that gives it.
 
-    name: str
+    ``formula`` (and the name of a batch normalization's statistics row) are Messages,
+    read in the learner's language where they are shown (``str()``).
+    """
+
+    name: str | Message
     output_shape: tuple[int, ...]
-    formula: str
+    formula: Message
     count: int
     trainable: bool = True
 
@@ -269,15 +285,24 @@ def _conv_layers(config: MnistConfig) -> tuple[list[LayerParams], int, int]:
     for i, filters in ((1, config.conv1_filters), (2, config.conv2_filters)):
         side -= KERNEL - 1  # a 3x3 'valid' convolution loses one pixel on each border
         count = (KERNEL * KERNEL * channels + 1) * filters
-        formula = f"({KERNEL}×{KERNEL}×{channels} weights + 1 bias) × {filters} filters"
+        formula = Message(
+            "({kernel}×{kernel}×{channels} weights + 1 bias) × {filters} filters",
+            kernel=KERNEL,
+            channels=channels,
+            filters=filters,
+        )
         rows.append(LayerParams(f"conv{i}", (side, side, filters), formula, count))
         if config.batch_norm:
-            formula = f"2 × {filters} (scale γ, shift β)"
-            rows.append(LayerParams(f"bn{i}", (side, side, filters), formula, 2 * filters))
-            formula = f"2 × {filters} (moving mean and variance, not trained)"
-            rows.append(LayerParams(f"bn{i} (statistics)", (), formula, 2 * filters, False))
+            formula = Message("2 × {filters} (scale γ, shift β)", filters=filters)
+            layer = f"bn{i}"
+            rows.append(LayerParams(layer, (side, side, filters), formula, 2 * filters))
+            formula = Message(
+                "2 × {filters} (moving mean and variance, not trained)", filters=filters
+            )
+            name = Message("{layer} (statistics)", layer=layer)
+            rows.append(LayerParams(name, (), formula, 2 * filters, False))
         side //= POOL
-        rows.append(LayerParams(f"pool{i}", (side, side, filters), "no weights", 0))
+        rows.append(LayerParams(f"pool{i}", (side, side, filters), Message("no weights"), 0))
         channels = filters
     return rows, side, channels
 
@@ -291,12 +316,15 @@ def parameter_table(config: MnistConfig) -> list[LayerParams]:
     rows, side, channels = _conv_layers(config)
     flat = side * side * channels
     units = config.dense_units
-    rows.append(LayerParams("flatten", (flat,), f"{side}×{side}×{channels} values in a row", 0))
-    formula = f"({flat} inputs + 1 bias) × {units} units"
+    formula = Message("{side}×{side}×{channels} values in a row", side=side, channels=channels)
+    rows.append(LayerParams("flatten", (flat,), formula, 0))
+    formula = Message("({inputs} inputs + 1 bias) × {units} units", inputs=flat, units=units)
     rows.append(LayerParams("dense", (units,), formula, (flat + 1) * units))
     if config.dropout > 0:
-        rows.append(LayerParams("dropout", (units,), "no weights", 0))
-    formula = f"({units} inputs + 1 bias) × {NUM_CLASSES} digits"
+        rows.append(LayerParams("dropout", (units,), Message("no weights"), 0))
+    formula = Message(
+        "({inputs} inputs + 1 bias) × {digits} digits", inputs=units, digits=NUM_CLASSES
+    )
     rows.append(LayerParams("output", (NUM_CLASSES,), formula, (units + 1) * NUM_CLASSES))
     return rows
 

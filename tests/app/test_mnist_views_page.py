@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 
 from dlcore import data as datasets
-from dlcore import images, jobs, readable
+from dlcore import i18n, images, jobs, readable
 from dlcore import mnist_views as views
 from dlcore.configs import MnistConfig
+from dlcore.i18n import _
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 from ui.mnist.digit import probability_figure
 
 TINY = MnistConfig(epochs=1, train_size=500, validation_size=200)
@@ -214,3 +216,90 @@ def test_explore_numbers_are_written_by_readable(explore):
     assert metrics["Standard deviation"] == readable.number(float(x_train.std(dtype=np.float64)))
     balance = _chart(explore, "mnist_balance")["layout"]["yaxis"]
     assert balance["exponentformat"] == "power" and balance["separatethousands"]
+
+
+# ------------------------------------------------------------------------------------------
+# 简体中文: every tab of this area reads in Chinese, and in English none of it is Chinese
+# ------------------------------------------------------------------------------------------
+
+
+def _in_chinese(at):
+    at.session_state["language"] = "zh"
+    return at
+
+
+def test_explore_reads_in_chinese_and_in_english_has_no_chinese(explore):
+    assert chinese_share(visible_text(explore)) == 0
+    at = _in_chinese(page_test("pages/mnist.py", timeout=120)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert "归一化（normalization）" not in text  # bold first: **归一化**（normalization）
+    assert "**标签**（label）" in text and "**归一化**（normalization）" in text
+    with i18n.using("zh"):
+        expected = _("Class balance: images of each digit")
+        histogram_axis = _("pixel value (0 = background, 255 = full ink)")
+        legend = {_("training"), _("test")}
+    balance = _chart(at, "mnist_balance")
+    assert balance["layout"]["title"]["text"] == expected == "类别均衡：每个数字的图像数"
+    assert {trace["name"] for trace in balance["data"]} == legend == {"训练集", "测试集"}
+    hist = _chart(at, "mnist_pixel_hist")
+    assert hist["layout"]["xaxis"]["title"]["text"] == histogram_axis
+    assert [m.label for m in at.metric][:2] == ["平均亮度", "标准差"]
+    assert any(r"\text{归一化后}" in formula.value for formula in at.latex)
+
+
+def test_look_inside_reads_in_chinese(tiny_model):
+    at = page_test("pages/mnist.py", timeout=120)
+    at.session_state["mnist_model"] = tiny_model
+    at = _open(_in_chinese(at), "Look inside")
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert at.radio(key="mnist_inside_source").options == ["一张测试图像"]
+    spec = _chart(at, "mnist_inside_softmax")
+    assert spec["layout"]["title"]["text"].startswith("Softmax 输出：网络认为是 ")
+    assert spec["layout"]["xaxis"]["title"]["text"] == "数字"
+
+
+def test_look_inside_in_english_has_no_chinese(tiny_model):
+    at = _with_model("Look inside", tiny_model)
+    assert not at.exception, [e.value for e in at.exception]
+    assert chinese_share(visible_text(at)) == 0
+
+
+def test_read_my_digit_reads_in_chinese_down_to_the_stages_and_the_bars(tiny_model):
+    at = page_test("pages/mnist.py", timeout=120)
+    at.session_state["mnist_model"] = tiny_model
+    at = _open(_in_chinese(at), "Read my digit")
+    assert at.radio(key="mnist_digit_source").options == ["上传照片", "自己画"]
+    at.file_uploader(key="mnist_upload").set_value(
+        ("two.png", _photo_of_test_digit(1), "image/png")
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    spec = _chart(at, "mnist_digit_probs")
+    assert spec["layout"]["title"]["text"] == "网络给出的概率（softmax 输出）"
+    assert spec["layout"]["yaxis"]["title"]["text"] == "概率"
+    assert spec["data"][0]["hovertemplate"] == "数字 %{x}：%{customdata}<extra></extra>"
+    assert [m.label for m in at.metric] == ["我认出的是"]
+
+
+def test_read_my_digit_in_english_has_no_chinese(tiny_model):
+    at = _with_model("Read my digit", tiny_model)
+    at.file_uploader(key="mnist_upload").set_value(
+        ("two.png", _photo_of_test_digit(1), "image/png")
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert chinese_share(visible_text(at)) == 0
+
+
+def test_an_unreadable_upload_is_refused_in_chinese():
+    at = _open(_in_chinese(page_test("pages/mnist.py", timeout=120)), "Read my digit")
+    at.file_uploader(key="mnist_upload").set_value(("empty.png", b"", "image/png"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["无法读取这张图像：文件是空的。"]

@@ -9,12 +9,13 @@ import streamlit as st
 from dlcore import images
 from dlcore import mnist_views as views
 from dlcore.errors import InvalidImage
+from dlcore.i18n import N_, _
 from ui.mnist import shared
 from ui.plain_figure import READABLE_AXIS
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 STAGES_PER_ROW = 6
-SOURCES = {"upload": "Upload a photo", "draw": "Draw it"}
+SOURCES = {"upload": N_("Upload a photo"), "draw": N_("Draw it")}
 DIGITS = [str(d) for d in range(10)]
 PREDICTED, OTHER = "#e4572e", "#9db4c0"
 # The winner's value is written above its bar: the axis goes a little past 1 to hold it.
@@ -34,7 +35,7 @@ def probability_figure(probabilities: np.ndarray, title: str) -> go.Figure:
         textposition="outside",
         textfont={"size": 15, "color": "#31333f"},  # the page's text color, not the bar's
         cliponaxis=False,
-        hovertemplate="digit %{x}: %{customdata}<extra></extra>",
+        hovertemplate=_("digit %{x}: %{customdata}") + "<extra></extra>",
         customdata=[views.percent(float(p)) for p in probabilities],
     )
     fig = go.Figure(bars)
@@ -44,12 +45,12 @@ def probability_figure(probabilities: np.ndarray, title: str) -> go.Figure:
         margin={"t": 40, "b": 10},
         # A category axis with every tick listed: Plotly reads "0".."9" as numbers and
         # would label only every other digit.
-        xaxis={"type": "category", "tickmode": "array", "tickvals": DIGITS, "title": "digit"},
+        xaxis={"type": "category", "tickmode": "array", "tickvals": DIGITS, "title": _("digit")},
         yaxis={
             **READABLE_AXIS,
             "range": PROBABILITY_RANGE,
             "tickvals": PROBABILITY_TICKS,
-            "title": "probability",
+            "title": _("probability"),
         },
     )
     return fig
@@ -62,10 +63,10 @@ def _prepare(data: bytes) -> images.PreparedDigit:
 
 def _from_upload() -> bytes | None:
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit",
+        _("A photo or scan of one handwritten digit"),
         type=UPLOAD_TYPES,
         key="mnist_upload",
-        help="Dark ink on light paper works best; crop the photo around one digit.",
+        help=_("Dark ink on light paper works best; crop the photo around one digit."),
     )
     return upload.getvalue() if upload is not None else None
 
@@ -89,16 +90,18 @@ def _from_canvas() -> bytes | None:
             key="mnist_canvas",
         )
     right.markdown(
-        "Draw **one digit**, large, with the mouse or a finger; the reading updates when "
-        "you lift the pen. The toolbar that appears above the canvas undoes a stroke or clears it. "
-        "The drawing goes through exactly the same steps as an uploaded photo."
+        _(
+            "Draw **one digit**, large, with the mouse or a finger; the reading updates when "
+            "you lift the pen. The toolbar that appears above the canvas undoes a stroke or "
+            "clears it. The drawing goes through exactly the same steps as an uploaded photo."
+        )
     )
     rgba = canvas.image_data
     return views.canvas_png(rgba) if views.canvas_has_ink(rgba) else None
 
 
 def _stages(prepared: images.PreparedDigit) -> None:
-    st.markdown("**What the network sees, step by step**")
+    st.markdown(_("**What the network sees, step by step**"))
     stages = prepared.stages
     for start in range(0, len(stages), STAGES_PER_ROW):
         columns = st.columns(STAGES_PER_ROW)
@@ -111,27 +114,30 @@ def _stages(prepared: images.PreparedDigit) -> None:
 def _prediction(trained: shared.Trained, prepared: images.PreparedDigit) -> None:
     prediction = shared.predictor_for(trained).predict_one(prepared)
     left, right = st.columns([1, 3])
-    left.metric("I read", str(prediction.label))
+    left.metric(_("I read"), str(prediction.label))
     left.caption(" · ".join(f"{label}: {views.percent(p)}" for label, p in prediction.top3))
     fig = probability_figure(
-        prediction.probabilities, "The network's probabilities (softmax output)"
+        prediction.probabilities, _("The network's probabilities (softmax output)")
     )
     right.plotly_chart(fig, key="mnist_digit_probs")
     for warning in prediction.warnings:
-        st.warning(warning)
-    st.caption("Open **Look inside** to follow your digit through the network's layers.")
+        st.warning(str(warning))
+    st.caption(_("Open **Look inside** to follow your digit through the network's layers."))
 
 
 def render(trained: shared.Trained | None) -> None:
     """Draw the Read-my-digit tab."""
     st.write(
-        "Write a digit on paper and upload a photo of it, or draw one below. The image goes "
-        "through the same steps that made MNIST's digits, then the network reads it."
+        _(
+            "Write a digit on paper and upload a photo of it, or draw one below. The image "
+            "goes through the same steps that made MNIST's digits, then the network reads it."
+        )
     )
     source = st.radio(
-        "Your digit",
+        _("Your digit"),
         list(SOURCES),
-        format_func=SOURCES.get,
+        # Labels read now, in this run's language (AppTest calls format_func outside the run).
+        format_func={source: _(label) for source, label in SOURCES.items()}.get,
         horizontal=True,
         key="mnist_digit_source",
     )
@@ -141,7 +147,7 @@ def render(trained: shared.Trained | None) -> None:
     try:
         prepared = _prepare(data)
     except InvalidImage as exc:
-        st.error(f"This image cannot be read: {exc}")
+        st.error(_("This image cannot be read: {reason}", reason=str(exc)))
         return
     st.session_state[shared.DIGIT] = prepared.uint8
     _stages(prepared)
@@ -149,11 +155,11 @@ def render(trained: shared.Trained | None) -> None:
         shared.offer_training("digit")
     else:
         _prediction(trained, prepared)
-    with st.expander("Going deeper"):
-        st.markdown(GOING_DEEPER)
+    with st.expander(_("Going deeper")):
+        st.markdown(_(GOING_DEEPER))
 
 
-GOING_DEEPER = """
+GOING_DEEPER = N_("""
 - **Why all these steps?** The network only ever saw MNIST digits: light strokes on a black
   field, the digit's longest side 20 pixels, centered by its center of mass in 28×28 pixels.
   A phone photo is dark ink on light, uneven paper, huge and off-center, so it is reshaped
@@ -164,4 +170,4 @@ GOING_DEEPER = """
 - **Probabilities** come from the softmax of the last layer: ten positive numbers that add
   up to 1. A low top probability means the network is unsure: the shape looks like no digit
   it knows well.
-"""
+""")

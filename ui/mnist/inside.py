@@ -7,23 +7,32 @@ import plotly.express as px
 import streamlit as st
 
 from dlcore import mnist_views as views
+from dlcore.i18n import N_, _
 from ui.mnist import shared
 from ui.mnist.digit import probability_figure
 
 PAGE_WIDTH = 1200  # pixels a full-width chart spans on a desktop screen
 LAYER_TEXT = {
-    "conv1": "Each of the first layer's filters lights up where its pattern (an edge, a "
-    "stroke end…) appears in the image.",
-    "pool1": "Pooling keeps the strongest response in each 2×2 patch: half the size, same "
-    "patterns, a little shift-tolerant.",
-    "conv2": "The second convolution combines the first layer's maps into larger parts of "
-    "digits: loops, corners, crossings.",
-    "pool2": "After the second pooling only 5×5 positions remain: a coarse map of which parts "
-    "are where. The dense layer reads these numbers.",
+    "conv1": N_(
+        "Each of the first layer's filters lights up where its pattern (an edge, a "
+        "stroke end…) appears in the image."
+    ),
+    "pool1": N_(
+        "Pooling keeps the strongest response in each 2×2 patch: half the size, same "
+        "patterns, a little shift-tolerant."
+    ),
+    "conv2": N_(
+        "The second convolution combines the first layer's maps into larger parts of "
+        "digits: loops, corners, crossings."
+    ),
+    "pool2": N_(
+        "After the second pooling only 5×5 positions remain: a coarse map of which parts "
+        "are where. The dense layer reads these numbers."
+    ),
 }
 
 
-IMAGE_SOURCES = {"test": "A test image", "mine": "My digit (from Read my digit)"}
+IMAGE_SOURCES = {"test": N_("A test image"), "mine": N_("My digit (from Read my digit)")}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -42,24 +51,39 @@ def _filters(key: str, token: str, _trained: shared.Trained) -> np.ndarray:
 
 
 def _choose_image() -> tuple[np.ndarray, str]:
-    (_, _), (x_test, y_test) = shared.mnist_arrays()
+    _train, (x_test, y_test) = shared.mnist_arrays()
     own = st.session_state.get(shared.DIGIT)
     options = ["test"] + (["mine"] if own is not None else [])
     left, right = st.columns([2, 1])
     source = left.radio(
-        "Image", options, format_func=IMAGE_SOURCES.get, horizontal=True, key="mnist_inside_source"
+        _("Image"),
+        options,
+        # Labels read now, in this run's language (AppTest calls format_func outside the run).
+        format_func={source: _(label) for source, label in IMAGE_SOURCES.items()}.get,
+        horizontal=True,
+        key="mnist_inside_source",
     )
     if source == "test":
         index = right.number_input(
-            "Test image number", 0, len(x_test) - 1, 0, key="mnist_inside_index"
+            _("Test image number"), 0, len(x_test) - 1, 0, key="mnist_inside_index"
         )
-        return x_test[index], f"test image {index} (a {y_test[index]})"
-    return own, "your digit"
+        return x_test[index], _(
+            "Input: test image {index} (a {digit})", index=index, digit=int(y_test[index])
+        )
+    return own, _("Input: your digit")
 
 
 def _layer(name: str, maps: np.ndarray) -> None:
     height, width, channels = maps.shape
-    st.markdown(f"**{name}** — {channels} maps of {height}×{width}. {LAYER_TEXT.get(name, '')}")
+    shape = _(
+        "**{layer}** — {channels} maps of {height}×{width}.",
+        layer=name,
+        channels=channels,
+        height=height,
+        width=width,
+    )
+    text = _(LAYER_TEXT[name]) if name in LAYER_TEXT else ""
+    st.markdown(f"{shape} {text}".strip())
     grid = views.tile_channels(maps, columns=16)
     fig = px.imshow(grid, binary_string=True)
     fig.update_xaxes(visible=False)
@@ -73,8 +97,10 @@ def _layer(name: str, maps: np.ndarray) -> None:
 def _filters_figure(trained: shared.Trained) -> None:
     kernels = _filters(trained.key, trained.token, trained)
     st.markdown(
-        "**The first layer's learned filters** (3×3 weights each): red weights respond "
-        "to ink, blue to background. Each is scaled to its own largest weight."
+        _(
+            "**The first layer's learned filters** (3×3 weights each): red weights respond "
+            "to ink, blue to background. Each is scaled to its own largest weight."
+        )
     )
     fig = px.imshow(
         views.tile_filters(kernels, columns=16), color_continuous_scale="RdBu_r", zmin=-1, zmax=1
@@ -88,7 +114,7 @@ def _filters_figure(trained: shared.Trained) -> None:
 def _softmax(trained: shared.Trained, image: np.ndarray) -> None:
     probabilities = shared.predictor_for(trained).predict(image[None])[0]
     label = int(np.argmax(probabilities))
-    title = f"Softmax output: the network says {label}"
+    title = _("Softmax output: the network says {digit}", digit=label)
     st.plotly_chart(probability_figure(probabilities, title), key="mnist_inside_softmax")
 
 
@@ -98,22 +124,24 @@ def render(trained: shared.Trained | None) -> None:
         shared.offer_training("inside")
         return
     st.write(
-        "Follow one image through the network. Bright pixels in a map mean the filter "
-        "found its pattern there; black means nothing found."
+        _(
+            "Follow one image through the network. Bright pixels in a map mean the filter "
+            "found its pattern there; black means nothing found."
+        )
     )
-    image, label = _choose_image()
+    image, caption = _choose_image()
     left, right = st.columns([1, 3])
-    left.image(views.display_image(image, 140), caption=f"Input: {label}")
+    left.image(views.display_image(image, 140), caption=caption)
     with right:
         _softmax(trained, image)
     for name, maps in _maps(trained.key, trained.token, image.tobytes(), trained):
         _layer(name, maps)
     _filters_figure(trained)
-    with st.expander("Going deeper"):
-        st.markdown(GOING_DEEPER)
+    with st.expander(_("Going deeper")):
+        st.markdown(_(GOING_DEEPER))
 
 
-GOING_DEEPER = """
+GOING_DEEPER = N_("""
 - **A feature map** is the output of one filter slid over the whole input: the same 3×3
   weights at every position, so a pattern is found wherever it is. Each map here is divided by
   its own maximum so that weak maps stay visible; a map that is entirely black found nothing
@@ -123,4 +151,4 @@ GOING_DEEPER = """
   last 5×5×64 = 1,600 numbers are all the dense layer sees.
 - **First-layer filters** look at raw pixels, so they can be drawn as tiny images; deeper
   filters mix dozens of maps and no longer look like anything.
-"""
+""")
