@@ -102,8 +102,8 @@ def test_home_reads_in_chinese_with_the_english_term_where_a_term_first_appears(
     text = visible_text(at)
     assert chinese_share(text) > 0.8, text
     assert at.title[0].value == "🧠 深度学习游乐场"
-    assert "**深度学习（deep learning）**" in at.markdown[0].value
-    assert "*神经网络（neural network）*" in at.markdown[0].value
+    assert "**深度学习**（deep learning）" in at.markdown[0].value
+    assert "*神经网络*（neural network）" in at.markdown[0].value
     # The widget holds stable keys and shows Chinese labels. AppTest formats the value it
     # sends with the widget's format_func in this thread, outside the session: in Chinese.
     with i18n.using("zh"):
