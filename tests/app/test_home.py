@@ -94,7 +94,9 @@ def _home(language: str | None = None):
 
 
 def _glossary_lines(at) -> list[str]:
-    return [md.value for md in at.markdown if re.match(r"\*\*[^*]+\*\* ?[(（]", md.value)]
+    """The glossary's entries: '**term** (other) — meaning', in either language."""
+    entry = re.compile(r"\*\*[^*]+\*\* ?[(（][^)）]+[)）] ?(—|——)")
+    return [md.value for md in at.markdown if entry.match(md.value)]
 
 
 def test_home_reads_in_chinese_with_the_english_term_where_a_term_first_appears():
