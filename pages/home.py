@@ -159,6 +159,21 @@ GLOSSARY = [
 ]
 
 
+# The tutorial this playground grew from, and which lesson explores each of its sections:
+# (section, its heading, the lesson). The headings' Chinese is the tutorial's own.
+TUTORIAL = "思想的深度：从概念到洞见"
+TUTORIAL_MAP = [
+    ("2.3", N_("Activation functions"), "pages/activations.py"),
+    ("2.5", N_("Forward and backward propagation"), "pages/backprop.py"),
+    ("4.1.1", N_("Loss functions"), "pages/losses.py"),
+    ("4.1.2", N_("Optimization algorithms"), "pages/optimizers.py"),
+    ("4.2.1", N_("Mean squared error (MSE)"), "pages/regression.py"),
+    ("4.2.2", N_("Cross-entropy"), "pages/losses.py"),
+    ("4.2.2", N_("Cross-entropy"), "pages/mnist.py"),
+    ("5", N_("Hands-on project: the code explained"), "pages/mnist.py"),
+]
+
+
 def chinese_term(term: str, rows: tuple[str, ...]) -> str:
     """The tutorial's Chinese for a glossary term: its rows of the term table, else the
     catalogue's translation of the term."""
@@ -300,6 +315,24 @@ if lessons:
             st.page_link(lesson.path, label=_("Open {lesson}", lesson=_(lesson.title)), icon="➡️")
 else:
     st.caption(_("The lessons are being built; this page lists each one as it goes live."))
+
+st.header(_("The tutorial, lesson by lesson"))
+st.markdown(
+    _(
+        "This playground grew from the Chinese tutorial 《{title}》. Each of its sections "
+        "below opens the lesson that explores it.",
+        title=TUTORIAL,
+    )
+)
+for section, heading, target in TUTORIAL_MAP:
+    if target in live:
+        label = _(
+            "§{section} {heading} → {lesson}",
+            section=section,
+            heading=_(heading),
+            lesson=_(live[target].title),
+        )
+        st.page_link(target, label=label, icon=live[target].icon)
 
 st.header(_("Glossary: English and Chinese terms"))
 for term, rows, meaning in GLOSSARY:

@@ -137,6 +137,19 @@ def test_home_in_english_has_no_chinese_but_the_glossarys_chinese_terms():
     at = _home()  # English: no language chosen yet
     glossary = _glossary_lines(at)
     rest = [line for line in visible_text(at).splitlines() if line not in glossary]
+    rest = [line.replace("《思想的深度：从概念到洞见》", "") for line in rest]  # its own title
     assert rest and chinese_share("\n".join(rest)) == 0
     for line in glossary:  # the only Chinese: each term's 中文 name, in parentheses
         assert chinese_share(line.split(") — ")[1]) == 0
+
+
+def test_home_names_the_tutorial_and_maps_its_sections_to_the_lessons():
+    english, chinese = _home(), _home("zh")
+    assert any("《思想的深度：从概念到洞见》" in md.value for md in english.markdown)
+    assert any("中文教程《思想的深度：从概念到洞见》" in md.value for md in chinese.markdown)
+    links = {link.proto.label: link.proto.page for link in english.get("page_link")}
+    assert links["§2.3 Activation functions → Activations"].endswith("activations")
+    assert links["§4.2.2 Cross-entropy → MNIST CNN"].endswith("mnist")
+    labels = [link.proto.label for link in chinese.get("page_link")]
+    assert "§2.5 前向传播和反向传播 → 课程“前向传播和反向传播”" in labels
+    assert "§4.1.2 优化算法 → 课程“优化器”" in labels
