@@ -82,8 +82,9 @@ def _layer(name: str, maps: np.ndarray) -> None:
         height=height,
         width=width,
     )
-    text = _(LAYER_TEXT[name]) if name in LAYER_TEXT else ""
-    st.markdown(f"{shape} {text}".strip())
+    if name in LAYER_TEXT:  # two sentences: a space between them in English, none in Chinese
+        shape = _("{shape} {explanation}", shape=shape, explanation=_(LAYER_TEXT[name]))
+    st.markdown(shape)
     grid = views.tile_channels(maps, columns=16)
     fig = px.imshow(grid, binary_string=True)
     fig.update_xaxes(visible=False)
