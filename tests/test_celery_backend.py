@@ -103,3 +103,33 @@ def test_a_task_carries_the_config_and_houses_that_make_the_same_key():
 def test_info_shows_the_broker_without_its_password():
     assert public_url("redis://:secret@10.1.2.3:6380/2") == "redis://10.1.2.3:6380/2"
     assert "secret" not in public_url("redis://teacher:secret@host/0")
+
+
+def test_an_uploaded_files_notes_travel_to_a_worker_and_read_in_each_language():
+    import json
+
+    from dlcore import data, i18n
+
+    rows = "\n".join(f"{100 + i}.125,{100_000 + 1_000 * i}" for i in range(12))
+    houses = data.load_house_prices_csv(f"area,price\n{rows}\n".encode(), "area", "price")
+    assert houses.notes  # 100.125: a decimal, or 100,125 written with a dot? said to the learner
+    payload = json.loads(json.dumps(celery_jobs.payload_of(houses)))  # what Celery sends
+    rebuilt = celery_jobs.data_of(payload)
+    assert rebuilt.fingerprint == houses.fingerprint
+    assert [str(note) for note in rebuilt.notes] == [str(note) for note in houses.notes]
+    with i18n.using("zh"):
+        assert [str(note) for note in rebuilt.notes] == [str(note) for note in houses.notes]
+
+
+def test_the_service_unavailable_warning_reads_in_the_learners_language(broker_down):
+    from dlcore import i18n
+
+    page = page_test("pages/regression.py")
+    page.session_state["language"] = "zh"
+    with i18n.using("zh"):  # AppTest formats widget values in this thread
+        page.run()
+        page.session_state["reg_n"], page.session_state["reg_epochs"] = 100, 3
+        page.button(key="reg_train").click()
+        page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert any("训练服务现在不可用" in w.value for w in page.warning)

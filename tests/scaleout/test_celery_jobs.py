@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from dlcore import cache, job_board, jobs
+from dlcore import cache, i18n, job_board, jobs
 from dlcore.configs import RegressionConfig
 from dlcore.data import make_house_prices
 from dlcore.errors import TrainingServiceUnavailable
@@ -108,6 +108,8 @@ def test_progress_advances_and_the_only_owner_stops_it_after_the_current_batch(c
     assert handle.wait(WAIT)
     stopped = handle.snapshot()
     assert stopped.state == "stopped" and "kept the best epoch" in stopped.message
+    with i18n.using("zh"):  # the worker stored the message's id: each reader reads their own
+        assert "保留了最好的一轮" in handle.snapshot().message
     assert stopped.epoch < 150 and time.monotonic() - asked < 10
     assert cache.load(handle.key) is None  # a stopped run is never cached, but it is usable:
     kept = handle.result()  # packed by its worker, carried through Redis, verified here
@@ -126,6 +128,8 @@ def test_an_owner_leaving_a_shared_job_does_not_stop_it(client):
     assert bob.snapshot().owners == 1 and bob.snapshot().state == "running"
     assert bob.wait(WAIT)
     assert bob.snapshot().state == "done" and cache.load(bob.key) is not None
+    with i18n.using("zh"):
+        assert bob.snapshot().message.startswith("训练用时 ")
     assert not bob.result().cached  # trained for bob (read back from the shared cache)
 
 
