@@ -258,6 +258,8 @@ def test_look_inside_reads_in_chinese(tiny_model):
     assert chinese_share(text) > 0.8, text
     assert at.radio(key="mnist_inside_source").options == ["一张测试图像"]
     assert "**conv1** — " in text and "的特征图。第一层的每个卷积核（filter）" in text
+    hover = _chart(at, "mnist_filters")["data"][0]["hovertemplate"]
+    assert hover == "第 %{y} 行，第 %{x} 列：%{z}<extra></extra>"
     spec = _chart(at, "mnist_inside_softmax")
     assert spec["layout"]["title"]["text"].startswith("Softmax 输出：网络认为是 ")
     assert spec["layout"]["xaxis"]["title"]["text"] == "数字"

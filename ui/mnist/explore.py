@@ -138,6 +138,7 @@ def _sample_grid(x_train: np.ndarray, y_train: np.ndarray) -> None:
         zmax=FULL_INK,
         title=_("Random training images, one row per digit"),
     )
+    fig.update_traces(hovertemplate=_("row %{y}, column %{x}: %{z[0]}") + "<extra></extra>")
     step = 28 + 2
     fig.update_yaxes(
         tickvals=[14 + step * d for d in range(10)], ticktext=[str(d) for d in range(10)]

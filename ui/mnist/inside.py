@@ -87,6 +87,7 @@ def _layer(name: str, maps: np.ndarray) -> None:
     st.markdown(shape)
     grid = views.tile_channels(maps, columns=16)
     fig = px.imshow(grid, binary_string=True)
+    fig.update_traces(hovertemplate=_("row %{y}, column %{x}: %{z[0]}") + "<extra></extra>")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     # As tall as the grid is at the page's width, so no blank bands above and below.
@@ -106,6 +107,7 @@ def _filters_figure(trained: shared.Trained) -> None:
     fig = px.imshow(
         views.tile_filters(kernels, columns=16), color_continuous_scale="RdBu_r", zmin=-1, zmax=1
     )
+    fig.update_traces(hovertemplate=_("row %{y}, column %{x}: %{z}") + "<extra></extra>")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=220, margin={"t": 0, "b": 0, "l": 0, "r": 0})
