@@ -76,16 +76,36 @@ _DEFAULT_MNIST_WORK = 3 * 55_000 * _cnn_multiply_adds(32, 64, 128)
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(
+            Message("{name} must be a whole number, got {value}", name=name, value=repr(value))
+        )
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+        raise ValueError(
+            Message(
+                "{name} must be between {low} and {high}, got {value}",
+                name=name,
+                low=low,
+                high=high,
+                value=value,
+            )
+        )
 
 
 def _check_float(name: str, value: object, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(
+            Message("{name} must be a number, got {value}", name=name, value=repr(value))
+        )
     if not low <= float(value) <= high:  # NaN fails this comparison too
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value}")
+        raise ValueError(
+            Message(
+                "{name} must be between {low} and {high}, got {value}",
+                name=name,
+                low=f"{low:g}",
+                high=f"{high:g}",
+                value=value,
+            )
+        )
 
 
 def _check_bounds(config: object, bounds: dict[str, tuple]) -> None:
@@ -96,7 +116,14 @@ def _check_bounds(config: object, bounds: dict[str, tuple]) -> None:
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ValueError(
+            Message(
+                "{name} must be one of {choices}; got {value}",
+                name=name,
+                choices=", ".join(choices),
+                value=repr(value),
+            )
+        )
 
 
 class _Config:
@@ -142,11 +169,13 @@ class MnistConfig(_Config):
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.batch_norm, bool) or not isinstance(self.augment, bool):
-            raise ValueError("batch_norm and augment must be True or False")
+            raise ValueError(Message("batch_norm and augment must be True or False"))
         if self.train_size + self.validation_size > 60_000:
             raise ValueError(
-                "train_size + validation_size cannot exceed the 60,000 training images "
-                "(the validation images are held out of training)"
+                Message(
+                    "train_size + validation_size cannot exceed the 60,000 training images "
+                    "(the validation images are held out of training)"
+                )
             )
         self._check_work()
 

@@ -490,3 +490,16 @@ def test_a_message_stored_for_redis_is_read_again_in_each_language():
         assert decode_text(stored) == "正在训练：第 2 个训练轮次，共 5 个"
     assert decode_text(encode_text("plain text")) == "plain text"  # e.g. a broker's error
     assert decode_text("") == "" and encode_text(None) == ""
+
+
+def test_a_config_refusal_reads_in_the_learners_language():
+    from dlcore import i18n
+    from dlcore.configs import MnistConfig
+
+    with pytest.raises(ValueError) as refused:
+        MnistConfig(train_size=55_000, validation_size=10_000)
+    assert str(refused.value).startswith("train_size + validation_size cannot exceed the 60,000")
+    with i18n.using("zh"):
+        assert "不能超过 60,000 张训练图像" in str(refused.value)
+        with pytest.raises(ValueError, match="epochs 必须在 1 和"):
+            RegressionConfig(epochs=0)
