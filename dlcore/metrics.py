@@ -5,9 +5,11 @@ numbers 0..num_classes-1; rows of the confusion matrix are the true classes, col
 predicted ones (the convention of the tutorial and of scikit-learn).
 
 The formulas shown to the learner live in `METRIC_FORMULAS`, next to the code that
-computes them; a test checks one against the other. A class that was never predicted has
-no precision (0 / 0): it is reported as 0, without a warning; likewise recall for a class
-absent from the labels, and F1 when precision and recall are both 0.
+computes them; a test checks one against the other. `formula(name)` is one of them in the
+reader's language (the words inside ``\\text{…}`` are messages; the math stays). A class
+that was never predicted has no precision (0 / 0): it is reported as 0, without a warning;
+likewise recall for a class absent from the labels, and F1 when precision and recall are
+both 0.
 
 Example:
     >>> y_true = np.array([0, 0, 1, 1, 2])
@@ -21,9 +23,12 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from dlcore.i18n import N_, _
 
 NUM_CLASSES = 10
 
@@ -35,6 +40,26 @@ METRIC_FORMULAS = {
     "f1": r"F_1 = \frac{2 \cdot \text{precision} \cdot \text{recall}}"
     r"{\text{precision} + \text{recall}}",
 }
+
+
+# The words inside \text{…} of METRIC_FORMULAS, for the catalogue (see formula()).
+FORMULA_WORDS = (
+    N_("accuracy"),
+    N_("correct predictions"),
+    N_("all predictions"),
+    N_("precision"),
+    N_("recall"),
+)
+_TEXT = re.compile(r"\\text\{([^{}]*)\}")
+
+
+def formula(name: str) -> str:
+    """``METRIC_FORMULAS[name]`` with the words inside ``\\text{…}`` in the reader's language.
+
+    >>> formula("recall")
+    '\\\\text{recall} = \\\\frac{TP}{TP + FN}'
+    """
+    return _TEXT.sub(lambda m: r"\text{" + _(m.group(1)) + "}", METRIC_FORMULAS[name])
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 read an uploaded digit, and refuse a bad file."""
 
 import io
+import json
 import time
 
 import numpy as np
@@ -9,10 +10,12 @@ import pytest
 from PIL import Image
 
 from dlcore import data as datasets
-from dlcore import jobs, recipes
+from dlcore import i18n, jobs, recipes
 from dlcore.configs import MNIST_TUTORIAL, MnistConfig
+from dlcore.i18n import _
 from dlcore.readable import number
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 
 TINY = {"epochs": 1, "train_size": 500, "validation_size": 200}
 
@@ -292,3 +295,102 @@ def test_the_comparison_trains_both_recipes_then_each_change_and_shows_the_measu
         assert not step_button
     else:  # a tiny run on a busy machine may be no faster than the tutorial's: no shares
         assert "not measured on this server yet" in text and step_button
+
+
+# ------------------------------------------------------------------------------------------
+# 简体中文: the page shell, Train and Evaluate read in Chinese; in English none of it is
+# ------------------------------------------------------------------------------------------
+
+
+def _in_chinese(at):
+    at.session_state["language"] = "zh"
+    return at
+
+
+def _spec(at, key: str) -> dict:
+    """The Plotly spec of the chart with this key."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    return json.loads(chart.proto.spec)
+
+
+def test_the_train_tab_reads_in_chinese_and_in_english_has_no_chinese():
+    english = _open(page_test("pages/mnist.py", timeout=120).run(), "Train")
+    assert not english.exception, [e.value for e in english.exception]
+    assert chinese_share(visible_text(english)) == 0
+    at = _open(_in_chinese(page_test("pages/mnist.py", timeout=120)), "Train")
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert at.title[0].value == "✍️ MNIST：一个能认手写数字的网络"
+    assert [t.label for t in at.tabs] == ["探索数据", "训练", "评估", "看看内部", "识别我的数字"]
+    assert "卷积神经网络（convolutional neural network，CNN）" in text
+    assert at.number_input(key="mnist_w_epochs").label == "训练轮次（epochs）"
+    assert any("2,580 步优化器更新" in c.value for c in at.caption)
+    # The URL and the session keep the language-independent id of the open tab.
+    assert at.query_params["mnist_tab"] == ["Train"] or at.query_params["mnist_tab"] == "Train"
+    assert at.session_state["mnist_section"] == "Train"
+    with i18n.using("zh"):
+        headers = {_("layer"), _("output"), _("count"), _("parameters")}
+    table = at.dataframe[0].value
+    assert set(table.columns) == headers == {"层", "输出", "计算式", "参数数量"}
+    # The schedule's and precision's options are keys, shown through format_func.
+    assert at.selectbox(key="mnist_w_schedule").value == "cosine"
+    assert "余弦衰减到 0" in at.selectbox(key="mnist_w_schedule").options
+
+
+def test_switching_language_keeps_the_open_tab():
+    at = _open(page_test("pages/mnist.py", timeout=120).run(), "Train")
+    at.session_state["language"] = "zh"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["mnist_section"] == "Train"
+    assert at.session_state["mnist_tab"] == "训练"
+    assert at.number_input(key="mnist_w_epochs").label == "训练轮次（epochs）"
+    at.session_state["language"] = "en"
+    at.run()
+    assert at.session_state["mnist_tab"] == "Train"
+    assert at.number_input(key="mnist_w_epochs").label == "Epochs"
+
+
+def test_evaluate_without_a_model_reads_in_chinese():
+    at = _open(_in_chinese(page_test("pages/mnist.py", timeout=120)), "Evaluate")
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert any("还没有训练好的模型" in info.value for info in at.info)
+    assert any(b.label.startswith("训练快速模型") for b in at.button)
+
+
+def test_the_trained_model_and_its_evaluation_read_in_chinese(trained_page):
+    at = _open(_in_chinese(trained_page), "Train")
+    assert not at.exception, [e.value for e in at.exception]
+    assert chinese_share(visible_text(at)) > 0.8, visible_text(at)
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["已训练轮次"].value == "1"
+    assert metrics["已训练轮次"].proto.help == "保留的权重：第 1 轮，即最后一轮（训练完整跑完）。"
+    assert any(c.value.startswith("当前使用的模型") for c in at.caption)
+    loss = _spec(at, "mnist_live_loss")
+    assert loss["layout"]["title"]["text"] == "损失（越低越好）"
+    assert loss["layout"]["xaxis"]["title"]["text"] == "训练轮次"
+    assert {t["name"] for t in loss["data"]} <= {
+        "训练（逐批量的滑动值）",
+        "训练（每轮结束时）",
+        "验证（每轮结束时）",
+    }
+
+    at = _open(at, "Evaluate")
+    assert not at.exception, [e.value for e in at.exception]
+    text = visible_text(at)
+    assert chinese_share(text) > 0.8, text
+    assert {"测试准确率", "测试损失", "错误数"} <= {m.label for m in at.metric}
+    confusion = _spec(at, "mnist_confusion")
+    assert confusion["layout"]["xaxis"]["title"]["text"] == "预测的数字"
+    assert confusion["layout"]["yaxis"]["title"]["text"] == "真实的数字"
+    assert confusion["data"][1]["hovertemplate"].startswith("真实 %{y}，预测 %{x}")
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["数字", "精确率", "召回率", "F1", "测试图像数"]
+    assert any(r"\text{精确率}" in formula.value for formula in at.latex)
+    grid = [c for image in at.image for c in image.captions if c.startswith("预测：")]
+    assert len(grid) == 25
+    at.session_state["language"] = "en"
+    at.run()  # the shared session goes back to English for the other tests
