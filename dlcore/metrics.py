@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore.i18n import N_, _
+from dlcore.i18n import N_, Message, _
 
 NUM_CLASSES = 10
 
@@ -97,11 +97,23 @@ def _labels(values: object, name: str, num_classes: int) -> np.ndarray:
     """Validate a 1-D array of whole-number labels in [0, num_classes)."""
     array = np.asarray(values)
     if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of labels, got shape {array.shape}")
+        raise ValueError(
+            Message(
+                "{name} must be a 1-D array of labels, got shape {shape}",
+                name=name,
+                shape=str(array.shape),
+            )
+        )
     if array.size and array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold whole-number labels, got dtype {array.dtype}")
+        raise ValueError(
+            Message(
+                "{name} must hold whole-number labels, got dtype {dtype}",
+                name=name,
+                dtype=str(array.dtype),
+            )
+        )
     if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(f"{name} must lie in 0..{num_classes - 1}")
+        raise ValueError(Message("{name} must lie in 0..{last}", name=name, last=num_classes - 1))
     return array.astype(np.int64)
 
 
@@ -109,7 +121,11 @@ def _pair(y_true, y_pred, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate true and predicted labels together: same length."""
     true, pred = _labels(y_true, "y_true", num_classes), _labels(y_pred, "y_pred", num_classes)
     if len(true) != len(pred):
-        raise ValueError(f"y_true has {len(true)} labels but y_pred has {len(pred)}")
+        raise ValueError(
+            Message(
+                "y_true has {true} labels but y_pred has {pred}", true=len(true), pred=len(pred)
+            )
+        )
     return true, pred
 
 
@@ -183,7 +199,13 @@ def cell_indices(y_true, y_pred, true_label: int, predicted_label: int) -> np.nd
     """Indices of the examples in one confusion cell: true class i, predicted class j."""
     true, pred = np.asarray(y_true), np.asarray(y_pred)
     if true.shape != pred.shape:
-        raise ValueError(f"y_true has shape {true.shape} but y_pred has {pred.shape}")
+        raise ValueError(
+            Message(
+                "y_true has shape {true} but y_pred has {pred}",
+                true=str(true.shape),
+                pred=str(pred.shape),
+            )
+        )
     return np.flatnonzero((true == true_label) & (pred == predicted_label))
 
 
@@ -207,8 +229,12 @@ def misclassified(
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or len(probabilities) != len(np.asarray(y_true)):
         raise ValueError(
-            f"probabilities must have shape (n, classes) with n = len(y_true); "
-            f"got {probabilities.shape} for {len(np.asarray(y_true))} labels"
+            Message(
+                "probabilities must have shape (n, classes) with n = len(y_true); "
+                "got {shape} for {count} labels",
+                shape=str(probabilities.shape),
+                count=len(np.asarray(y_true)),
+            )
         )
     true = _labels(y_true, "y_true", probabilities.shape[1])
     predicted = probabilities.argmax(axis=1)
