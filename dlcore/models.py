@@ -15,6 +15,7 @@ from keras import layers
 
 from dlcore import optimizers, pixels
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
+from dlcore.i18n import Message
 
 # Keras saving touches global state and the models are shared by sessions: one save at a time.
 _save_lock = threading.Lock()
@@ -214,7 +215,13 @@ def keras_code(config: MnistConfig | RegressionConfig) -> str:
     writer = _CODE_WRITERS.get(type(config))
     if writer is None:
         valid = ", ".join(cls.__name__ for cls in _CODE_WRITERS)
-        raise ValueError(f"No code writer for {type(config).__name__}; valid: {valid}")
+        raise ValueError(
+            Message(
+                "No code writer for {kind}; valid: {valid}",
+                kind=type(config).__name__,
+                valid=valid,
+            )
+        )
     return writer(config)
 
 

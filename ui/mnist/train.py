@@ -20,7 +20,7 @@ from dlcore.configs import (
 )
 from dlcore.i18n import N_, _
 from dlcore.readable import grouped, number
-from dlcore.states import TrainingStatus, kept_epoch
+from dlcore.states import JobState, TrainingStatus, kept_epoch
 from ui import downloads, live
 from ui.mnist import recipes
 from ui.mnist.shared import JOB, accuracy_label, start_training
@@ -39,6 +39,16 @@ PRECISION_HELP = N_(
     "keeps the output in 32-bit: faster at the same accuracy. float32 computes everything in "
     "32-bit, as the tutorial does."
 )
+# The job's state on the progress bar, in words.
+STATE_NAMES = {
+    JobState.QUEUED: N_("queued"),
+    JobState.RUNNING: N_("running"),
+    JobState.DONE: N_("done"),
+    JobState.STOPPED: N_("stopped"),
+    JobState.DIVERGED: N_("diverged"),
+    JobState.FAILED: N_("failed"),
+    JobState.CANCELLED: N_("cancelled"),
+}
 COLORS = {"train": "#4c78a8", "validation": "#f58518"}
 DIVERGED = N_(
     "The loss became infinite or NaN: the steps were too large. Lower the learning rate "
@@ -270,7 +280,7 @@ def _render_live(snap: jobs.JobSnapshot, handle: jobs.JobHandle) -> None:
                 "Epoch {epoch} / {epochs} · {state}",
                 epoch=snap.epoch,
                 epochs=snap.epochs,
-                state=str(snap.state),
+                state=_(STATE_NAMES[snap.state]) if snap.state in STATE_NAMES else snap.state,
             ),
         )
         _final(result)
