@@ -187,7 +187,8 @@ def render_comparison() -> None:
         _measured(comparison)
         st.markdown(_("**What each change buys**"))
         for change, line in _change_lines().items():
-            st.markdown(f"- {line} {_share_line(change, comparison)}")
+            share = _share_line(change, comparison)
+            st.markdown("- " + _("{change} {share}", change=line, share=share))
         queued = _still_queued()
         if queued:
             _follow(queued)
