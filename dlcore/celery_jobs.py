@@ -270,7 +270,9 @@ def payload_of(data: Any) -> dict | None:
         return {
             "area": data.area.tolist(),
             "price": data.price.tolist(),
-            "source": data.source,
+            "source": (  # read in each reader's language, like the notes
+                data.source.to_json() if isinstance(data.source, Message) else str(data.source)
+            ),
             "area_name": data.area_name,
             "price_name": data.price_name,
             "notes": [  # each note travels as its id and parameters (Message.to_json)
@@ -290,7 +292,9 @@ def data_of(payload: dict | None):
         Message.from_json(note) if isinstance(note, dict) else note
         for note in payload.get("notes", ())
     )
-    return HouseDataset(**{**payload, "notes": notes})
+    source = payload.get("source", "")
+    source = Message.from_json(source) if isinstance(source, dict) else source
+    return HouseDataset(**{**payload, "source": source, "notes": notes})
 
 
 def workers(timeout: float = 1.0) -> list[str]:

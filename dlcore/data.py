@@ -110,7 +110,8 @@ class HouseDataset:
     Attributes:
         area: Living area of each house in m² (float64, 1-D, read-only).
         price: Price of each house in currency units (float64, same length, read-only).
-        source: One line saying where the data came from.
+        source: One line saying where the data came from (a Message: read in the language
+            of whoever shows it; ``str()`` it where text is needed).
         area_name: Label of the area column (shown on chart axes).
         price_name: Label of the price column.
         notes: What the learner should check about how an uploaded file was read (e.g.
@@ -119,7 +120,7 @@ class HouseDataset:
 
     area: np.ndarray
     price: np.ndarray
-    source: str = "synthetic"
+    source: Message | str = Message("synthetic")
     area_name: str = "area (m²)"
     price_name: str = "price"
     notes: tuple[Message, ...] = ()
@@ -188,8 +189,14 @@ def make_house_prices(
     area = np.round(low + (high - low) * rng.beta(2.0, 3.5, size=n_samples), 1)
     trend = BASE_PRICE + PRICE_PER_M2 * area * (1.0 + nonlinearity * (area - low) / (high - low))
     price = np.round(trend * np.exp(noise * rng.standard_normal(n_samples)))
-    source = f"synthetic: {n_samples} houses, noise {noise:g}, nonlinearity {nonlinearity:g}"
-    return HouseDataset(area=area, price=price, source=f"{source}, seed {seed}")
+    source = Message(
+        "synthetic: {count} houses, noise {noise}, nonlinearity {nonlinearity}, seed {seed}",
+        count=readable.grouped(n_samples),
+        noise=f"{noise:g}",
+        nonlinearity=f"{nonlinearity:g}",
+        seed=seed,
+    )
+    return HouseDataset(area=area, price=price, source=source)
 
 
 def _check_generator_args(n_samples: int, noise: float, nonlinearity: float, seed: int) -> None:
@@ -841,7 +848,12 @@ def load_house_prices_csv(
             )
         )
     _check_house_values(area, price)
-    source = f"uploaded CSV: {table.n_rows} rows, columns '{area_column}' and '{price_column}'"
+    source = Message(
+        "uploaded CSV: {rows} rows, columns '{area}' and '{price}'",
+        rows=table.n_rows,
+        area=area_column,
+        price=price_column,
+    )
     notes = area.notes + price.notes
     return HouseDataset(area.values, price.values, source, area_column, price_column, notes)
 

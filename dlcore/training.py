@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from dlcore import data as data_module
-from dlcore import device, models, readable
+from dlcore import device, i18n, models, readable
 from dlcore.configs import MnistConfig, RegressionConfig, steps_per_epoch
 from dlcore.house_prices import (
     Preprocessing,
@@ -346,7 +346,9 @@ def _train_regression(config: RegressionConfig, data, progress, stop_event, pati
         "test_idx": prep.test_idx,
         "best_epoch": outcome.best_epoch,
     }
-    return _result(config, model, outcome, metrics, info, extras, houses.source)
+    with i18n.using("en"):  # the cache's listing (CLI, JSON) names the data in English
+        source = str(houses.source)
+    return _result(config, model, outcome, metrics, info, extras, source)
 
 
 def _default_houses() -> data_module.HouseDataset:

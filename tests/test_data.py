@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from dlcore import data, settings
+from dlcore import data, i18n, settings
 from dlcore.errors import DataUnavailable, InvalidDataset
 
 # ----------------------------------------------------------------------------- MNIST
@@ -140,7 +140,9 @@ def test_valid_csv_is_parsed_from_bytes_and_file_like():
     upload.read()  # Streamlit may hand over a file that was already read once
     houses = data.load_house_prices_csv(upload, "area", "price")
     assert len(houses) == 12 and houses.area[0] == 50 and houses.price[-1] == 133000
-    assert houses.area_name == "area" and "12 rows" in houses.source
+    assert houses.area_name == "area" and "12 rows" in str(houses.source)
+    with i18n.using("zh"):  # where the data came from, read in each reader's language
+        assert str(houses.source) == "上传的 CSV：12 行，使用列 'area' 和 'price'"
 
 
 def test_semicolon_csv_with_bom_and_text_column():

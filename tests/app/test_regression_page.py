@@ -336,6 +336,9 @@ def test_the_page_reads_in_chinese_and_in_english_has_no_chinese():
         "6 · 预测",
     ]
     assert "神经网络（neural network）" in at.markdown[0].value  # the English term, once
+    assert at.caption[0].value.startswith(  # where the data came from, read in Chinese
+        "合成数据：1000 套房屋，噪声 0.1，非线性程度 0，随机种子 0。网络用 800 套房屋训练"
+    )
     assert any(r"\text{面积}'" in latex.value for latex in at.latex)  # words in \text{…}
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert titles[:3] == ["房屋数据", "原始数据", "缩放后"]
