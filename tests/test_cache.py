@@ -273,8 +273,8 @@ def _saved_on(data_source: str, fingerprint: str) -> str:
 
 
 def test_entries_with_equal_settings_are_told_apart_by_their_data():
-    calm = _saved_on("synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
-    noisy = _saved_on("synthetic: 1000 houses, noise 0.4, nonlinearity 0, seed 0", "b" * 64)
+    calm = _saved_on("synthetic: 1,000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
+    noisy = _saved_on("synthetic: 1,000 houses, noise 0.4, nonlinearity 0, seed 0", "b" * 64)
 
     infos = {info.key: info for info in cache.list_entries()}
     assert infos[calm].settings == infos[noisy].settings

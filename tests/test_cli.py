@@ -137,8 +137,8 @@ def _save_regression(data_source: str, fingerprint: str, drop_data: bool = False
 
 
 def test_cache_list_tells_equal_settings_apart_by_their_data(cache_dir, capsys):
-    _save_regression("synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
-    _save_regression("synthetic: 1000 houses, noise 0.4, nonlinearity 2, seed 7", "b" * 64)
+    _save_regression("synthetic: 1,000 houses, noise 0.1, nonlinearity 0, seed 0", "a" * 64)
+    _save_regression("synthetic: 1,000 houses, noise 0.4, nonlinearity 2, seed 7", "b" * 64)
     _save_regression("", "c" * 64, drop_data=True)
 
     assert main(["cache", "list"]) == 0
@@ -147,8 +147,8 @@ def test_cache_list_tells_equal_settings_apart_by_their_data(cache_dir, capsys):
     assert len(sections) == 3
     assert len({section["settings"] for section in sections}) == 1  # equal settings
     assert sorted(section["data"] for section in sections) == [
-        "synthetic: 1000 houses, noise 0.1, nonlinearity 0, seed 0 (data id aaaaaaaa)",
-        "synthetic: 1000 houses, noise 0.4, nonlinearity 2, seed 7 (data id bbbbbbbb)",
+        "synthetic: 1,000 houses, noise 0.1, nonlinearity 0, seed 0 (data id aaaaaaaa)",
+        "synthetic: 1,000 houses, noise 0.4, nonlinearity 2, seed 7 (data id bbbbbbbb)",
         "— (data id cccccccc)",
     ]
     # Numbers a learner reads: 0.01 not 1e-02, the MSE of make_result through readable.

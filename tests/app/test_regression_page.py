@@ -42,7 +42,7 @@ def _train(at, **widgets):
 
 def test_page_shows_data_scaling_and_the_keras_code():
     at = _run(page_test("pages/regression.py"))
-    assert "1000 houses" in at.caption[0].value
+    assert "1,000 houses" in at.caption[0].value
     code = at.code[0].value
     assert "Dense(10, activation='relu')" in code and "SGD(learning_rate=0.01)" in code
     assert any(r"\frac{\text{area} - " in latex.value for latex in at.latex)
@@ -238,7 +238,7 @@ def test_a_hostile_or_unusable_csv_shows_an_error_and_the_page_keeps_working(cas
     for _rerun in range(2):  # the same file stays on the uploader: every rerun says it again
         assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
         assert at.error[0].value.startswith("This file cannot be used: ")
-        assert "1000 houses" in at.caption[0].value  # the previous (synthetic) data is kept
+        assert "1,000 houses" in at.caption[0].value  # the previous (synthetic) data is kept
         assert not at.button(key="reg_train").disabled
         _run(at)
 
@@ -337,7 +337,7 @@ def test_the_page_reads_in_chinese_and_in_english_has_no_chinese():
     ]
     assert "神经网络（neural network）" in at.markdown[0].value  # the English term, once
     assert at.caption[0].value.startswith(  # where the data came from, read in Chinese
-        "合成数据：1000 套房屋，噪声 0.1，非线性程度 0，随机种子 0。网络用 800 套房屋训练"
+        "合成数据：1,000 套房屋，噪声 0.1，非线性程度 0，随机种子 0。网络用 800 套房屋训练"
     )
     assert any(r"\text{面积}'" in latex.value for latex in at.latex)  # words in \text{…}
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
