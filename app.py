@@ -5,7 +5,7 @@ import sys
 import streamlit as st
 
 from dlcore import cache, readable, settings
-from dlcore.i18n import N_, _
+from dlcore.i18n import N_, _, ngettext
 from ui.catalog import HOME, listed_lessons
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
@@ -58,6 +58,20 @@ def precision_help(info) -> str:
     return _("{what} {why}", what=_(MIXED_PRECISION), why=_(reason))
 
 
+def device_line(info) -> str:
+    """The device summary (dlcore.device's, in English for logs) in the learner's language."""
+    if info.kind == "GPU":
+        return _(
+            "GPU · {name} ×{count} · {policy}", name=info.name, count=info.count, policy=info.policy
+        )
+    return ngettext(
+        "CPU · {count} core · {policy}",
+        "CPU · {count} cores · {policy}",
+        info.count,
+        policy=info.policy,
+    )
+
+
 def render_sidebar(slot) -> None:
     """Compute device (once a page has loaded TensorFlow) and the number of cached models."""
     with slot.container():
@@ -65,7 +79,9 @@ def render_sidebar(slot) -> None:
             from dlcore import device
 
             info = device.configure()
-            st.caption(_("Compute: **{device}**", device=info.summary), help=precision_help(info))
+            st.caption(
+                _("Compute: **{device}**", device=device_line(info)), help=precision_help(info)
+            )
         else:
             st.caption(_("Compute: TensorFlow loads when a page needs it"))
         if settings.broker_url():

@@ -81,3 +81,15 @@ def test_with_a_broker_the_sidebar_says_trainings_run_on_the_shared_workers(monk
     assert any("shared workers" in c.value for c in at.sidebar.caption)
     monkeypatch.delenv("DLCORE_BROKER_URL")
     assert not any("shared workers" in c.value for c in page_test("app.py").run().sidebar.caption)
+
+
+def test_the_sidebar_device_line_reads_in_the_learners_language():
+    import tensorflow  # noqa: F401  (the line shows once a page has loaded TensorFlow)
+
+    at = page_test("app.py")
+    at.session_state["language"] = "zh"
+    at.run()
+    line = next(c.value for c in at.sidebar.caption if "CPU" in c.value or "GPU" in c.value)
+    info = device.configure()
+    cpu = f"CPU · {info.count} 核 · {info.policy}"
+    assert (cpu if info.kind == "CPU" else f"GPU · {info.name}") in line, line
