@@ -6,9 +6,12 @@ import streamlit as st
 
 from dlcore import cache, readable, settings
 from dlcore.i18n import N_, _, ngettext
+from ui import language
 from ui.catalog import HOME, listed_lessons
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
+# First: the page title and the navigation below are already in the learner's language.
+language.choose_language()
 st.set_page_config(page_title=_("Deep Learning Playground"), page_icon="🧠", layout="wide")
 keep_keras_state()
 
@@ -92,6 +95,7 @@ def render_sidebar(slot) -> None:
 
 # The slot is made before the page runs so it keeps its place; it is filled afterwards so
 # that it can tell whether the page loaded TensorFlow.
+language.render_switch()
 sidebar_slot = st.sidebar.empty()
 if page.url_path:  # every page but Home computes with TensorFlow
     import_tensorflow_once()

@@ -2,8 +2,9 @@
 
 import pytest
 
-from dlcore import device
+from dlcore import device, i18n
 from tests.app.conftest import page_test
+from tests.support.i18n import chinese_share, visible_text
 from ui.catalog import HOME, listed_lessons
 
 
@@ -22,6 +23,32 @@ def test_every_listed_page_renders(path):
     at.switch_page(path).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, f"{path} shows no title"
+
+
+@pytest.mark.parametrize("path", [HOME.path] + [p.path for p in listed_lessons()])
+def test_every_listed_page_reads_in_chinese_with_lang_zh(path):
+    """?lang=zh in the URL: the page, its sidebar and its navigation read in Chinese (the
+    Home glossary and the tutorial's title keep some English by design: both terms)."""
+    at = page_test("app.py", timeout=180)
+    at.query_params["lang"] = "zh"
+    with i18n.using("zh"):  # AppTest formats widget labels in this thread, outside the run
+        at.run()
+        at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert chinese_share(visible_text(at)) > 0.8, visible_text(at)
+    assert any(widget.label == "语言" for widget in at.sidebar.get("segmented_control"))
+
+
+def test_the_sidebar_switch_changes_the_language_in_one_rerun_and_keeps_it_across_pages():
+    at = page_test("app.py", timeout=180)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert at.session_state["language"] == "zh"
+    with i18n.using("zh"):
+        at.sidebar.get("segmented_control")[0].set_value("en").run()
+    assert at.session_state["language"] == "en" and chinese_share(visible_text(at)) < 0.2
+    at.switch_page("pages/losses.py").run()
+    assert chinese_share(visible_text(at)) == 0  # still English on the next page
 
 
 def compute_help(at) -> str:
