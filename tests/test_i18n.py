@@ -248,3 +248,21 @@ def test_the_literal_english_scan_can_fail(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
     assert untranslated_display_strings("page.py") == ["page.py:4", "page.py:5"]
+
+
+def test_the_chinese_readme_is_linked_and_covers_what_the_english_one_does():
+    english = (REPO / "README.md").read_text(encoding="utf-8")
+    chinese = (REPO / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "](README.zh-CN.md)" in english.splitlines()[2] and "](README.md)" in chinese
+    sections = [re.findall(r"^## ", text, flags=re.MULTILINE) for text in (english, chinese)]
+    assert len(sections[0]) == len(sections[1])
+    pages = [re.findall(r"^\| \*\*", text, flags=re.MULTILINE) for text in (english, chinese)]
+    assert len(pages[0]) == len(pages[1]) >= 7  # one row per page, Home included
+    assert chinese_share_of(chinese) > 0.5
+
+
+def chinese_share_of(text: str) -> float:
+    from tests.support.i18n import chinese_share
+
+    prose = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)  # code stays code
+    return chinese_share(prose)
