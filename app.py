@@ -7,7 +7,7 @@ import streamlit as st
 from dlcore import cache, readable, settings
 from dlcore.i18n import N_, _, ngettext
 from ui import language
-from ui.catalog import HOME, listed_lessons
+from ui.catalog import HOME, TUTORIAL, listed_lessons, tutorial_sections
 from ui.runtime import freeze_tensorflow_objects, import_tensorflow_once, keep_keras_state
 
 # First: the page title and the navigation below are already in the learner's language.
@@ -93,9 +93,24 @@ def render_sidebar(slot) -> None:
         st.caption(_("Cached trained models: **{count}**", count=count))
 
 
+def render_tutorial_sections(path: str) -> None:
+    """Which sections of the tutorial the open lesson explores (Home maps them all)."""
+    sections = tutorial_sections(path)
+    if sections:
+        listed = _("; ").join(f"§{number} {_(heading)}" for number, heading in sections)
+        st.sidebar.caption(
+            _(
+                "This lesson follows the tutorial 《{title}》: {sections}.",
+                title=TUTORIAL,
+                sections=listed,
+            )
+        )
+
+
 # The slot is made before the page runs so it keeps its place; it is filled afterwards so
 # that it can tell whether the page loaded TensorFlow.
 language.render_switch()
+render_tutorial_sections(page.url_path and f"pages/{page.url_path}.py")
 sidebar_slot = st.sidebar.empty()
 if page.url_path:  # every page but Home computes with TensorFlow
     import_tensorflow_once()

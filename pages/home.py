@@ -7,7 +7,7 @@ import streamlit as st
 
 from dlcore import i18n
 from dlcore.i18n import N_, _
-from ui.catalog import listed_lessons
+from ui.catalog import TUTORIAL, TUTORIAL_MAP, listed_lessons
 from ui.plain_figure import PlainFigure
 from ui.runtime import ensure_app_navigation
 
@@ -156,21 +156,6 @@ GLOSSARY = [
             "detect edges, then strokes, then shapes; the standard model for images."
         ),
     ),
-]
-
-
-# The tutorial this playground grew from, and which lesson explores each of its sections:
-# (section, its heading, the lesson). The headings' Chinese is the tutorial's own.
-TUTORIAL = "思想的深度：从概念到洞见"
-TUTORIAL_MAP = [
-    ("2.3", N_("Activation functions"), "pages/activations.py"),
-    ("2.5", N_("Forward and backward propagation"), "pages/backprop.py"),
-    ("4.1.1", N_("Loss functions"), "pages/losses.py"),
-    ("4.1.2", N_("Optimization algorithms"), "pages/optimizers.py"),
-    ("4.2.1", N_("Mean squared error (MSE)"), "pages/regression.py"),
-    ("4.2.2", N_("Cross-entropy"), "pages/losses.py"),
-    ("4.2.2", N_("Cross-entropy"), "pages/mnist.py"),
-    ("5", N_("Hands-on project: the code explained"), "pages/mnist.py"),
 ]
 
 

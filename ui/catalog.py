@@ -80,3 +80,23 @@ AVAILABLE = {
 def listed_lessons() -> list[PageInfo]:
     """The lesson pages that are live, in course order."""
     return [page for page in LESSONS if page.path in AVAILABLE]
+
+
+# The tutorial this playground grew from, and which lesson explores each of its sections:
+# (section, its heading, the lesson). The headings' Chinese is the tutorial's own.
+TUTORIAL = "思想的深度：从概念到洞见"
+TUTORIAL_MAP = [
+    ("2.3", N_("Activation functions"), "pages/activations.py"),
+    ("2.5", N_("Forward and backward propagation"), "pages/backprop.py"),
+    ("4.1.1", N_("Loss functions"), "pages/losses.py"),
+    ("4.1.2", N_("Optimization algorithms"), "pages/optimizers.py"),
+    ("4.2.1", N_("Mean squared error (MSE)"), "pages/regression.py"),
+    ("4.2.2", N_("Cross-entropy"), "pages/losses.py"),
+    ("4.2.2", N_("Cross-entropy"), "pages/mnist.py"),
+    ("5", N_("Hands-on project: the code explained"), "pages/mnist.py"),
+]
+
+
+def tutorial_sections(path: str) -> list[tuple[str, str]]:
+    """The tutorial's sections (number, heading message) a lesson explores, in order."""
+    return [(section, heading) for section, heading, target in TUTORIAL_MAP if target == path]

@@ -5,7 +5,7 @@ import pytest
 from dlcore import device, i18n
 from tests.app.conftest import page_test
 from tests.support.i18n import chinese_share, visible_text
-from ui.catalog import HOME, listed_lessons
+from ui.catalog import HOME, TUTORIAL, listed_lessons, tutorial_sections
 
 
 def test_app_shell_shows_home_and_the_sidebar_status():
@@ -48,7 +48,8 @@ def test_the_sidebar_switch_changes_the_language_in_one_rerun_and_keeps_it_acros
         at.sidebar.get("segmented_control")[0].set_value("en").run()
     assert at.session_state["language"] == "en" and chinese_share(visible_text(at)) < 0.2
     at.switch_page("pages/losses.py").run()
-    assert chinese_share(visible_text(at)) == 0  # still English on the next page
+    shown = visible_text(at).replace(TUTORIAL, "")  # the tutorial's own (Chinese) title
+    assert chinese_share(shown) == 0  # still English on the next page
 
 
 def compute_help(at) -> str:
@@ -120,3 +121,17 @@ def test_the_sidebar_device_line_reads_in_the_learners_language():
     info = device.configure()
     cpu = f"CPU · {info.count} 核 · {info.policy}"
     assert (cpu if info.kind == "CPU" else f"GPU · {info.name}") in line, line
+
+
+@pytest.mark.parametrize("path", [p.path for p in listed_lessons()])
+def test_each_lesson_names_the_tutorial_sections_it_follows_in_both_languages(path):
+    sections = tutorial_sections(path)
+    assert sections, f"{path} maps to no section of the tutorial"
+    for language, lead in (("en", "This lesson follows the tutorial"), ("zh", "本课对应教程")):
+        at = page_test("app.py", timeout=180)
+        at.query_params["lang"] = language
+        with i18n.using(language):
+            at.run()
+            at.switch_page(path).run()
+        line = next(c.value for c in at.sidebar.caption if c.value.startswith(lead))
+        assert all(f"§{number} " in line for number, _ in sections), line
