@@ -29,12 +29,15 @@ def check_activations_page(page, url: str) -> None:
     page.locator('[data-testid="stPlotlyChart"]').nth(2).wait_for(timeout=180_000)
     wait_idle(page)
     assert page.locator("h1").first.inner_text().endswith("Activation functions")
-    thumb = (
-        page.locator('[data-testid="stSlider"]').filter(has_text="Probe x").get_by_role("slider")
-    )
-    thumb.focus()
-    for _ in range(5):
-        thumb.press("ArrowRight")  # 5 steps of 0.05
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Probe x")
+    thumb = slider.get_by_role("slider")
+    for _ in range(300):  # step by 0.05 to x = 1.25; a keypress lost to a rerun is repeated
+        value = float(slider.locator('[data-testid="stSliderThumbValue"]').inner_text())
+        if abs(value - 1.25) < 1e-9:
+            break
+        thumb.focus()
+        thumb.press("ArrowRight" if value < 1.25 else "ArrowLeft")
+        page.wait_for_timeout(200)
     wait_idle(page, timeout=60_000)
     page.get_by_text(re.compile(r"At x = 1\.25")).first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 3
@@ -61,9 +64,8 @@ def test_probe_dots_stay_on_their_curves_at_the_ends_of_the_range(app_url, brows
     wait_idle(page, timeout=180_000)
     page.locator('[data-testid="stPlotlyChart"]').nth(2).wait_for(timeout=180_000)
     wait_idle(page)
-    thumb = (
-        page.locator('[data-testid="stSlider"]').filter(has_text="Probe x").get_by_role("slider")
-    )
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Probe x")
+    thumb = slider.get_by_role("slider")
     curves = page.locator('[data-testid="stPlotlyChart"]').first
     for key, end, shown in (("Home", "left", "−6"), ("End", "right", "6")):
         thumb.focus()

@@ -39,7 +39,7 @@ def test_clicking_a_box_of_the_loop_shows_its_explanation(app_url, browser_page)
 
     _click_box(page, boxes, 3)  # Loss
     expect(page.get_by_text("A single number that says how wrong")).to_be_visible()
-    segments = page.locator('[data-testid="stButtonGroup"]')
+    segments = page.locator('.st-key-home_step [data-testid="stButtonGroup"]')
     chosen = segments.locator('[aria-checked="true"]')
     expect(chosen).to_have_text("Loss")  # the button above follows the click
     assert _fills(boxes).index(CHOSEN_FILL) == 3

@@ -26,7 +26,7 @@ def test_home_then_every_listed_page(app_url, browser_page):
 def test_home_loop_step_links_to_its_lesson(app_url, browser_page):
     browser_page.goto(app_url)
     wait_idle(browser_page)
-    group = browser_page.locator('[data-testid="stButtonGroup"]')
+    group = browser_page.locator('.st-key-home_step [data-testid="stButtonGroup"]')
     group.get_by_text("Loss", exact=True).click()
     wait_idle(browser_page)
     expect(browser_page.get_by_text("A single number that says how wrong")).to_be_visible()
