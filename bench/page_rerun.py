@@ -13,6 +13,7 @@ Usage:
     python bench/page_rerun.py activations losses
     python bench/page_rerun.py optimizers --reruns 10 --key opt_steps --target 1.0
     python bench/page_rerun.py backprop --key bp_next   # one Next step of the lesson
+    python bench/page_rerun.py activations losses --lang zh   # the same, read in Chinese
 
 Page names are file names under pages/ without ".py". With no --key, a page's default control
 (DEFAULT_CONTROLS) is moved, or else its first slider.
@@ -104,13 +105,23 @@ def apply_gc_mode(mode: str) -> None:
         gc.freeze()
 
 
-def bench_page(name: str, reruns: int, key: str | None, gc_mode: str = "config") -> dict:
+def bench_page(
+    name: str, reruns: int, key: str | None, gc_mode: str = "config", language: str = "en"
+) -> dict:
     """Warm up a page, then time `reruns` reruns each moving one control; figures in seconds."""
+    from dlcore import i18n
+
+    with i18n.using(language):  # AppTest formats widget labels in this thread
+        return _bench_page(name, reruns, key, gc_mode, language)
+
+
+def _bench_page(name: str, reruns: int, key: str | None, gc_mode: str, language: str) -> dict:
     if gc_mode == "app":
         from ui.runtime import keep_keras_state
 
         keep_keras_state()
     at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=300)
+    at.session_state["language"] = language  # what app.py settles for the session
     started = time.perf_counter()
     at.run()
     cold = time.perf_counter() - started
@@ -157,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         default="app",
         help="post-run cleanup: as the app does (default), Streamlit's own, off, or frozen",
     )
+    parser.add_argument("--lang", choices=["en", "zh"], default="en", help="the session's language")
     args = parser.parse_args(argv)
     print(f"runner.postScriptGC={config.get_option('runner.postScriptGC')} gc mode={args.gc}")
     failed = False
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'cpu':>8}{'target':>8}{'ratio':>7}"
     )
     for name in args.pages:
-        result = bench_page(name, args.reruns, args.key, args.gc)
+        result = bench_page(name, args.reruns, args.key, args.gc, args.lang)
         target = args.target or TARGETS.get(name)
         ratio = result["median_s"] / target if target else float("nan")
         failed |= bool(target) and ratio > 1
