@@ -10,6 +10,16 @@ SHOTS = Path("/tmp/shots/home")
 CHOSEN_FILL = "rgb(228, 87, 46)"  # #e4572e, the chosen step's colour
 
 
+def _open_home(page, app_url: str):
+    """Home at 1400×900, once its diagram's six boxes are drawn: (chart, boxes)."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(app_url)
+    wait_idle(page)
+    chart, boxes = _boxes(page)
+    expect(boxes).to_have_count(6, timeout=30_000)
+    return chart, boxes
+
+
 def _boxes(page):
     """The diagram's boxes (Plotly bar points), in the loop's order."""
     chart = page.locator('[data-testid="stPlotlyChart"]').first
@@ -29,11 +39,7 @@ def _fills(boxes) -> list[str]:
 
 def test_clicking_a_box_of_the_loop_shows_its_explanation(app_url, browser_page):
     page = browser_page
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(app_url)
-    wait_idle(page)
-    chart, boxes = _boxes(page)
-    expect(boxes).to_have_count(6, timeout=30_000)
+    chart, boxes = _open_home(page, app_url)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "loop_input.png"))
 
@@ -59,11 +65,7 @@ def test_clicking_a_box_of_the_loop_shows_its_explanation(app_url, browser_page)
 
 def test_the_loop_diagram_fits_the_page_and_its_labels_fit_their_boxes(app_url, browser_page):
     page = browser_page
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(app_url)
-    wait_idle(page)
-    chart, boxes = _boxes(page)
-    expect(boxes).to_have_count(6, timeout=30_000)
+    chart, boxes = _open_home(page, app_url)
     main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
     outer = chart.bounding_box()
     assert main["x"] <= outer["x"] and outer["x"] + outer["width"] <= main["x"] + main["width"]
